@@ -1,0 +1,37 @@
+"""Shared test fixtures: quiet TensorFlow, locate the real data beside the project."""
+import os
+import pathlib
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+
+PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
+SHARED_DATA = pathlib.Path(
+    os.environ.get("GEN3D_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    """Root of the real data set beside the project (``../shared/data``)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data not present at {SHARED_DATA} (set GEN3D_SHARED_DATA)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def gqn_real_root(shared_data):
+    """Root holding real GQN shards (``<root>/mazes/{train,test}``)."""
+    root = shared_data / "gqn-dataset"
+    if not (root / "mazes" / "train").is_dir():
+        pytest.skip(f"real GQN mazes shards not present under {root}")
+    return root
+
+
+@pytest.fixture(scope="session")
+def sscnet_bin(shared_data):
+    """The real SSCNet ground-truth scene ``NYU0001_0000.bin``."""
+    path = shared_data / "sscnet" / "NYU0001_0000.bin"
+    if not path.is_file():
+        pytest.skip(f"real SSCNet scene not present at {path}")
+    return path
