@@ -1,0 +1,10 @@
+"""FCR-alphaGAN (fully convolutional refined auto-encoding GAN) networks for voxel scenes."""
+from models.fcr_alphagan.code_discriminator import CodeDiscriminator
+from models.fcr_alphagan.discriminator import Discriminator
+from models.fcr_alphagan.encoder import Encoder
+from models.fcr_alphagan.generator import Generator
+from models.fcr_alphagan.networks import build_networks, count_trainable, NETWORK_NAMES
+from models.fcr_alphagan.refiner import Refiner
+
+__all__ = ["Encoder", "Generator", "Discriminator", "CodeDiscriminator", "Refiner",
+           "build_networks", "count_trainable", "NETWORK_NAMES"]

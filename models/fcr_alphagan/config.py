@@ -1,0 +1,206 @@
+"""FCR-alphaGAN configuration: the original ``easydict`` keys and defaults as plain data.
+
+Kept from the original ``config.py``: every key and default value (``CONST.N_VOX``
+[80, 48, 80], ``CONST.BATCH_SIZE`` 20, ``SAVER_MAX`` 100, ``CHECK_FREQ`` 100,
+``RECORD_VOX_NUM`` 10, ``SWITCHING_ITE`` 75001, ``NET.*``, ``DIR.*``, ``TRAIN.*``,
+learning rates, ``LEARNING_RATE_V`` [0.0001, 1000, 0.0001] = [rate before, switch
+iteration, rate after], Adam beta1 0.5, ``LAMDA_RECONS`` 1, ``LAMDA_GAMMA`` 0.97) and the
+``cfg_from_file`` / ``cfg_from_list`` semantics (dotted keys, values parsed with
+``ast.literal_eval``, a value must keep the type of the default).
+
+Differences: there is no mutable global; ``default_config()`` returns a fresh copy and
+the two merge functions take the config to change. An ``int`` is accepted for a
+``float`` key (and stored as float). Two keys are added, both off by default:
+``NET.BN_MOVING_AVERAGES`` (batch normalisation uses moving averages at inference
+instead of the original's batch statistics) and ``TRAIN.LEGACY_SWAPPED_GAN_LOSS``
+(reproduce the original's swapped ``labels``/``logits`` in the GAN losses).
+"""
+import ast
+import copy
+
+from easydict import EasyDict
+
+
+class ConfigError(ValueError):
+    """A configuration key or value is unknown or has the wrong type."""
+
+
+def default_config():
+    """A fresh ``EasyDict`` holding every original key with its original default."""
+    c = EasyDict()
+    c.SUB_CONFIG_FILE = []
+    c.CONST = EasyDict()
+    c.CONST.N_VOX = [80, 48, 80]
+    c.CONST.BATCH_SIZE = 20
+    c.SAVER_MAX = 100
+    c.CHECK_FREQ = 100
+    c.RECORD_VOX_NUM = 10
+    c.SWITCHING_ITE = 75001
+
+    c.NET = EasyDict()
+    c.NET.DIM_Z = 16
+    c.NET.DIM = [512, 256, 128, 64, 12]
+    c.NET.START_VOX = [5, 3, 5]
+    c.NET.KERNEL = [[5, 5, 5, 5, 5], [3, 3, 3, 3, 3], [5, 5, 5, 5, 5]]
+    c.NET.STRIDE = [1, 2, 2, 2, 1]
+    c.NET.REFINE_CH = 32
+    c.NET.REFINE_KERNEL = 3
+    c.NET.BN_MOVING_AVERAGES = False
+
+    c.DIR = EasyDict()
+    c.DIR.SCENE_ID_PATH = "./Scenevox"
+    c.DIR.VOXEL_PATH = "./Scenevox/%s/%s"
+    c.DIR.CHECK_POINT_PATH = "./Checkpt"
+    c.DIR.CHECK_PT_PATH = "./Checkpt/checkpoint"
+    c.DIR.TRAIN_OBJ_PATH = "./train_vox"
+    c.DIR.EVAL_PATH = "./eval"
+    c.DIR.LOG_PATH = "./log"
+
+    c.TRAIN = EasyDict()
+    c.TRAIN.DATASET_PORTION = [0, 0.95]
+    c.TRAIN.NUM_EPOCH = 15
+    c.TRAIN.ADAM_BETA_G = 0.5
+    c.TRAIN.ADAM_BETA_D = 0.5
+    c.TRAIN.LEGACY_SWAPPED_GAN_LOSS = False
+
+    c.LEARNING_RATE_G = 0.0001
+    c.LEARNING_RATE_D = 0.0001
+    c.LEARNING_RATE_V = [0.0001, 1000, 0.0001]
+    c.LAMDA_RECONS = 1
+    c.LAMDA_GAMMA = 0.97
+    return c
+
+
+cfg = default_config()  # a read-only convenience copy; never mutated by this package
+
+
+_REAL_VALUED = {"LAMDA_RECONS"}  # integer default in the original, but a real-valued weight
+
+
+def _coerce(key, value, default, source):
+    """Return ``value`` converted to the type of ``default`` or raise ConfigError."""
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+    elif isinstance(default, float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if key in _REAL_VALUED and isinstance(value, float):
+            return value
+    elif isinstance(default, str):
+        if isinstance(value, str):
+            return value
+    elif isinstance(default, (list, tuple)):
+        if isinstance(value, (list, tuple)):
+            value = list(value)
+            if default and value and all(isinstance(v, list) for v in default):
+                return [_coerce(key, v, default[0], source) for v in value]
+            kinds = {type(v) for v in default}
+            if kinds <= {int} and not all(isinstance(v, int) and not isinstance(v, bool)
+                                          for v in value):
+                raise ConfigError(f"{source}: key {key} expects a list of integers, got {value!r}")
+            return value
+    elif isinstance(default, dict):
+        raise ConfigError(f"{source}: key {key} is a section; set its sub-keys instead")
+    raise ConfigError(f"{source}: key {key} expects a value of type {type(default).__name__} "
+                      f"like {default!r}, got {value!r} ({type(value).__name__})")
+
+
+def _lookup(cfg, key, source):
+    parts = key.split(".")
+    node = cfg
+    for i, part in enumerate(parts[:-1]):
+        if not isinstance(node, dict) or part not in node:
+            raise ConfigError(f"{source}: unknown config key {key} "
+                              f"(no section {'.'.join(parts[:i + 1])})")
+        node = node[part]
+    if not isinstance(node, dict) or parts[-1] not in node:
+        raise ConfigError(f"{source}: unknown config key {key}")
+    return node, parts[-1]
+
+
+def _parse(text):
+    if not isinstance(text, str):
+        return text
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text  # a plain string, as the original
+
+
+def cfg_from_list(cfg, cfg_list, source="--set"):
+    """Set keys in place from ``[KEY, VALUE, KEY, VALUE, ...]``; values parsed as Python literals.
+
+    Raises ConfigError naming the key for an odd list, an unknown key or a value whose
+    type differs from the default's. Returns ``cfg``.
+    """
+    cfg_list = list(cfg_list)
+    if len(cfg_list) % 2:
+        raise ConfigError(f"{source}: expected KEY VALUE pairs, got an odd number of items "
+                          f"(last key {cfg_list[-1]!r} has no value)")
+    updates = []
+    for key, text in zip(cfg_list[0::2], cfg_list[1::2]):
+        node, leaf = _lookup(cfg, key, source)
+        updates.append((node, leaf, _coerce(key, _parse(text), node[leaf], source)))
+    for node, leaf, value in updates:
+        node[leaf] = value
+    return cfg
+
+
+def _merge(src, dst, prefix, source):
+    for key, value in src.items():
+        full = f"{prefix}{key}"
+        if key not in dst:
+            raise ConfigError(f"{source}: unknown config key {full}")
+        if isinstance(dst[key], dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{source}: key {full} is a section, got {value!r}")
+            _merge(value, dst[key], full + ".", source)
+        else:
+            dst[key] = _coerce(full, value, dst[key], source)
+
+
+def cfg_from_file(cfg, path):
+    """Merge a YAML file of (nested) keys into ``cfg`` in place, type-checked; returns ``cfg``."""
+    import yaml
+    try:
+        with open(path, "r") as f:
+            data = yaml.safe_load(f) or {}
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {path} is not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of keys, got {type(data).__name__}")
+    staged = copy.deepcopy(cfg)
+    _merge(data, staged, "", str(path))
+    cfg.update(staged)
+    return cfg
+
+
+def check_config(cfg):
+    """Raise ConfigError unless the network keys fit together (shapes of the original model)."""
+    n_vox, start, dim = list(cfg.CONST.N_VOX), list(cfg.NET.START_VOX), list(cfg.NET.DIM)
+    if len(n_vox) != 3 or len(start) != 3:
+        raise ConfigError("CONST.N_VOX and NET.START_VOX must each hold 3 integers")
+    if len(dim) != 5:
+        raise ConfigError(f"NET.DIM must hold 5 channel counts, got {dim}")
+    if [s * 16 for s in start] != n_vox:
+        raise ConfigError(f"CONST.N_VOX {n_vox} must be 16 x NET.START_VOX {start} "
+                          "(four stride-2 layers)")
+    kernel = cfg.NET.KERNEL
+    if len(kernel) != 3 or any(len(row) != 5 for row in kernel):
+        raise ConfigError(f"NET.KERNEL must be 3 rows of 5 kernel sizes, got {kernel}")
+    if cfg.CONST.BATCH_SIZE < 1:
+        raise ConfigError(f"CONST.BATCH_SIZE must be positive, got {cfg.CONST.BATCH_SIZE}")
+    if cfg.CHECK_FREQ < 1:
+        raise ConfigError(f"CHECK_FREQ must be positive, got {cfg.CHECK_FREQ}")
+    return cfg
+
+
+def kernel_size(cfg, layer):
+    """Kernel of layer 1..5: column ``layer - 1`` of ``NET.KERNEL`` (the original's kernel1..5)."""
+    return tuple(int(row[layer - 1]) for row in cfg.NET.KERNEL)
