@@ -1,0 +1,199 @@
+"""ConvDRAW pieces of the GQN: convolutional LSTM cores and the eta functions.
+
+Facts kept from tf-gqn (``gqn/gqn_draw.py``, ``gqn/gqn_utils.py``):
+
+- ConvLSTM core: the gates are a SAME ``k x k`` convolution of every input and
+  of the hidden state, one convolution per input, each with its own bias,
+  summed; 4 * C channels split in the order (i, j, f, o);
+  ``c' = sigmoid(f + forget_bias) * c + sigmoid(i) * tanh(j)`` with
+  ``forget_bias = 1.0`` and ``h' = tanh(c') * sigmoid(o)``.
+- generator core: inputs (representation, query_pose, z) and h_g; afterwards
+  ``canvas += conv2d_transpose(h_g, canvas_channels, 4x4, stride 4)`` (bias).
+- inference core: inputs (representation, query_pose, h_g) and h_e, where
+  first ``h_e += conv2d(concat(target, canvas), C, 4x4, stride 4, VALID, no
+  bias)``; the shifted h_e only feeds the gate convolution.
+- eta (``eta_pi`` from h_g, ``eta_q`` from h_e): a SAME conv
+  (ETA_INTERNAL_KERNEL_SIZE) to 2 * Z channels split into mu and
+  ``sigma = softplus(x + 0.5) + 1e-8``; z = mu + sigma * eps.
+- eta_g: a SAME conv (ETA_EXTERNAL_KERNEL_SIZE) of the canvas to the image
+  channels, the mean image.
+
+Speed: ``ConvLSTMCore`` keeps one convolution per input (the original's
+variables), and offers a fused path over the SAME variables: the contribution
+of inputs that do not change across DRAW steps (representation, query pose) is
+computed once per forward pass (``constant_gates``; for inputs constant over
+the grid, as the pool representation and the pose, in closed form from the
+kernel taps without any convolution over the grid), and the inputs that change
+are concatenated and convolved with the concatenated kernels in one call
+(``fused_gates``).
+"""
+import keras
+import tensorflow as tf
+
+
+def lstm_update(gates, cell, forget_bias=1.0):
+    """One ConvLSTM state update from the gate pre-activations.
+
+    gates [..., 4C] split as (i, j, f, o);
+    c' = sigmoid(f + forget_bias) c + sigmoid(i) tanh(j); h' = tanh(c') sigmoid(o).
+    Returns (c', h').
+    """
+    i, j, f, o = tf.split(gates, 4, axis=-1)
+    new_cell = tf.sigmoid(f + forget_bias) * cell + tf.sigmoid(i) * tf.tanh(j)
+    return new_cell, tf.tanh(new_cell) * tf.sigmoid(o)
+
+
+def _same_valid_taps(size, kernel_size):
+    """[size, k] float mask: 1 where tap ``d`` of output ``y`` reads inside the grid.
+
+    SAME padding puts (k - 1) // 2 rows before the grid (as TensorFlow does).
+    """
+    pad = (kernel_size - 1) // 2
+    rows = tf.range(size)[:, None] + tf.range(kernel_size)[None, :] - pad
+    return tf.cast((rows >= 0) & (rows < size), tf.float32)
+
+
+def broadcast_conv(vector, kernel, height, width):
+    """SAME convolution of ``vector`` [B, Cin] broadcast to a [height, width] grid.
+
+    Equal to ``conv2d(tile(vector), kernel, SAME)`` without the bias:
+    out[b, y, x] = sum over taps (dy, dx) inside the grid of kernel[dy, dx]^T v[b].
+    Costs B*k*k*Cin*Cout + B*H*W*k*Cout instead of B*H*W*k*k*Cin*Cout.
+    """
+    taps = tf.einsum("bi,yxio->byxo", vector, kernel)  # [B, k, k, Cout]
+    valid_y = tf.cast(_same_valid_taps(height, kernel.shape[0]), taps.dtype)
+    valid_x = tf.cast(_same_valid_taps(width, kernel.shape[1]), taps.dtype)
+    rows = tf.einsum("xj,bijo->bixo", valid_x, taps)  # [B, k, W, Cout]
+    return tf.einsum("yi,bixo->byxo", valid_y, rows)
+
+
+class ConvLSTMCore(keras.layers.Layer):
+    """Convolutional LSTM core with one SAME convolution (with bias) per input.
+
+    ``input_channels``: ordered {name: channels}; the last one is the core's
+    own hidden state. Variables are created in ``__init__`` for a
+    [height, width] grid.
+    """
+
+    def __init__(self, input_channels, output_channels, kernel_size, height, width,
+                 forget_bias=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.input_names = list(input_channels)
+        self.output_channels = output_channels
+        self.forget_bias = forget_bias
+        self.height, self.width = height, width
+        self.convs = {}
+        for key, channels in input_channels.items():
+            conv = keras.layers.Conv2D(4 * output_channels, kernel_size, padding="same",
+                                       name=f"{key}_lstm_conv")
+            conv.build((None, height, width, channels))
+            self.convs[key] = conv
+        self.built = True
+
+    def call(self, inputs, cell):
+        """Naive step as the original: ``inputs`` {name: [B,h,w,C]} incl. the hidden state."""
+        gates = tf.add_n([self.convs[k](inputs[k]) for k in self.input_names])
+        return lstm_update(gates, cell, self.forget_bias)
+
+    def _kernel(self, key, dtype):
+        return tf.cast(self.convs[key].kernel, dtype)
+
+    def constant_gates(self, maps=None, vectors=None, dtype=tf.float32):
+        """Gate contribution of the step-invariant inputs plus every bias.
+
+        maps: {name: [B, h, w, C]} convolved once; vectors: {name: [B, C]}
+        constant over the grid, done in closed form (``broadcast_conv``).
+        """
+        maps, vectors = maps or {}, vectors or {}
+        bias = tf.add_n([tf.cast(c.bias, dtype) for c in self.convs.values()])
+        total = bias
+        if vectors:
+            vec = tf.concat([tf.cast(vectors[k], dtype) for k in vectors], axis=-1)
+            kernel = tf.concat([self._kernel(k, dtype) for k in vectors], axis=2)
+            total = total + broadcast_conv(vec, kernel, self.height, self.width)
+        if maps:
+            x = tf.concat([tf.cast(maps[k], dtype) for k in maps], axis=-1)
+            kernel = tf.concat([self._kernel(k, dtype) for k in maps], axis=2)
+            total = total + tf.nn.conv2d(x, kernel, 1, "SAME")
+        return total
+
+    def fused_kernel(self, names, dtype=tf.float32):
+        """The kernels of ``names`` concatenated along the input channels."""
+        return tf.concat([self._kernel(k, dtype) for k in names], axis=2)
+
+    def fused_step(self, varying, kernel, constant, cell):
+        """Fused step: one conv of the concatenated varying inputs + constant part."""
+        gates = tf.nn.conv2d(tf.concat(varying, axis=-1), kernel, 1, "SAME") + constant
+        return lstm_update(gates, cell, self.forget_bias)
+
+
+class GeneratorCore(keras.layers.Layer):
+    """Generator core: ConvLSTM over (representation, query_pose, z, h_g) and
+    ``canvas += conv2d_transpose(h_g, 4x4 / 4)``."""
+
+    def __init__(self, cfg, **kwargs):
+        super().__init__(**kwargs)
+        h, w, c = cfg.ENC_HEIGHT, cfg.ENC_WIDTH, cfg.LSTM_OUTPUT_CHANNELS
+        self.lstm = ConvLSTMCore(
+            {"representation": cfg.ENC_CHANNELS, "query_pose": cfg.POSE_CHANNELS,
+             "z": cfg.Z_CHANNELS, "h_g": c},
+            c, cfg.LSTM_KERNEL_SIZE, h, w, name="generator_lstm")
+        self.upsample = keras.layers.Conv2DTranspose(
+            cfg.LSTM_CANVAS_CHANNELS, 4, strides=4, name="upsample_generator_output")
+        self.upsample.build((None, h, w, c))
+        self.built = True
+
+    def call(self, inputs, cell, canvas):
+        """Naive step; returns (c_g, h_g, canvas)."""
+        cell, hidden = self.lstm(inputs, cell)
+        return cell, hidden, canvas + self.upsample(hidden)
+
+
+class InferenceCore(keras.layers.Layer):
+    """Inference core: ``h_e += conv(concat(target, canvas), 4x4 / 4, no bias)``,
+    then a ConvLSTM over (representation, query_pose, h_g, h_e)."""
+
+    def __init__(self, cfg, **kwargs):
+        super().__init__(**kwargs)
+        h, w, c = cfg.ENC_HEIGHT, cfg.ENC_WIDTH, cfg.LSTM_OUTPUT_CHANNELS
+        self.lstm = ConvLSTMCore(
+            {"representation": cfg.ENC_CHANNELS, "query_pose": cfg.POSE_CHANNELS,
+             "h_g": c, "h_e": c},
+            c, cfg.LSTM_KERNEL_SIZE, h, w, name="inference_lstm")
+        self.downsample = keras.layers.Conv2D(
+            c, 4, strides=4, padding="valid", use_bias=False,
+            name="downsample_inference_input")
+        self.downsample.build(
+            (None, cfg.IMG_HEIGHT, cfg.IMG_WIDTH, cfg.IMG_CHANNELS + cfg.LSTM_CANVAS_CHANNELS))
+        self.built = True
+
+    def shift_hidden(self, hidden, target, canvas):
+        """h_e + conv(concat(target, canvas))."""
+        x = tf.concat([tf.cast(target, canvas.dtype), canvas], axis=-1)
+        return hidden + self.downsample(x)
+
+    def call(self, inputs, cell, target, canvas):
+        """Naive step; ``inputs`` holds representation, query_pose, h_g, h_e."""
+        inputs = dict(inputs)
+        inputs["h_e"] = self.shift_hidden(inputs["h_e"], target, canvas)
+        return self.lstm(inputs, cell)
+
+
+class Eta(keras.layers.Layer):
+    """eta_pi / eta_q: h -> (mu, sigma) with sigma = softplus(x + 0.5) + 1e-8."""
+
+    def __init__(self, z_channels, kernel_size, in_channels, height, width, **kwargs):
+        super().__init__(**kwargs)
+        self.conv = keras.layers.Conv2D(2 * z_channels, kernel_size, padding="same",
+                                        name="eta_conv")
+        self.conv.build((None, height, width, in_channels))
+        self.built = True
+
+    def call(self, hidden):
+        mu, raw = tf.split(self.conv(hidden), 2, axis=-1)
+        return mu, tf.nn.softplus(raw + 0.5) + 1e-8
+
+
+def sample_z(mu, sigma, eps):
+    """Reparameterisation: z = mu + sigma * eps, eps ~ N(0, 1)."""
+    return mu + sigma * tf.cast(eps, mu.dtype)
