@@ -1,0 +1,383 @@
+"""tf.data input pipeline over DeepMind's GQN tfrecords (no conversion step).
+
+Facts kept from the original readers (deepmind/gqn-datasets ``data_reader.py``,
+tf-gqn ``data_provider/gqn_tfr_provider.py``):
+
+* the dataset table and shard naming (re-exported from ``gqn_datasets``);
+* a record holds ``frames`` (``sequence_size`` JPEG strings) and ``cameras``
+  (``sequence_size * 5`` floats ``x, y, z, yaw, pitch``);
+* an example is ``context_size + 1`` distinct views of one scene drawn at
+  random; the last drawn view is the query / target;
+* frames are decoded to float32 in ``[0, 1]``; ``custom_frame_size`` resizes
+  bilinearly with ``align_corners=True`` (as ``tf.image.resize_bilinear`` did);
+* a camera becomes ``[x, y, z, sin(yaw), cos(yaw), sin(pitch), cos(pitch)]``;
+* elements are ``(Query(Context(frames, cameras), query_camera), target)``;
+  train shuffles with a buffer of ``buffer_size * batch_size`` examples.
+
+Beyond the original:
+
+* only the shard files that are present are read (a partial download is the
+  normal case); the count is logged as ``found K of N expected files``;
+* ``samples_per_scene=k`` draws ``k`` independent examples from every record
+  read, so a 300-view mazes record is not read for 6 views only;
+* files are read in parallel (interleave), records parsed in batches, only the
+  drawn JPEGs are decoded, and the shuffle buffer holds the drawn JPEG strings
+  (not decoded frames), so it costs little memory;
+* view draws use stateless random numbers keyed by ``(seed, record number)``,
+  so test mode (fixed file and record order) is deterministic for a seed;
+* ``num_shards`` / ``shard_index`` shard by file for ``tf.distribute`` input
+  pipelines (see ``gqn_dataset_fn``).
+
+Errors. Arguments are checked when the dataset is built (``ValueError`` /
+``FileNotFoundError`` naming the flag, value or path). Damaged data is found
+while iterating, inside the graph, and raised as
+``tf.errors.InvalidArgumentError`` whose message names the file:
+
+* corrupted or truncated tfrecord files: TensorFlow's own reader error names
+  no file, so every file is read with errors ignored and the framed bytes it
+  yielded (record length + 16 per record) are compared with the file size at
+  its end; a shortfall means the file stopped at a damaged record;
+* records whose ``frames`` / ``cameras`` lengths differ from the table (also
+  missing features) are found after the batched parse;
+* drawn JPEGs are checked for the JPEG start (``FF D8 FF``) and end
+  (``FF D9``) markers before decoding; tfrecord checksums protect the bytes in
+  between, so a JPEG that passes both checks and still fails in the decoder
+  was written broken and gets TensorFlow's decoder error.
+
+With ``skip_corrupt=True`` damaged records (and the rest of a damaged file) are
+skipped instead, each logged with its file name and counted in the int64
+variable ``dataset.corrupt_count`` of the returned dataset.
+"""
+import collections
+import logging
+import os
+import random
+
+import tensorflow as tf
+
+from data_provider.gqn_datasets import (  # noqa: F401  (re-exported)
+    DATASETS,
+    NUM_CHANNELS,
+    NUM_RAW_CAMERA_PARAMS,
+    DatasetInfo,
+    canonical_mode,
+    dataset_info,
+    expected_files,
+    num_shards as _num_dataset_shards,
+    split_dir,
+)
+
+Context = collections.namedtuple("Context", ["frames", "cameras"])
+Query = collections.namedtuple("Query", ["context", "query_camera"])
+TaskData = collections.namedtuple("TaskData", ["query", "target"])
+
+logger = logging.getLogger(__name__)
+
+_RECORD_FRAMING_BYTES = 16  # uint64 length + 2 x uint32 CRC around each record
+_PARSE_BATCH_SIZE = 32
+_AUTOTUNE = tf.data.AUTOTUNE
+
+
+def find_shard_files(root, dataset, mode):
+    """Present shard files of ``dataset``/``mode`` under ``root``, in shard order.
+
+    Raises ``FileNotFoundError`` for a missing root or split folder or when no
+    file of the expected naming is present; logs ``found K of N expected files``.
+    """
+    if root is None or not tf.io.gfile.isdir(str(root)):
+        raise FileNotFoundError(f"GQN data root {root!r} is not a directory (flag root)")
+    folder = split_dir(str(root), dataset, mode)
+    if not tf.io.gfile.isdir(folder):
+        raise FileNotFoundError(
+            f"split folder {folder} does not exist; expected "
+            f"<root>/{dataset_info(dataset).basepath}/{canonical_mode(mode)}/ with shard files")
+    expected = expected_files(str(root), dataset, mode)
+    present = set(tf.io.gfile.listdir(folder))
+    files = [p for p in expected if os.path.basename(p) in present]
+    if not files:
+        raise FileNotFoundError(
+            f"no shard files in {folder}; expected names like {os.path.basename(expected[0])}")
+    logger.info("%s/%s: found %d of %d expected files in %s",
+                dataset, canonical_mode(mode), len(files), len(expected), folder)
+    return files
+
+
+def _check_args(info, dataset, context_size, batch_size, num_epochs, custom_frame_size,
+                num_threads, buffer_size, samples_per_scene, num_shards, shard_index):
+    def positive_int(name, value, allow_none=False):
+        if allow_none and value is None:
+            return
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+    positive_int("context_size", context_size)
+    if context_size >= info.sequence_size:
+        raise ValueError(
+            f"context_size={context_size} too large for {dataset}: scenes have "
+            f"{info.sequence_size} views, so context_size must be at most {info.sequence_size - 1}")
+    positive_int("batch_size", batch_size)
+    positive_int("num_epochs", num_epochs, allow_none=True)
+    positive_int("custom_frame_size", custom_frame_size, allow_none=True)
+    positive_int("num_threads", num_threads)
+    positive_int("buffer_size", buffer_size)
+    positive_int("samples_per_scene", samples_per_scene)
+    positive_int("num_shards", num_shards)
+    if isinstance(shard_index, bool) or not isinstance(shard_index, int) \
+            or not 0 <= shard_index < num_shards:
+        raise ValueError(f"shard_index must be in [0, {num_shards}), got {shard_index!r}")
+
+
+def _file_records(path, size, skip_corrupt, counter):
+    """Records of one file as ``(path, record)``, with its damage check at the end."""
+    records = tf.data.TFRecordDataset(path).ignore_errors()
+    records = records.map(lambda r: (r, tf.constant(False)))
+    records = records.concatenate(tf.data.Dataset.from_tensors((tf.constant(""), tf.constant(True))))
+
+    def account(consumed, element):
+        record, is_end = element
+        framed = tf.cast(tf.strings.length(record), tf.int64) + _RECORD_FRAMING_BYTES
+        new_consumed = tf.where(is_end, consumed, consumed + framed)
+        damaged = tf.logical_and(is_end, tf.not_equal(consumed, size))
+        return new_consumed, (record, is_end, damaged, consumed)
+
+    records = records.scan(tf.constant(0, tf.int64), account)
+
+    def check(record, is_end, damaged, consumed):
+        message = tf.strings.format(
+            "corrupted or truncated tfrecord file {}: records readable up to byte {} of {}",
+            (path, consumed, size))
+        if skip_corrupt:
+            with tf.control_dependencies([_count_skip(counter, damaged, message)]):
+                return tf.identity(record), is_end
+        assertion = tf.debugging.Assert(tf.logical_not(damaged), [message], summarize=1)
+        with tf.control_dependencies([assertion]):
+            return tf.identity(record), is_end
+
+    records = records.map(check)
+    records = records.filter(lambda record, is_end: tf.logical_not(is_end))
+    return records.map(lambda record, is_end: (path, record))
+
+
+def _count_skip(counter, bad, message):
+    """Log and count ``bad`` (bool scalar or vector) items; returns the op."""
+    bad = tf.reshape(bad, [-1])
+    message = tf.reshape(message, [-1])
+    n_bad = tf.reduce_sum(tf.cast(bad, tf.int64))
+
+    def log_and_count():
+        printed = tf.print("skipping", tf.boolean_mask(message, bad), summarize=-1,
+                           output_stream=tf.compat.v1.logging.warning)
+        with tf.control_dependencies([printed]):
+            return counter.assign_add(n_bad).read_value()
+
+    return tf.cond(n_bad > 0, log_and_count, lambda: tf.identity(counter))
+
+
+def _draw_views(paths, records, record_ids, info, example_size, samples_per_scene, seed,
+                skip_corrupt, counter, dataset):
+    """Batched parse + ``samples_per_scene`` draws of ``example_size`` views per record."""
+    features = tf.io.parse_example(records, {
+        "frames": tf.io.RaggedFeature(tf.string),
+        "cameras": tf.io.RaggedFeature(tf.float32),
+    })
+    n_frames = features["frames"].row_lengths()
+    n_cameras = features["cameras"].row_lengths()
+    seq = info.sequence_size
+    ok = tf.logical_and(tf.equal(n_frames, seq), tf.equal(n_cameras, seq * NUM_RAW_CAMERA_PARAMS))
+    messages = tf.strings.join([
+        "record in ", paths, ": 'frames' has ", tf.strings.as_string(n_frames),
+        " entries and 'cameras' ", tf.strings.as_string(n_cameras),
+        f" floats; {dataset} expects {seq} JPEG strings and "
+        f"{seq * NUM_RAW_CAMERA_PARAMS} floats"])
+    if skip_corrupt:
+        guard = _count_skip(counter, tf.logical_not(ok), messages)
+    else:
+        first_bad = tf.argmin(tf.cast(ok, tf.int32))
+        guard = tf.debugging.Assert(tf.reduce_all(ok), [tf.gather(messages, first_bad)], summarize=1)
+    with tf.control_dependencies([guard]):
+        ok = tf.identity(ok)
+    paths = tf.boolean_mask(paths, ok)
+    frames = tf.reshape(tf.ragged.boolean_mask(features["frames"], ok).flat_values, [-1, seq])
+    cameras = tf.reshape(tf.ragged.boolean_mask(features["cameras"], ok).flat_values,
+                         [-1, seq, NUM_RAW_CAMERA_PARAMS])
+
+    # k draws per record: the first example_size entries of a random permutation,
+    # keyed by (seed, number of the batch's first record) so the draws are reproducible.
+    key = tf.stack([tf.constant(seed, tf.int64), tf.reduce_min(record_ids)])
+    noise = tf.random.stateless_uniform([tf.shape(frames)[0], samples_per_scene, seq], seed=key)
+    indices = tf.argsort(noise, axis=2)[:, :, :example_size]
+    jpegs = tf.gather(frames, indices, batch_dims=1)             # [N, k, E]
+    raw = tf.gather(cameras, indices, batch_dims=1)              # [N, k, E, 5]
+    n = tf.shape(jpegs)[0] * samples_per_scene
+    jpegs = tf.reshape(jpegs, [n, example_size])
+    raw = tf.reshape(raw, [n, example_size, NUM_RAW_CAMERA_PARAMS])
+    paths = tf.reshape(tf.repeat(paths, samples_per_scene), [n])
+    return paths, jpegs, _camera_vectors(raw)
+
+
+def _camera_vectors(raw):
+    """``[..., 5]`` (x, y, z, yaw, pitch) -> ``[..., 7]`` (x, y, z, sin/cos yaw, sin/cos pitch)."""
+    pos, yaw, pitch = raw[..., 0:3], raw[..., 3:4], raw[..., 4:5]
+    return tf.concat([pos, tf.sin(yaw), tf.cos(yaw), tf.sin(pitch), tf.cos(pitch)], axis=-1)
+
+
+def _jpeg_ok(jpegs):
+    """Bool per JPEG string: starts with ``FF D8 FF`` and ends with ``FF D9``."""
+    head = tf.strings.substr(jpegs, 0, 3)
+    tail = tf.strings.substr(jpegs, -2, 2)
+    long_enough = tf.strings.length(jpegs) >= 5
+    return tf.logical_and(long_enough, tf.logical_and(
+        tf.equal(head, b"\xff\xd8\xff"), tf.equal(tail, b"\xff\xd9")))
+
+
+def _decode_example(path, jpegs, cameras, info, example_size, custom_frame_size,
+                    skip_corrupt, counter):
+    """Decode the ``example_size`` drawn JPEGs of one example (frames in [0, 1])."""
+    ok = tf.reduce_all(_jpeg_ok(jpegs))
+    message = tf.strings.format(
+        "undecodable JPEG in a record of {} (expected JPEG start FF D8 FF and end FF D9)", path)
+    if skip_corrupt:
+        guard = _count_skip(counter, tf.logical_not(ok), message)
+    else:
+        guard = tf.debugging.Assert(ok, [message], summarize=1)
+    with tf.control_dependencies([guard]):
+        ok = tf.identity(ok)
+    size = info.frame_size
+
+    def decode_all():
+        def decode(jpeg):
+            image = tf.io.decode_jpeg(jpeg, channels=NUM_CHANNELS)
+            return tf.ensure_shape(image, [size, size, NUM_CHANNELS])
+
+        if example_size <= 32:  # unrolled: the decodes run in parallel
+            return tf.stack([decode(jpegs[i]) for i in range(example_size)])
+        return tf.map_fn(decode, jpegs, fn_output_signature=tf.uint8, parallel_iterations=16)
+
+    if skip_corrupt:  # damaged bytes never reach the decoder; the example is dropped later
+        frames = tf.cond(ok, decode_all,
+                         lambda: tf.zeros([example_size, size, size, NUM_CHANNELS], tf.uint8))
+    else:
+        frames = decode_all()
+    frames = tf.image.convert_image_dtype(frames, tf.float32)
+    if custom_frame_size and custom_frame_size != size:
+        frames = tf.compat.v1.image.resize_bilinear(
+            frames, [custom_frame_size, custom_frame_size], align_corners=True)
+    return ok, frames, cameras
+
+
+def gqn_input_fn(dataset, context_size, root, mode, batch_size=1, num_epochs=1,
+                 custom_frame_size=None, num_threads=4, buffer_size=256, seed=None,
+                 samples_per_scene=1, *, num_shards=1, shard_index=0, skip_corrupt=False):
+    """``tf.data.Dataset`` of GQN examples read from the original tfrecords.
+
+    Elements: ``(Query(context=Context(frames, cameras), query_camera), target)``,
+    float32, shapes ``[B, context_size, H, W, 3]``, ``[B, context_size, 7]``,
+    ``[B, 7]``, ``[B, H, W, 3]``; ``H = W = custom_frame_size or frame_size``.
+
+    Args:
+      dataset: a key of ``DATASETS``.
+      context_size: context views per example, ``1 .. sequence_size - 1``.
+      root: folder holding ``<basepath>/<train|test>/*.tfrecord``.
+      mode: ``'train'`` or ``'test'`` (``'eval'`` means test).
+      batch_size: examples per batch. Train drops the last partial batch
+        (fixed shapes for distributed training); test keeps it, so every drawn
+        test example is seen once per epoch and the batch dimension is ``None``.
+      num_epochs: passes over the files; ``None`` repeats forever.
+      custom_frame_size: optional square side to resize frames to (bilinear,
+        ``align_corners=True``).
+      num_threads: files read in parallel (interleave cycle length).
+      buffer_size: train shuffle buffer is ``buffer_size * batch_size`` examples
+        (of undecoded JPEG strings).
+      seed: makes file order, shuffling and view draws reproducible; test mode
+        is deterministic for a given seed (train reads files in parallel
+        without order guarantees). ``None`` draws a fresh seed.
+      samples_per_scene: independent examples drawn from each record read.
+      num_shards, shard_index: keep only files ``shard_index::num_shards`` of the
+        present files (one input pipeline of ``num_shards``).
+      skip_corrupt: skip, log and count damaged records instead of failing; the
+        count is ``dataset.corrupt_count`` (an int64 ``tf.Variable``).
+
+    Raises:
+      ValueError: unknown dataset or mode, bad numeric argument,
+        ``context_size >= sequence_size``, fewer files than ``num_shards``.
+      FileNotFoundError: missing root or split folder, no matching files.
+    """
+    info = dataset_info(dataset)
+    mode = canonical_mode(mode)
+    _check_args(info, dataset, context_size, batch_size, num_epochs, custom_frame_size,
+                num_threads, buffer_size, samples_per_scene, num_shards, shard_index)
+    files = find_shard_files(root, dataset, mode)
+    if len(files) < num_shards:
+        raise ValueError(
+            f"num_shards={num_shards} but only {len(files)} shard files are present in "
+            f"{split_dir(str(root), dataset, mode)}; files are the unit of sharding")
+    files = files[shard_index::num_shards]
+    sizes = [tf.io.gfile.stat(p).length for p in files]
+    if seed is None:
+        seed = random.getrandbits(31)
+    train = mode == "train"
+    example_size = context_size + 1
+    counter = None
+    if skip_corrupt:
+        with tf.init_scope():
+            counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="gqn_corrupt_count")
+
+    file_ds = tf.data.Dataset.from_tensor_slices((files, tf.constant(sizes, tf.int64)))
+    if train:
+        file_ds = file_ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    file_ds = file_ds.repeat(num_epochs)
+    cycle = min(num_threads, len(files))
+    records = file_ds.interleave(
+        lambda path, size: _file_records(path, size, skip_corrupt, counter),
+        cycle_length=cycle, block_length=1, num_parallel_calls=cycle, deterministic=not train)
+    records = records.enumerate().map(lambda i, pr: (pr[0], pr[1], i))
+    records = records.batch(_PARSE_BATCH_SIZE)
+    examples = records.map(
+        lambda paths, recs, ids: _draw_views(paths, recs, ids, info, example_size,
+                                             samples_per_scene, seed, skip_corrupt, counter,
+                                             dataset),
+        num_parallel_calls=_AUTOTUNE, deterministic=not train)
+    examples = examples.unbatch()
+    if train:
+        examples = examples.shuffle(buffer_size * batch_size, seed=seed,
+                                    reshuffle_each_iteration=True)
+    examples = examples.map(
+        lambda path, jpegs, cams: _decode_example(path, jpegs, cams, info, example_size,
+                                                  custom_frame_size, skip_corrupt, counter),
+        num_parallel_calls=_AUTOTUNE, deterministic=not train)
+    if skip_corrupt:
+        examples = examples.filter(lambda ok, frames, cams: ok)
+    examples = examples.map(lambda ok, frames, cams: (frames, cams))
+    examples = examples.batch(batch_size, drop_remainder=train)
+    examples = examples.map(_split_query)
+    examples = examples.prefetch(_AUTOTUNE)
+    examples.corrupt_count = counter
+    return examples
+
+
+def _split_query(frames, cameras):
+    """Last drawn view is the query / target, the others the context."""
+    context = Context(frames=frames[:, :-1], cameras=cameras[:, :-1])
+    return Query(context=context, query_camera=cameras[:, -1]), frames[:, -1]
+
+
+def gqn_dataset_fn(dataset, context_size, root, mode, global_batch_size, **kwargs):
+    """``dataset_fn(input_context)`` for ``strategy.distribute_datasets_from_function``.
+
+    Each input pipeline reads its share of the files (``input_pipeline_id`` of
+    ``num_input_pipelines``) in batches of
+    ``input_context.get_per_replica_batch_size(global_batch_size)``; other
+    keyword arguments go to ``gqn_input_fn``. A given ``seed`` is offset by the
+    pipeline id so pipelines draw different views.
+    """
+    def dataset_fn(input_context):
+        args = dict(kwargs)
+        if args.get("seed") is not None:
+            args["seed"] = args["seed"] + input_context.input_pipeline_id
+        return gqn_input_fn(
+            dataset, context_size, root, mode,
+            batch_size=input_context.get_per_replica_batch_size(global_batch_size),
+            num_shards=input_context.num_input_pipelines,
+            shard_index=input_context.input_pipeline_id, **args)
+
+    return dataset_fn
