@@ -111,6 +111,7 @@ class VoxelRenderer:
         grab.SetInput(self.window)
         grab.SetInputBufferTypeToRGB()
         grab.ReadFrontBufferOff()
+        grab.ShouldRerenderOff()
         grab.Update()
         data = grab.GetOutput()
         w, h, _ = data.GetDimensions()
