@@ -165,7 +165,7 @@ class PerspectiveCamera:
         u = u.reshape(-1, 1) * half * width / height
         v = v.reshape(-1, 1) * half
         directions = forward + u * right + v * up
-        directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+        directions /= np.sqrt(np.einsum("ij,ij->i", directions, directions))[:, None]
         return self.position[None, :], directions
 
 
@@ -215,7 +215,7 @@ def _quadratic_roots(a, b, c):
 
 
 def _intersect_sphere(o, d):
-    t0, t1 = _quadratic_roots(np.sum(d * d, 1), np.sum(o * d, 1), np.sum(o * o, 1) - 1.0)
+    t0, t1 = _quadratic_roots(_dot(d, d), _dot(o, d), _dot(o, o) - 1.0)
     t, _ = _smallest_positive(np.stack([t0, t1], 1))
     return t, o + np.where(np.isfinite(t), t, 0.0)[:, None] * d
 
@@ -299,6 +299,30 @@ _INTERSECT = {
 }
 
 
+def _dot(a, b):
+    """Row-wise dot product of ``[N, 3]`` arrays (faster than ``sum(a * b, 1)``)."""
+    return np.einsum("ij,ij->i", a, b)
+
+
+def _bounding_sphere_rays(prim, origins, directions, d_dot_d):
+    """Indices of the rays that meet the primitive's bounding sphere (a cheap
+    cull before the exact intersection; quads are never culled)."""
+    n = directions.shape[0]
+    if prim.kind == "quad":
+        return np.arange(n)
+    radius = np.max(prim.size) if prim.kind == "sphere" else np.linalg.norm(prim.size)
+    oc = origins - prim.position
+    if oc.shape[0] == 1:  # one eye point (perspective camera)
+        b = directions @ oc[0]
+        c = oc[0] @ oc[0] - radius * radius * (1.0 + 1e-6)
+    else:
+        b = _dot(oc, directions) if directions.shape[0] > 1 else oc @ directions[0]
+        c = _dot(oc, oc) - radius * radius * (1.0 + 1e-6)
+    disc = b * b - d_dot_d * c
+    far = (-b + np.sqrt(np.maximum(disc, 0.0))) / d_dot_d
+    return np.flatnonzero((disc >= 0) & (far > _EPS))
+
+
 def cast(primitives, origins, directions):
     """Nearest hit of each ray over all primitives (the z-buffer).
 
@@ -307,26 +331,38 @@ def cast(primitives, origins, directions):
     Returns ``t [N]`` (``inf`` on a miss), unit world normals ``[N, 3]`` and
     the index of the primitive hit ``[N]`` (``-1`` on a miss).
     """
-    origins, directions = np.broadcast_arrays(
-        np.asarray(origins, np.float64), np.asarray(directions, np.float64))
-    n = origins.shape[0]
+    origins = np.atleast_2d(np.asarray(origins, np.float64))
+    directions = np.atleast_2d(np.asarray(directions, np.float64))
+    n = max(origins.shape[0], directions.shape[0])
+    if origins.shape[0] not in (1, n) or directions.shape[0] not in (1, n):
+        raise ValueError(f"origins {origins.shape} and directions {directions.shape} "
+                         "must be [N, 3] or [1, 3]")
+    d_dot_d = _dot(directions, directions)
     best_t = np.full(n, np.inf)
     best_normal = np.zeros((n, 3))
     best_id = np.full(n, -1)
     for index, prim in enumerate(primitives):
-        # Local frame: p_local = R^T (p - c) / size; t is unchanged by the map.
-        local_o = ((origins - prim.position) @ prim.rotation) / prim.size
-        local_d = (directions @ prim.rotation) / prim.size
-        t, normal = _INTERSECT[prim.kind](local_o, local_d)
-        closer = t < best_t
-        if not np.any(closer):
+        rays = _bounding_sphere_rays(prim, origins, directions, d_dot_d)
+        if rays.size == 0:
             continue
+        # Local frame: p_local = R^T (p - c) / size; t is unchanged by the map.
+        sub_o = origins if origins.shape[0] == 1 else origins[rays]
+        sub_d = directions if directions.shape[0] == 1 else directions[rays]
+        local_o = ((sub_o - prim.position) @ prim.rotation) / prim.size
+        local_d = (sub_d @ prim.rotation) / prim.size
+        local_o, local_d = np.broadcast_arrays(local_o, local_d)
+        if local_o.shape[0] != rays.size:
+            local_o, local_d = (np.broadcast_to(x, (rays.size, 3)) for x in (local_o, local_d))
+        t_sub, normal_sub = _INTERSECT[prim.kind](local_o, local_d)
+        closer_sub = t_sub < best_t[rays]
+        if not np.any(closer_sub):
+            continue
+        closer = rays[closer_sub]
         # Normals transform with the inverse transpose: R @ (n / size).
-        world_normal = (normal[closer] / prim.size) @ prim.rotation.T
-        best_t[closer] = t[closer]
-        best_normal[closer] = world_normal
+        best_normal[closer] = (normal_sub[closer_sub] / prim.size) @ prim.rotation.T
+        best_t[closer] = t_sub[closer_sub]
         best_id[closer] = index
-    length = np.linalg.norm(best_normal, axis=1, keepdims=True)
+    length = np.sqrt(_dot(best_normal, best_normal))[:, None]
     best_normal = best_normal / np.where(length > 0, length, 1.0)
     return best_t, best_normal, best_id
 
@@ -335,16 +371,14 @@ def shade(primitives, t, normals, ids, directions, light_dir=None, ambient=0.3,
           background=(0.0, 0.0, 0.0)):
     """Lambertian colours ``[N, 3]`` of cast rays (see the module docstring)."""
     directions = np.broadcast_to(directions, normals.shape)
-    unit_d = directions / np.linalg.norm(directions, axis=1, keepdims=True)
-    # Two-sided surfaces: turn every normal towards the viewer.
-    facing = np.sum(normals * unit_d, axis=1, keepdims=True) > 0
-    normals = np.where(facing, -normals, normals)
-    if light_dir is None:
-        to_light = -unit_d
+    n_dot_d = _dot(normals, directions)
+    if light_dir is None:  # head light: l = -d / |d|
+        n_dot_l = -n_dot_d / np.sqrt(_dot(directions, directions))
     else:
         to_light = np.asarray(light_dir, np.float64)
-        to_light = to_light / np.linalg.norm(to_light)
-    lambert = np.maximum(np.sum(normals * to_light, axis=-1), 0.0)
+        n_dot_l = normals @ (to_light / np.linalg.norm(to_light))
+    # Two-sided surfaces: the normal is turned towards the viewer.
+    lambert = np.maximum(np.where(n_dot_d > 0, -n_dot_l, n_dot_l), 0.0)
     intensity = ambient + (1.0 - ambient) * lambert
     colours = np.stack([np.asarray(p.colour) for p in primitives] + [_vector3(background, "background")])
     colour = colours[ids]  # ids == -1 picks the background row
