@@ -157,6 +157,34 @@ class _StopFlag:
         return False
 
 
+def _metadata(plugin):
+    meta = tf.compat.v1.SummaryMetadata()
+    meta.plugin_data.plugin_name = plugin
+    return meta
+
+
+def write_scalar(name, value, step):
+    """Write a TensorBoard scalar to the default writer.
+
+    Uses the core ``tf.summary.write`` op with the ``scalars`` plugin tag, so
+    event files are written without the ``tensorboard`` package installed.
+    """
+    tf.summary.write(name, tf.constant(float(value), tf.float32), step=step,
+                     metadata=_metadata("scalars"))
+
+
+def write_images(name, images, step, max_outputs=1):
+    """Write up to ``max_outputs`` images ``[B, H, W, 3]`` (floats in [0, 1] or uint8)."""
+    images = tf.convert_to_tensor(images)[:max_outputs]
+    if images.dtype != tf.uint8:
+        images = tf.image.convert_image_dtype(
+            tf.clip_by_value(tf.cast(images, tf.float32), 0.0, 1.0), tf.uint8, saturate=True)
+    height, width = images.shape[1], images.shape[2]
+    encoded = tf.map_fn(tf.image.encode_png, images, fn_output_signature=tf.string)
+    tensor = tf.concat([tf.constant([str(width), str(height)]), encoded], axis=0)
+    tf.summary.write(name, tensor, step=step, metadata=_metadata("images"))
+
+
 def _check_finite(values, where):
     bad = {k: v for k, v in values.items() if not math.isfinite(v)}
     if bad:
@@ -328,7 +356,7 @@ def train(system, train_dataset_fn, *, model_dir, global_batch_size,
         eval_result = evaluate(system, eval_dataset_fn, global_batch_size, strategy, runner)
         with eval_writer.as_default(step=step):
             for k, v in eval_result.items():
-                tf.summary.scalar(k, v)
+                write_scalar(k, v, step)
         eval_writer.flush()
         log("eval step %d: %s" % (step, ", ".join(
             f"{k} {v:.6g}" for k, v in eval_result.items())))
@@ -375,7 +403,7 @@ def train(system, train_dataset_fn, *, model_dir, global_batch_size,
                     eta = remaining / steps_rate if remaining is not None and steps_rate else None
                     with train_writer.as_default(step=step):
                         for k, v in scalars.items():
-                            tf.summary.scalar(k, v)
+                            write_scalar(k, v, step)
                         if debug:
                             system.image_summaries(
                                 strategy.experimental_local_results(batch)[0], step)

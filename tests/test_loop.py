@@ -1,0 +1,290 @@
+"""The shared training loop with a toy system (linear regression)."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import keras
+
+from training import loop
+
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+PROJECT_ROOT = os.path.dirname(TESTS_DIR)
+N_EXAMPLES, N_FEATURES = 64, 3
+W_TRUE = np.array([[1.5], [-2.0], [0.5]], np.float32)
+
+
+def toy_data(seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(N_EXAMPLES, N_FEATURES)).astype(np.float32)
+    y = x @ W_TRUE + 0.5
+    return x, y
+
+
+def toy_dataset_fn(global_batch_size, seed=0):
+    x, y = toy_data(seed)
+
+    def dataset_fn(input_context):
+        ds = tf.data.Dataset.from_tensor_slices((x, y))
+        ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+        return ds.batch(input_context.get_per_replica_batch_size(global_batch_size),
+                        drop_remainder=True)
+    return dataset_fn
+
+
+class ToySystem(loop.TrainSystem):
+    """y = x w + b with mean squared error; ``poison_step`` makes the loss NaN from then on."""
+
+    def __init__(self, global_batch_size, lr=0.05, optimizer="adam", poison_step=None,
+                 on_phase=None, units=1, step_sleep=0.0):
+        self.global_batch_size = global_batch_size
+        self.lr, self.optimizer_name, self.units = lr, optimizer, units
+        self.poison_step, self.on_phase, self.step_sleep = poison_step, on_phase, step_sleep
+
+    def build(self):
+        self.model = keras.Sequential([keras.layers.Dense(self.units, kernel_initializer="zeros")])
+        self.model.build((None, N_FEATURES))
+        if self.optimizer_name == "adam":
+            self.optimizer = keras.optimizers.Adam(self.lr)
+        else:
+            self.optimizer = keras.optimizers.SGD(self.lr)
+        self.optimizer.build(self.model.trainable_variables)
+
+    def checkpoint_items(self):
+        return {"model": self.model, "optimizer": self.optimizer}
+
+    def config_dict(self):
+        return {"units": self.units, "optimizer": self.optimizer_name}
+
+    def phase(self, step):
+        if self.on_phase is not None:
+            self.on_phase(step)
+        if self.step_sleep:
+            time.sleep(self.step_sleep)
+        return "train"
+
+    def _per_example(self, x, y):
+        return tf.reduce_mean(tf.square(self.model(x) - y), axis=-1)
+
+    def train_step(self, phase, batch, step):
+        x, y = batch
+        with tf.GradientTape() as tape:
+            loss = tf.nn.compute_average_loss(self._per_example(x, y),
+                                              global_batch_size=self.global_batch_size)
+            if self.poison_step is not None:
+                loss += tf.where(step >= self.poison_step, np.float32(np.nan), np.float32(0.0))
+        grads = tape.gradient(loss, self.model.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
+        return {"loss": loss}
+
+    def eval_step(self, batch):
+        x, y = batch
+        return {"mse": tf.nn.compute_average_loss(self._per_example(x, y),
+                                                  global_batch_size=self.global_batch_size)}
+
+    def host_scalars(self, step):
+        return {"learning_rate": self.lr}
+
+
+def _train(tmp_path, system=None, quiet=True, **kwargs):
+    system = system or ToySystem(8)
+    kwargs.setdefault("chkpt_steps", 5)
+    kwargs.setdefault("log_steps", 5)
+    logs = []
+    result = loop.train(system, toy_dataset_fn(8), model_dir=str(tmp_path / "model"),
+                        global_batch_size=8, log=logs.append, **kwargs)
+    return system, result, logs
+
+
+def _ckpt_numbers(model_dir):
+    return sorted(int(f[len("ckpt-"):-len(".index")]) for f in os.listdir(model_dir)
+                  if f.startswith("ckpt-") and f.endswith(".index"))
+
+
+def test_loss_falls_checkpoint_resume_and_eval(tmp_path):
+    system, result, logs = _train(
+        tmp_path, epochs=6, eval_dataset_fn=toy_dataset_fn(8), initial_eval=True)
+    model_dir = tmp_path / "model"
+    assert result["status"] == "completed" and result["step"] == 48 and result["epoch"] == 6
+    history = json.loads((model_dir / "eval.json").read_text())
+    assert len(history) == 7 and history[0]["step"] == 0 and history[-1]["step"] == 48
+    assert history[-1]["mse"] < 0.5 * history[0]["mse"]
+    assert history[0]["examples"] == N_EXAMPLES
+    # initial mse with zero weights equals the mean of y^2
+    x, y = toy_data()
+    np.testing.assert_allclose(history[0]["mse"], np.mean(y ** 2), rtol=1e-5)
+    assert 48 in _ckpt_numbers(model_dir)
+    assert json.loads((model_dir / "config.json").read_text()) == system.config_dict()
+    assert os.listdir(model_dir / "train") and os.listdir(model_dir / "eval")
+    assert any(line.startswith("step 40:") and "examples_per_sec" in line and "ETA" in line
+               for line in logs)
+    weights = system.model.get_weights()
+
+    # resume: a fresh system restores step, weights and optimizer state
+    resumed = ToySystem(8)
+    _, result2, logs2 = _train(tmp_path, system=resumed, max_steps=48)
+    assert result2["step"] == 48 and any("resumed from" in line for line in logs2)
+    for a, b in zip(weights, resumed.model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert int(resumed.optimizer.iterations.numpy()) == 48
+    assert np.any(resumed.optimizer.variables[2].numpy() != 0)   # Adam moment restored
+
+
+def test_nan_guard_keeps_last_good_checkpoint(tmp_path):
+    with pytest.raises(loop.TrainingDivergedError, match="non-finite value.*loss"):
+        _train(tmp_path, system=ToySystem(8, poison_step=7), max_steps=20)
+    assert _ckpt_numbers(tmp_path / "model") == [5]
+
+
+def test_config_mismatch_names_the_key(tmp_path):
+    _train(tmp_path, max_steps=5)
+    with pytest.raises(loop.ConfigMismatchError, match="optimizer: checkpoint has 'adam'"):
+        _train(tmp_path, system=ToySystem(8, optimizer="sgd"), max_steps=10)
+
+
+def test_sigterm_saves_and_returns(tmp_path):
+    def send(step):
+        if step == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+    system, result, logs = _train(
+        tmp_path, system=ToySystem(8, on_phase=send), max_steps=100, chkpt_steps=1000)
+    assert result["status"] == "interrupted" and result["step"] == 4
+    assert _ckpt_numbers(tmp_path / "model") == [4]
+    assert any("SIGTERM" in line for line in logs)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+SUBPROCESS_HEADER = f"""
+import os, sys, json
+sys.path.insert(0, {TESTS_DIR!r})
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+"""
+
+
+def _run_script(tmp_path, name, body, env=None, wait=True):
+    script = tmp_path / name
+    script.write_text(SUBPROCESS_HEADER + textwrap.dedent(body))
+    full_env = dict(os.environ, **(env or {}))
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=PROJECT_ROOT, env=full_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if not wait:
+        return proc
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out
+    return out
+
+
+def test_mirrored_two_cpus_equals_default_strategy(tmp_path):
+    out = _run_script(tmp_path, "mirrored.py", f"""
+        import numpy as np, tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from training import loop
+        from test_loop import ToySystem, toy_dataset_fn
+        weights = {{}}
+        for name, strategy in [
+                ("default", tf.distribute.get_strategy()),
+                ("mirrored", loop.make_strategy(["/cpu:0", "/cpu:1"]))]:
+            system = ToySystem(8, optimizer="sgd", lr=0.1, units=2)
+            result = loop.train(system, toy_dataset_fn(8), model_dir={str(tmp_path)!r} + "/" + name,
+                                global_batch_size=8, max_steps=1, strategy=strategy,
+                                log=lambda s: None)
+            weights[name] = [w.tolist() for w in system.model.get_weights()]
+            weights[name + "_replicas"] = strategy.num_replicas_in_sync
+        print("RESULT" + json.dumps(weights))
+    """)
+    res = json.loads(out.split("RESULT")[-1])
+    assert res["mirrored_replicas"] == 2 and res["default_replicas"] == 1
+    # independent numpy reference of one SGD step on the first global batch
+    x, y = toy_data()
+    xb, yb = x[:8], y[:8]
+    # loss = mean over the 2 outputs of (x w + b - y)^2, averaged over the global batch of 8
+    grad_w = 2 * xb.T @ (-yb) / 8 / 2
+    grad_b = 2 * np.sum(-yb) / 8 / 2
+    expect_w = np.repeat(-0.1 * grad_w, 2, axis=1)
+    for name in ("default", "mirrored"):
+        np.testing.assert_allclose(res[name][0], expect_w, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(res[name][1], [-0.1 * grad_b] * 2, rtol=1e-4, atol=1e-6)
+
+
+def _free_ports(n):
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def test_two_workers_train_to_equal_weights(tmp_path):
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    body = f"""
+        from training import loop
+        strategy = loop.make_strategy()
+        import numpy as np
+        from test_loop import ToySystem, toy_dataset_fn
+        system = ToySystem(8)
+        result = loop.train(system, toy_dataset_fn(8), model_dir={str(tmp_path / "model")!r},
+                            global_batch_size=8, max_steps=3, chkpt_steps=2, strategy=strategy,
+                            log=lambda s: None)
+        task = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
+        np.save({str(tmp_path)!r} + f"/w{{task}}.npy", system.model.get_weights()[0])
+        print("RESULT", result["step"], strategy.num_replicas_in_sync)
+    """
+    procs = [_run_script(tmp_path, f"worker{i}.py", body, wait=False, env={
+        "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})})
+        for i in range(2)]
+    outs = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=150)
+        assert proc.returncode == 0, out
+        outs.append(out)
+    assert all("RESULT 3 2" in out for out in outs), outs
+    w0, w1 = np.load(tmp_path / "w0.npy"), np.load(tmp_path / "w1.npy")
+    np.testing.assert_array_equal(w0, w1)
+    assert np.any(w0 != 0)
+    # only the chief wrote checkpoints into model_dir
+    assert _ckpt_numbers(tmp_path / "model") == [2, 3]
+
+
+def test_resume_after_kill_9(tmp_path):
+    model_dir = tmp_path / "model"
+    proc = _run_script(tmp_path, "killed.py", f"""
+        from training import loop
+        from test_loop import ToySystem, toy_dataset_fn
+        loop.train(ToySystem(8, step_sleep=0.05), toy_dataset_fn(8),
+                   model_dir={str(model_dir)!r}, global_batch_size=8, max_steps=100000,
+                   chkpt_steps=5, log=lambda s: None)
+    """, wait=False)
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        if model_dir.is_dir() and any(n >= 10 for n in _ckpt_numbers(model_dir)):
+            break
+        time.sleep(0.2)
+    proc.kill()
+    proc.wait()
+    saved = max(_ckpt_numbers(model_dir))
+    assert saved >= 10
+    reader = tf.train.load_checkpoint(str(model_dir / f"ckpt-{saved}"))
+    keys = [k for k in reader.get_variable_to_shape_map()
+            if k.endswith("_trainable_variables/0/.ATTRIBUTES/VARIABLE_VALUE") or "_kernel/" in k]
+    saved_kernel = reader.get_tensor(keys[0])
+    system = ToySystem(8)
+    _, result, logs = _train(tmp_path, system=system, max_steps=saved)
+    assert any(f"at step {saved}" in line for line in logs)
+    assert result["step"] == saved
+    assert int(system.optimizer.iterations.numpy()) == saved
+    np.testing.assert_array_equal(system.model.get_weights()[0], saved_kernel)
+    assert np.any(saved_kernel != 0)
+    _, result, _ = _train(tmp_path, system=ToySystem(8), max_steps=saved + 3)
+    assert result["step"] == saved + 3
