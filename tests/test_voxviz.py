@@ -1,0 +1,237 @@
+"""Voxel viewer: scene points against numpy references, offscreen pictures, CLI and bad input."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from visualization import vtk_env
+from visualization.voxel_render import camera_for
+from visualization.voxel_scene import (PALETTE, PALETTE_UINT8, VoxelInputError, as_scenes,
+                                       downsample, largest_component, scene_points)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def offscreen():
+    """Offscreen VTK rendering is possible (OSMesa present)."""
+    if not vtk_env.osmesa_available():
+        pytest.skip("libOSMesa not found: install libosmesa6 for offscreen VTK rendering")
+    vtk_env.configure(offscreen=True)
+
+
+def three_class_scene():
+    """16x8x16 labels: a class-1 slab, a class-2 block and a class-8 block."""
+    scene = np.zeros((16, 8, 16), np.int64)
+    scene[:, 0:2, :] = 1
+    scene[2:7, 2:6, 2:7] = 2
+    scene[9:14, 2:6, 9:14] = 8
+    return scene
+
+
+def nearest_palette_class(pixels):
+    """Class whose palette colour has the closest chromaticity to each pixel."""
+    unit = lambda v: v / np.linalg.norm(v, axis=-1, keepdims=True).clip(1e-6)  # noqa: E731
+    return np.argmax(unit(pixels.astype(float)) @ unit(PALETTE).T, axis=1)
+
+
+# ---------------------------------------------------------------- environment
+
+def test_offscreen_choice_follows_display_and_flag():
+    assert vtk_env.needs_offscreen(False, {}) is True
+    assert vtk_env.needs_offscreen(False, {"DISPLAY": ":0"}) is False
+    assert vtk_env.needs_offscreen(False, {"WAYLAND_DISPLAY": "wayland-0"}) is False
+    assert vtk_env.needs_offscreen(True, {"DISPLAY": ":0"}) is True
+    env = {"DISPLAY": ":0"}
+    assert vtk_env.configure(False, env) is False and vtk_env.ENV_VAR not in env
+
+
+def test_configure_selects_osmesa_without_display(offscreen):
+    env = {}
+    assert vtk_env.configure(False, env) is True
+    assert env[vtk_env.ENV_VAR] == "vtkOSOpenGLRenderWindow"
+
+
+# ---------------------------------------------------------------- scene points
+
+def test_scene_points_match_original_loop():
+    rng = np.random.default_rng(0)
+    scene = rng.integers(0, 12, (6, 5, 4))
+    centers, colors, grid = scene_points(scene)
+    expected = {}
+    for i in range(6):
+        for j in range(5):
+            for k in range(4):
+                if scene[i, j, k] >= 0.1:  # the original skips values below the threshold
+                    expected[(j + 0.5, i + 0.5, k + 0.5)] = tuple(PALETTE_UINT8[scene[i, j, k]])
+    got = {tuple(c): tuple(col) for c, col in zip(centers.tolist(), colors.tolist())}
+    assert got == expected and grid == (6, 5, 4)
+
+
+def test_threshold_on_values():
+    scene = np.array([[[0.05, 0.1, 0.5, 1.0]]])
+    centers, colors, _ = scene_points(scene, threshold=0.1)
+    assert centers[:, 2].tolist() == [1.5, 2.5, 3.5]
+    assert colors.tolist() == [PALETTE_UINT8[0].tolist()] * 2 + [PALETTE_UINT8[1].tolist()]
+
+
+def test_probability_volume_uses_argmax_and_confidence():
+    probs = np.zeros((2, 1, 2, 12), np.float32)
+    probs[0, 0, 0, 3] = 0.9          # class 3, shown
+    probs[0, 0, 0, 0] = 0.1
+    probs[0, 0, 1, 0] = 1.0          # empty
+    probs[1, 0, 0, 5] = 0.05         # class 5 below threshold
+    probs[1, 0, 1, 7] = 1.0          # class 7
+    scenes, has_classes = as_scenes(probs[None])
+    assert has_classes and scenes.shape == (1, 2, 1, 2, 12)
+    centers, colors, _ = scene_points(scenes[0], has_classes=True)
+    assert centers.tolist() == [[0.5, 0.5, 0.5], [0.5, 1.5, 1.5]]
+    assert colors.tolist() == [PALETTE_UINT8[3].tolist(), PALETTE_UINT8[7].tolist()]
+
+
+def test_as_scenes_ranks():
+    assert as_scenes(np.zeros((4, 5, 6)))[0].shape == (1, 4, 5, 6)
+    scenes, has = as_scenes(np.zeros((3, 4, 5, 6), np.int64))
+    assert scenes.shape == (3, 4, 5, 6) and not has
+    scenes, has = as_scenes(np.zeros((4, 5, 6, 12), np.float32))
+    assert scenes.shape == (1, 4, 5, 6, 12) and has
+    scenes, has = as_scenes(np.zeros((2, 4, 5, 6, 1)))
+    assert scenes.shape == (2, 4, 5, 6) and not has
+    with pytest.raises(VoxelInputError, match="rank"):
+        as_scenes(np.zeros((4, 5)))
+
+
+@pytest.mark.parametrize("method", ["max", "mean"])
+def test_downsample_against_block_loop(method):
+    rng = np.random.default_rng(1)
+    scene = rng.integers(0, 12, (8, 4, 6)).astype(float)
+    got = downsample(scene, 2, method)
+    pool = np.max if method == "max" else np.mean
+    ref = np.array([[[pool(scene[2 * a:2 * a + 2, 2 * b:2 * b + 2, 2 * c:2 * c + 2])
+                      for c in range(3)] for b in range(2)] for a in range(4)])
+    np.testing.assert_allclose(got, ref)
+    with pytest.raises(VoxelInputError, match="does not divide"):
+        downsample(scene, 4)
+
+
+def test_largest_component():
+    points = np.array([[0, 0, 0], [0, 0, 1], [0, 0, 2], [5, 5, 5], [5, 5, 7]])
+    assert largest_component(points, 1).tolist() == [True, True, True, False, False]
+    assert largest_component(points, 2).sum() == 3
+    scene = np.zeros((8, 8, 8), int)
+    scene[0, 0, :3] = 1
+    scene[6, 6, 6] = 2
+    centers, _, _ = scene_points(scene, max_component=1)
+    assert len(centers) == 3
+
+
+def test_colormap_and_bad_labels():
+    scene = np.array([[[0.2, 1.0]]])
+    _, colors, _ = scene_points(scene, colormap=True)
+    assert colors[1, 0] > colors[1, 2] and colors[0, 2] > colors[0, 0]  # high = red, low = blue
+    with pytest.raises(VoxelInputError, match="no palette colour"):
+        scene_points(np.full((2, 2, 2), 20))
+
+
+def test_iso_camera_is_the_originals_for_full_scenes():
+    position, focal, up = camera_for((80, 48, 80))
+    assert focal == (40, 24, 40) and up == (1, 0, 0)
+    np.testing.assert_allclose(position, [400 * np.cos(0.4 * np.pi), 336 * np.sin(0.4 * np.pi), 120])
+
+
+# ---------------------------------------------------------------- rendering
+
+def test_offscreen_render_shows_class_colours(offscreen, tmp_path):
+    from PIL import Image
+
+    from visualization.voxviz import render_voxels
+    out = render_voxels(three_class_scene(), str(tmp_path / "s.png"), size=96)
+    image = np.asarray(Image.open(out).convert("RGB"))
+    assert image.shape == (96, 96, 3)
+    assert (image[0, 0] == 255).all()  # white background in the corner
+    drawn = image[(image < 250).any(axis=-1)]
+    assert len(drawn) > 500
+    counts = np.bincount(nearest_palette_class(drawn), minlength=13)
+    for cls in (1, 2, 8):
+        assert counts[cls] > 0.03 * len(drawn), (cls, counts)
+    assert counts[[1, 2, 8]].sum() > 0.85 * len(drawn), counts
+
+
+def test_views_differ(offscreen):
+    from visualization.voxel_render import VoxelRenderer
+    from visualization.voxviz import render_image
+    renderer = VoxelRenderer(64)
+    try:
+        pictures = [render_image(three_class_scene(), view=v, renderer=renderer)
+                    for v in ("iso", "top", "front")]
+    finally:
+        renderer.close()
+    for a in range(3):
+        assert (pictures[a] < 250).any()
+        for b in range(a + 1, 3):
+            assert np.abs(pictures[a].astype(int) - pictures[b]).sum() > 0
+
+
+def test_cli_screenfile_and_all(offscreen, tmp_path):
+    from PIL import Image
+
+    from visualization.voxviz import main
+    path = tmp_path / "real.npy"
+    np.save(path, np.stack([three_class_scene(), three_class_scene()[::-1]]))
+    assert main([str(path), "-i", "2", "-sc", str(tmp_path / "shot"), "--size", "48"]) == 0
+    assert Image.open(tmp_path / "shot.png").size == (48, 48)
+    assert main([str(path), "--all", "--size", "40", "-df", "2"]) == 0
+    written = sorted(p.name for p in tmp_path.glob("real_*.png"))
+    assert written == ["real_0.png", "real_1.png"]
+    assert Image.open(tmp_path / "real_1.png").size == (40, 40)
+
+
+def test_script_headless_writes_default_png(offscreen, tmp_path):
+    path = tmp_path / "recons.npy"
+    np.save(path, three_class_scene()[None])
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY",
+                                                            vtk_env.ENV_VAR)}
+    run = subprocess.run([sys.executable, "visualization/voxviz.py", str(path), "--size", "32"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "recons_0.png").is_file()
+
+
+# ---------------------------------------------------------------- bad input
+
+def bad_input_cases(tmp_path):
+    good = tmp_path / "good.npy"
+    np.save(good, np.zeros((2, 4, 4, 4), np.int64))
+    flat = tmp_path / "flat.npy"
+    np.save(flat, np.zeros((4, 4)))
+    text = tmp_path / "text.npy"
+    text.write_text("not an array")
+    other = tmp_path / "scene.txt"
+    other.write_text("x")
+    labels = tmp_path / "labels.npy"
+    np.save(labels, np.full((1, 2, 2, 2), 99))
+    return [
+        ([str(tmp_path / "missing.npy")], "no such file"),
+        ([str(other)], "expected a .npy file"),
+        ([str(good), "-i", "3"], "index 3 out of range: expected 1..2"),
+        ([str(good), "-i", "0"], "index 0 out of range"),
+        ([str(flat)], "expected rank 3"),
+        ([str(text)], "not a readable .npy"),
+        ([str(labels), "-sc", str(tmp_path / "x")], "no palette colour"),
+        ([str(good), "-df", "3", "-sc", str(tmp_path / "y")], "does not divide"),
+        ([str(good), "--view", "side"], "invalid choice"),
+        ([str(good), "-u", "0"], "uniform-size"),
+    ]
+
+
+def test_bad_input_one_line_exit_2(tmp_path, capsys):
+    from visualization.voxviz import main
+    for argv, message in bad_input_cases(tmp_path):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2, argv
+        assert err.count("\n") == 1 and message in err, (argv, err)
+    assert not list(tmp_path.glob("*.png"))
