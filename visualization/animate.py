@@ -1,0 +1,123 @@
+"""Interpolation and latent-noise outputs as animated GIFs.
+
+    python visualization/animate.py PATH [PATH ...] [-o OUT.gif] [--size 256]
+        [--duration 120] [--view iso|top|front] [-t 0.1] [-u 0.9]
+
+A PATH is either one ``[T, X, Y, Z]`` label file or a directory, in which case
+every ``interpolation{l}-{r}.npy`` (30 steps from scene l to scene r) and
+``noise{b}_{c}{l}{d}.npy`` (10 variants: the base code, then 9 noise vectors
+added at latent position c, l, d) written by ``evaluation/run.py`` is
+animated; the code files ``*_z*.npy`` are skipped. Each file becomes a GIF
+beside it with the same name (``interpolation0-1.gif``), one frame per step,
+the step number printed in the corner, looping forever.
+"""
+import argparse
+import glob
+import os
+import re
+import sys
+import time
+
+import numpy as np
+
+from visualization.voxel_render import VIEWS, VoxelRenderer
+from visualization.voxel_scene import VoxelInputError
+from visualization.voxviz import load_scenes, render_image
+
+ANIMATED = re.compile(r"^(interpolation\d+-\d+|noise\d+_\d+)\.npy$")
+
+
+def animation_files(directory):
+    """The interpolation and noise volume files in ``directory``, sorted."""
+    names = sorted(os.path.basename(p) for p in glob.glob(os.path.join(directory, "*.npy")))
+    return [os.path.join(directory, n) for n in names if ANIMATED.match(n)]
+
+
+def caption(picture, text):
+    """Print ``text`` in the lower left corner of a uint8 picture."""
+    from PIL import Image, ImageDraw, ImageFont
+    image = Image.fromarray(picture)
+    size = max(10, picture.shape[0] // 16)
+    ImageDraw.Draw(image).text((size // 2, picture.shape[0] - size // 2), text, fill="black",
+                               font=ImageFont.load_default(size), anchor="ld")
+    return image
+
+
+def write_gif(frames, out_gif, duration=120):
+    """Write PIL frames as a looping GIF with ``duration`` ms per frame."""
+    frames[0].save(out_gif, save_all=True, append_images=frames[1:], duration=duration, loop=0)
+    return out_gif
+
+
+def animate_file(path, out_gif=None, size=256, view="iso", duration=120, renderer=None, **style):
+    """Render every step of a ``[T, X, Y, Z]`` file into a GIF (default: beside it, ``.gif``)."""
+    scenes, has_classes = load_scenes(path)
+    out_gif = out_gif or os.fspath(path)[:-4] + ".gif"
+    own = renderer is None
+    renderer = renderer or VoxelRenderer(size, offscreen=True)
+    try:
+        count = scenes.shape[0]
+        frames = [caption(render_image(np.asarray(scenes[t]), has_classes, view, size,
+                                       renderer=renderer, **style), f"{t + 1}/{count}")
+                  for t in range(count)]
+    finally:
+        if own:
+            renderer.close()
+    return write_gif(frames, out_gif, duration)
+
+
+def animate_paths(paths, out_gif=None, size=256, view="iso", duration=120, log=print, **style):
+    """Animate files and directories (see module doc); returns the GIF names."""
+    files = []
+    for path in paths:
+        if os.path.isdir(path):
+            found = animation_files(path)
+            if not found:
+                raise VoxelInputError(f"{path}: no interpolation*.npy or noise*.npy files")
+            files += found
+        else:
+            files.append(path)
+    if out_gif and len(files) != 1:
+        raise VoxelInputError(f"-o/--out: needs exactly one input file, got {len(files)}")
+    for path in files:  # check every input before rendering anything
+        load_scenes(path)
+    written, start = [], time.time()
+    renderer = VoxelRenderer(size, offscreen=True)
+    try:
+        for n, path in enumerate(files, 1):
+            written.append(animate_file(path, out_gif, size, view, duration, renderer, **style))
+            rate = n / max(time.time() - start, 1e-9)
+            log(f"[animate] {n}/{len(files)} files, {rate:.2f} files/s, "
+                f"ETA {(len(files) - n) / rate:.0f} s -> {written[-1]}")
+    finally:
+        renderer.close()
+    return written
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def main(argv=None):
+    p = _Parser(prog="animate.py", description=__doc__.splitlines()[0])
+    p.add_argument("paths", nargs="+", help="[T,X,Y,Z] .npy files or evaluation directories")
+    p.add_argument("-o", "--out", default=None, help="output GIF (only with one input file)")
+    p.add_argument("--size", type=int, default=256, help="pixels per frame (256)")
+    p.add_argument("--duration", type=int, default=120, help="milliseconds per frame (120)")
+    p.add_argument("--view", choices=VIEWS, default="iso")
+    p.add_argument("-t", "--threshold", type=float, default=0.1)
+    p.add_argument("-u", "--uniform-size", type=float, default=0.9)
+    args = p.parse_args(argv)
+    if args.duration <= 0:
+        p.error(f"argument --duration: expected a positive number of ms, got {args.duration}")
+    try:
+        animate_paths(args.paths, args.out, args.size, args.view, args.duration,
+                      threshold=args.threshold, uniform_size=args.uniform_size)
+    except (VoxelInputError, RuntimeError) as err:
+        p.exit(2, f"{p.prog}: error: {err}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Real, reconstructed and refined scenes side by side in one labelled PNG.
+
+    python visualization/montage.py [EVAL_DIR] [-n 4] [--first 1] [-o OUT.png]
+        [--files real.npy recons.npy recons_refine.npy] [--labels real reconstructed refined]
+        [--size 256] [--view iso|top|front] [-t 0.1] [-u 0.9]
+
+Reads the ``[N, X, Y, Z]`` label files that ``evaluation/run.py --mode
+evaluate_recons`` writes into ``EVAL_DIR`` (default ``./eval``) and draws
+scenes ``first .. first+n-1`` (one-based, like ``voxviz.py -i``) as rows, one
+column per file, with the column names on top and the scene numbers on the
+left. Output: ``EVAL_DIR/montage.png`` unless ``-o`` is given.
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+
+from visualization.voxel_render import VIEWS, VoxelRenderer
+from visualization.voxel_scene import VoxelInputError
+from visualization.voxviz import load_scenes, render_image, save_png
+
+DEFAULT_FILES = ("real.npy", "recons.npy", "recons_refine.npy")
+DEFAULT_LABELS = ("real", "reconstructed", "refined")
+
+
+def label_font(size):
+    from PIL import ImageFont
+    return ImageFont.load_default(max(10, int(size)))
+
+
+def compose(grid, column_labels, row_labels, pad=None):
+    """Tile ``grid[row][col]`` uint8 ``[S, S, 3]`` pictures under a header row and beside row labels."""
+    from PIL import Image, ImageDraw
+    side = grid[0][0].shape[0]
+    pad = pad if pad is not None else max(16, side // 8)
+    rows, cols = len(grid), len(grid[0])
+    font = label_font(pad * 0.6)
+    sheet = Image.new("RGB", (pad + cols * side, pad + rows * side), "white")
+    draw = ImageDraw.Draw(sheet)
+    for c, name in enumerate(column_labels):
+        draw.text((pad + c * side + side // 2, pad // 2), name, fill="black", font=font, anchor="mm")
+    for r, name in enumerate(row_labels):
+        draw.text((pad // 2, pad + r * side + side // 2), name, fill="black", font=font, anchor="mm")
+    for r, row in enumerate(grid):
+        for c, picture in enumerate(row):
+            sheet.paste(Image.fromarray(picture), (pad + c * side, pad + r * side))
+    draw.line([(pad, pad - 1), (sheet.width, pad - 1)], fill=(200, 200, 200))
+    return np.asarray(sheet)
+
+
+def montage(paths, labels, out_png, n=4, first=1, size=256, view="iso", log=print, **style):
+    """Render scenes ``first..first+n-1`` of every file in ``paths`` into one PNG; returns ``out_png``."""
+    if len(labels) != len(paths):
+        raise VoxelInputError(f"--labels: expected {len(paths)} names (one per file), got {len(labels)}")
+    if n < 1 or first < 1:
+        raise VoxelInputError(f"-n and --first: expected positive numbers, got {n} and {first}")
+    volumes = [load_scenes(p) for p in paths]
+    for path, (scenes, _) in zip(paths, volumes):
+        if first + n - 1 > scenes.shape[0]:
+            raise VoxelInputError(
+                f"{path}: holds {scenes.shape[0]} scenes, scenes {first}..{first + n - 1} requested")
+    renderer = VoxelRenderer(size, offscreen=True)
+    try:
+        grid = []
+        for index in range(first - 1, first - 1 + n):
+            grid.append([render_image(np.asarray(scenes[index]), has_classes, view, size,
+                                      renderer=renderer, **style)
+                         for scenes, has_classes in volumes])
+            log(f"[montage] scene {index + 1} ({index - first + 2}/{n})")
+    finally:
+        renderer.close()
+    rows = [str(i) for i in range(first, first + n)]
+    return save_png(compose(grid, labels, rows), out_png)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def main(argv=None):
+    p = _Parser(prog="montage.py", description=__doc__.splitlines()[0])
+    p.add_argument("eval_dir", nargs="?", default="./eval", help="directory with the .npy files (./eval)")
+    p.add_argument("-n", type=int, default=4, help="number of scenes (rows) (4)")
+    p.add_argument("--first", type=int, default=1, help="one-based index of the first scene (1)")
+    p.add_argument("-o", "--out", default=None, help="output PNG (EVAL_DIR/montage.png)")
+    p.add_argument("--files", nargs="+", default=list(DEFAULT_FILES), help="files, one column each")
+    p.add_argument("--labels", nargs="+", default=None, help="column names")
+    p.add_argument("--size", type=int, default=256, help="pixels per picture (256)")
+    p.add_argument("--view", choices=VIEWS, default="iso")
+    p.add_argument("-t", "--threshold", type=float, default=0.1)
+    p.add_argument("-u", "--uniform-size", type=float, default=0.9)
+    args = p.parse_args(argv)
+    labels = args.labels or (list(DEFAULT_LABELS) if args.files == list(DEFAULT_FILES)
+                             else [os.path.basename(f)[:-4] for f in args.files])
+    paths = [f if os.path.isabs(f) else os.path.join(args.eval_dir, f) for f in args.files]
+    out = args.out or os.path.join(args.eval_dir, "montage.png")
+    try:
+        montage(paths, labels, out, args.n, args.first, args.size, args.view,
+                threshold=args.threshold, uniform_size=args.uniform_size)
+    except (VoxelInputError, RuntimeError) as err:
+        p.exit(2, f"{p.prog}: error: {err}\n")
+    print(f"[montage] wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
