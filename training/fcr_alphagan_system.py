@@ -1,0 +1,249 @@
+"""FCR-alphaGAN as a ``loop.TrainSystem``: the original two-phase iteration of ``train.py``.
+
+Kept from the original:
+
+- iteration ``ite`` counts from 1 (``ite = step + 1``, ``step`` = iterations done);
+- phase "before" (``ite < SWITCHING_ITE``): twice (encoder Adam step on ``cost_enc`` with
+  the ``LEARNING_RATE_V`` schedule, generator step on ``cost_gen``), then one
+  discriminator step on ``cost_discrim``, then one code-discriminator step on
+  ``cost_code`` (``LEARNING_RATE_V`` schedule); every step recomputes its forward pass
+  with the current weights, as each ``sess.run`` did;
+- phase "after" (``ite >= SWITCHING_ITE``): a refiner step on ``cost_gen_ref``
+  (``LEARNING_RATE_V`` schedule) and a discriminator step on ``cost_discrim_ref`` with
+  its own Adam state (the original builds a second discriminator optimizer);
+- ``LEARNING_RATE_V = [a, n, b]``: rate ``a`` while ``ite < n``, else ``b``;
+- Adam beta1 ``TRAIN.ADAM_BETA_D`` (encoder, discriminators) / ``TRAIN.ADAM_BETA_G``
+  (generator, code discriminator, refiner), beta2 0.9, epsilon 1e-8 (TF1 default);
+  generator rate ``LEARNING_RATE_G``, discriminator rate ``LEARNING_RATE_D``;
+- ``z ~ N(0, 1)`` of shape [B, *START_VOX, DIM_Z] drawn every iteration;
+- batch normalisation with batch statistics everywhere (training=True);
+- every ``CHECK_FREQ`` iterations: checkpoint number ``ite // CHECK_FREQ`` and the argmax
+  of the first ``RECORD_VOX_NUM`` scenes generated from the fixed ``sample_z.npy``
+  (batch ``CONST.BATCH_SIZE``) to ``train_vox/<N>.npy``, plus ``<N>_refine.npy`` after
+  the switch.
+
+Losses are returned multiplied by ``local_batch / global_batch`` so that the loop's SUM
+over replicas gives the original batch mean; gradients are taken of the same scaled
+costs.
+"""
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from models.fcr_alphagan import build_networks, losses
+from training import loop
+
+TRAIN_VOX_DIR = "train_vox"
+SAMPLE_Z_FILE = "sample_z.npy"
+
+
+def learning_rate_v(rate, ite):
+    """``LEARNING_RATE_V`` schedule: ``rate[0]`` if ``ite < rate[1]`` else ``rate[2]``."""
+    return tf.where(tf.cast(ite, tf.float32) < float(rate[1]), float(rate[0]), float(rate[2]))
+
+
+def _adam(learning_rate, beta_1):
+    return keras.optimizers.Adam(learning_rate=float(learning_rate), beta_1=float(beta_1),
+                                 beta_2=0.9, epsilon=1e-8)
+
+
+class FCRAlphaGANSystem(loop.TrainSystem):
+    """The five networks, six optimizers and the original iteration.
+
+    ``cfg`` is a ``default_config()`` with overrides applied (batch size, learning rates).
+    ``model_dir`` receives ``sample_z.npy`` and ``train_vox/``; ``on_build(nets)`` is called
+    once the networks exist (the CLI logs parameter counts there).
+    """
+
+    def __init__(self, cfg, model_dir, global_batch_size=None, seed=None, dtype=None,
+                 on_build=None):
+        self.cfg = cfg
+        self.model_dir = model_dir
+        self.global_batch_size = int(global_batch_size or cfg.CONST.BATCH_SIZE)
+        self.seed = seed
+        self.dtype = dtype
+        self.legacy = bool(cfg.TRAIN.LEGACY_SWAPPED_GAN_LOSS)
+        self.n_class = int(cfg.NET.DIM[4])
+        self.on_build = on_build
+
+    # ----------------------------------------------------------------- set-up
+    def build(self):
+        cfg = self.cfg
+        self.nets = build_networks(cfg, dtype=self.dtype)
+        rate_v = cfg.LEARNING_RATE_V
+        beta_g, beta_d = cfg.TRAIN.ADAM_BETA_G, cfg.TRAIN.ADAM_BETA_D
+        self.optimizers = {
+            "opt_encoder": _adam(rate_v[0], beta_d),
+            "opt_generator": _adam(cfg.LEARNING_RATE_G, beta_g),
+            "opt_discriminator": _adam(cfg.LEARNING_RATE_D, beta_d),
+            "opt_code_discriminator": _adam(rate_v[0], beta_g),
+            "opt_refiner": _adam(rate_v[0], beta_g),
+            "opt_discriminator_refine": _adam(cfg.LEARNING_RATE_D, beta_d),
+        }
+        self._var_owner = {
+            "opt_encoder": "encoder", "opt_generator": "generator",
+            "opt_discriminator": "discriminator", "opt_code_discriminator": "code_discriminator",
+            "opt_refiner": "refiner", "opt_discriminator_refine": "discriminator"}
+        for name, opt in self.optimizers.items():
+            opt.build(self.nets[self._var_owner[name]].trainable_variables)
+        self.rng = (tf.random.Generator.from_seed(self.seed) if self.seed is not None
+                    else tf.random.Generator.from_non_deterministic_state())
+        self.sample_z = self._load_or_make_sample_z()
+        if self.on_build is not None:
+            self.on_build(self.nets)
+
+    def _load_or_make_sample_z(self):
+        cfg = self.cfg
+        shape = (self.global_batch_size, *cfg.NET.START_VOX, cfg.NET.DIM_Z)
+        path = os.path.join(self.model_dir, SAMPLE_Z_FILE)
+        if os.path.exists(path):
+            z = np.load(path).astype(np.float32)
+            if z.ndim != 5 or z.shape[1:] != shape[1:] or z.shape[0] < 1:
+                raise ValueError(f"{path}: expected a latent array of shape [N, "
+                                 f"{', '.join(map(str, shape[1:]))}], got {list(z.shape)}")
+            return z[:shape[0]]
+        rng = np.random.default_rng(self.seed)
+        z = rng.normal(size=shape).astype(np.float32)
+        os.makedirs(self.model_dir, exist_ok=True)
+        np.save(path, z)
+        return z
+
+    def checkpoint_items(self):
+        return dict(self.nets, **self.optimizers, rng=self.rng)
+
+    def config_dict(self):
+        return loop_json(self.cfg)
+
+    def phase(self, step):
+        return "before" if step + 1 < self.cfg.SWITCHING_ITE else "after"
+
+    def checkpoint_number(self, step):
+        return step // self.cfg.CHECK_FREQ
+
+    def host_scalars(self, step):
+        return {"learning_rate_v": float(learning_rate_v(self.cfg.LEARNING_RATE_V, step))}
+
+    # ------------------------------------------------------------- one step
+    def _apply(self, opt_name, tape, cost):
+        variables = self.nets[self._var_owner[opt_name]].trainable_variables
+        grads = tape.gradient(cost, variables)
+        # the sigma head of the encoder feeds no loss (as in the original): no gradient
+        pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
+        self.optimizers[opt_name].apply_gradients(pairs)
+
+    def _recons(self, x, probs):
+        return losses.reconstruction_loss(x, probs, self.cfg.LAMDA_GAMMA)
+
+    def train_step(self, phase, batch, step):
+        cfg, nets = self.cfg, self.nets
+        x = tf.one_hot(tf.cast(batch, tf.int32), self.n_class, dtype=tf.float32)
+        local = tf.shape(x)[0]
+        scale = tf.cast(local, tf.float32) / float(self.global_batch_size)
+        z = self.rng.normal([local, *cfg.NET.START_VOX, cfg.NET.DIM_Z])
+        lr_v = learning_rate_v(cfg.LEARNING_RATE_V, step + 1)
+        lam = float(cfg.LAMDA_RECONS)
+        E, G, D = nets["encoder"], nets["generator"], nets["discriminator"]
+        C, R = nets["code_discriminator"], nets["refiner"]
+        out = {}
+        if phase == "before":
+            self.optimizers["opt_encoder"].learning_rate = lr_v
+            self.optimizers["opt_code_discriminator"].learning_rate = lr_v
+            for _ in range(2):
+                with tf.GradientTape() as tape:
+                    z_enc, _ = E(x, training=True)
+                    recons = self._recons(x, G(z_enc, training=True))
+                    code_enc = losses.code_encode_loss(C(z_enc, training=True), self.legacy)
+                    c_enc = losses.cost_enc(code_enc, recons, lam)
+                    scaled = c_enc * scale
+                self._apply("opt_encoder", tape, scaled)
+                with tf.GradientTape() as tape:
+                    z_enc, _ = E(x, training=True)
+                    decoded = G(z_enc, training=True)
+                    generated = G(z, training=True)
+                    recons_g = self._recons(x, decoded)
+                    gen = losses.generator_loss(
+                        [D(generated, training=True), D(decoded, training=True)], self.legacy)
+                    c_gen = losses.cost_gen(recons_g, gen, lam)
+                    scaled = c_gen * scale
+                self._apply("opt_generator", tape, scaled)
+            z_enc, _ = E(x, training=True)
+            decoded = G(z_enc, training=True)
+            generated = G(z, training=True)
+            with tf.GradientTape() as tape:
+                discrim = losses.discriminator_loss(
+                    D(x, training=True),
+                    [D(generated, training=True), D(decoded, training=True)], self.legacy)
+                c_dis = losses.cost_discrim(discrim)
+                scaled = c_dis * scale
+            self._apply("opt_discriminator", tape, scaled)
+            z_enc, _ = E(x, training=True)
+            with tf.GradientTape() as tape:
+                code_dis = losses.code_discriminator_loss(
+                    C(z, training=True), C(z_enc, training=True), self.legacy)
+                c_code = losses.cost_code(code_dis)
+                scaled = c_code * scale
+            self._apply("opt_code_discriminator", tape, scaled)
+            out = {"recons_loss": recons, "code_encode_loss": code_enc, "gen_loss": gen,
+                   "discrim_loss": discrim, "code_discrim_loss": code_dis,
+                   "cost_enc": c_enc, "cost_gen": c_gen, "cost_discrim": c_dis,
+                   "cost_code": c_code}
+        else:
+            self.optimizers["opt_refiner"].learning_rate = lr_v
+            z_enc, _ = E(x, training=True)
+            decoded = G(z_enc, training=True)
+            generated = G(z, training=True)
+            recons = self._recons(x, decoded)
+            with tf.GradientTape() as tape:
+                refined_dec = R(decoded, training=True)
+                refined_gen = R(generated, training=True)
+                recons_ref = self._recons(x, refined_dec)
+                gen_ref = losses.generator_loss(
+                    [D(refined_gen, training=True), D(refined_dec, training=True)], self.legacy)
+                c_ref = losses.cost_gen_ref(recons_ref, gen_ref, lam)
+                scaled = c_ref * scale
+            self._apply("opt_refiner", tape, scaled)
+            refined_dec = R(decoded, training=True)
+            refined_gen = R(generated, training=True)
+            with tf.GradientTape() as tape:
+                discrim_ref = losses.discriminator_loss(
+                    D(x, training=True),
+                    [D(refined_gen, training=True), D(refined_dec, training=True)], self.legacy)
+                c_dis_ref = losses.cost_discrim_ref(discrim_ref)
+                scaled = c_dis_ref * scale
+            self._apply("opt_discriminator_refine", tape, scaled)
+            out = {"recons_loss": recons, "recons_loss_refine": recons_ref,
+                   "gen_loss_refine": gen_ref, "discrim_loss_refine": discrim_ref,
+                   "cost_gen_ref": c_ref, "cost_discrim_ref": c_dis_ref}
+        return {k: tf.cast(v, tf.float32) * scale for k, v in out.items()}
+
+    # ------------------------------------------------------------ recording
+    def record_train_vox(self, step, number):
+        """Save argmax of the first RECORD_VOX_NUM scenes from ``sample_z`` (and refined)."""
+        cfg = self.cfg
+        folder = os.path.join(self.model_dir, TRAIN_VOX_DIR)
+        os.makedirs(folder, exist_ok=True)
+        keep = int(cfg.RECORD_VOX_NUM)
+        probs = self.nets["generator"](tf.constant(self.sample_z), training=True)
+        paths = [os.path.join(folder, f"{number}.npy")]
+        np.save(paths[0], np.argmax(probs.numpy(), axis=-1)[:keep].astype(np.int64))
+        if step >= cfg.SWITCHING_ITE:
+            refined = self.nets["refiner"](probs, training=True)
+            paths.append(os.path.join(folder, f"{number}_refine.npy"))
+            np.save(paths[1], np.argmax(refined.numpy(), axis=-1)[:keep].astype(np.int64))
+        return paths
+
+    def after_checkpoint(self, step, number):
+        self.record_train_vox(step, number)
+
+
+def loop_json(cfg):
+    """The config as plain JSON-able nested dicts and lists."""
+    def plain(v):
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        return v
+    return plain(cfg)

@@ -1,0 +1,181 @@
+"""Train FCR-alphaGAN on a voxel scene tree (``<voxel_root>/<sceneId>/<modelId>.npy``).
+
+Flags of the original ``main.py``: ``--epoch`` (TRAIN.NUM_EPOCH 15), ``--learning_rate_G``,
+``--learning_rate_D`` (0.0001), ``--batch_size`` (CONST.BATCH_SIZE 20), ``--middle_start``
+(resume; the original's ``--ini_epoch`` names the checkpoint number to resume from).
+Added: ``--voxel_root``, ``--checkpoint_dir``, ``--max_iterations``, ``--seed``,
+``--mixed_precision`` (bfloat16 compute), ``--legacy_swapped_gan_loss``,
+``--bn_moving_averages``, ``--config FILE.yaml`` and ``--set KEY VALUE ...``.
+
+Outputs in ``--checkpoint_dir``: ``ckpt-N`` (N = iteration // CHECK_FREQ, at most SAVER_MAX
+kept), ``config.json``, ``sample_z.npy``, ``train_vox/<N>.npy`` (and ``<N>_refine.npy``
+after SWITCHING_ITE), TensorBoard scalars in ``train/``. Without ``--middle_start`` a
+directory that already holds checkpoints is refused, so nothing is overwritten by
+accident. The final (or interrupted) save at an iteration that is not a multiple of
+CHECK_FREQ is written as ``ckpt-(iteration // CHECK_FREQ)`` too, replacing the regular
+checkpoint of that number; resuming always continues from the latest state.
+
+Example (CPU, tiny grid)::
+
+    python training/train_fcr_alphagan.py --voxel_root rooms --checkpoint_dir ck \\
+        --max_iterations 20 --set CONST.N_VOX [16,16,16] NET.START_VOX [1,1,1] \\
+        NET.DIM [32,16,8,8,12] CONST.BATCH_SIZE 4 CHECK_FREQ 10
+"""
+import argparse
+import os
+import sys
+
+import keras
+import tensorflow as tf
+
+from data_provider import voxel_provider
+from models.fcr_alphagan import NETWORK_NAMES, build_networks, count_trainable
+from models.fcr_alphagan.config import (ConfigError, cfg_from_file, cfg_from_list, check_config,
+                                        default_config)
+from training import loop
+from training.fcr_alphagan_system import FCRAlphaGANSystem
+
+DEFAULTS = default_config()
+
+
+def build_parser():
+    p = argparse.ArgumentParser(description="Train FCR-alphaGAN (two phases: auto-encoding "
+                                "GAN, then refiner).")
+    p.add_argument("--epoch", type=int, default=None,
+                   help=f"epochs to train [TRAIN.NUM_EPOCH, {DEFAULTS.TRAIN.NUM_EPOCH}]")
+    p.add_argument("--learning_rate_G", type=float, default=None,
+                   help=f"generator Adam rate [LEARNING_RATE_G, {DEFAULTS.LEARNING_RATE_G}]")
+    p.add_argument("--learning_rate_D", type=float, default=None,
+                   help=f"discriminator Adam rate [LEARNING_RATE_D, {DEFAULTS.LEARNING_RATE_D}]")
+    p.add_argument("--batch_size", type=int, default=None,
+                   help=f"global batch of scenes [CONST.BATCH_SIZE, {DEFAULTS.CONST.BATCH_SIZE}]")
+    p.add_argument("--middle_start", action="store_true",
+                   help="resume from the checkpoints in --checkpoint_dir")
+    p.add_argument("--ini_epoch", type=int, default=0,
+                   help="with --middle_start: checkpoint number N (ckpt-N) to resume from; "
+                        "0 = the latest")
+    p.add_argument("--voxel_root", default=DEFAULTS.DIR.SCENE_ID_PATH,
+                   help="voxel tree <root>/<sceneId>/<modelId>.npy [%(default)s]")
+    p.add_argument("--checkpoint_dir", default=DEFAULTS.DIR.CHECK_POINT_PATH,
+                   help="checkpoints, config.json, sample_z.npy, train_vox/ [%(default)s]")
+    p.add_argument("--max_iterations", type=int, default=None,
+                   help="stop after this many iterations in total (0: build, log, exit)")
+    p.add_argument("--seed", type=int, default=None, help="random seed")
+    p.add_argument("--mixed_precision", action="store_true",
+                   help="compute in bfloat16 (variables and losses stay float32)")
+    p.add_argument("--legacy_swapped_gan_loss", action="store_true",
+                   help="reproduce the original's swapped labels/logits in the GAN losses")
+    p.add_argument("--bn_moving_averages", action="store_true",
+                   help="batch norm uses moving averages at inference (original: batch stats)")
+    p.add_argument("--log_steps", type=int, default=10, help="log every N iterations [10]")
+    p.add_argument("--config", default=None, help="YAML file of config overrides")
+    p.add_argument("--set", nargs="+", default=[], metavar="KEY VALUE",
+                   help="config overrides, e.g. --set CONST.N_VOX [16,16,16] CHECK_FREQ 2")
+    return p
+
+
+def make_config(args):
+    """The config: defaults, then --config, then --set, then the explicit flags."""
+    cfg = default_config()
+    if args.config:
+        cfg_from_file(cfg, args.config)
+    cfg_from_list(cfg, args.set)
+    if args.epoch is not None:
+        cfg.TRAIN.NUM_EPOCH = args.epoch
+    if args.learning_rate_G is not None:
+        cfg.LEARNING_RATE_G = args.learning_rate_G
+    if args.learning_rate_D is not None:
+        cfg.LEARNING_RATE_D = args.learning_rate_D
+    if args.batch_size is not None:
+        cfg.CONST.BATCH_SIZE = args.batch_size
+    if args.legacy_swapped_gan_loss:
+        cfg.TRAIN.LEGACY_SWAPPED_GAN_LOSS = True
+    if args.bn_moving_averages:
+        cfg.NET.BN_MOVING_AVERAGES = True
+    root = os.path.abspath(args.voxel_root)
+    ckpt = os.path.abspath(args.checkpoint_dir)
+    cfg.DIR.SCENE_ID_PATH = root
+    cfg.DIR.VOXEL_PATH = os.path.join(root, "%s", "%s")
+    cfg.DIR.CHECK_POINT_PATH = ckpt
+    cfg.DIR.CHECK_PT_PATH = os.path.join(ckpt, "ckpt")
+    cfg.DIR.TRAIN_OBJ_PATH = os.path.join(ckpt, "train_vox")
+    cfg.DIR.LOG_PATH = ckpt
+    return check_config(cfg)
+
+
+def log_parameter_counts(nets, log=print):
+    """One line per network: ``trainable parameters <network>: N``."""
+    for name in NETWORK_NAMES:
+        log(f"trainable parameters {name}: {count_trainable(nets[name])}")
+
+
+def prepare_resume(checkpoint_dir, middle_start, ini_epoch):
+    """Refuse to overwrite without --middle_start; point the state at ckpt-<ini_epoch>."""
+    latest = tf.train.latest_checkpoint(checkpoint_dir)
+    if not middle_start:
+        if latest:
+            raise ValueError(f"--checkpoint_dir {checkpoint_dir} already holds checkpoints "
+                             f"(latest {os.path.basename(latest)}); pass --middle_start to "
+                             "resume or choose another directory")
+        return None
+    if latest is None:
+        raise ValueError(f"--middle_start: no checkpoint in --checkpoint_dir {checkpoint_dir}")
+    if ini_epoch:
+        wanted = os.path.join(checkpoint_dir, f"{loop.CHECKPOINT_PREFIX}-{ini_epoch}")
+        if not tf.io.gfile.exists(wanted + ".index"):
+            raise ValueError(f"--ini_epoch {ini_epoch}: {wanted}.index does not exist")
+        if os.path.basename(wanted) != os.path.basename(latest):
+            state = tf.train.get_checkpoint_state(checkpoint_dir)
+            kept = [p for p in state.all_model_checkpoint_paths
+                    if int(p.rsplit("-", 1)[1]) <= ini_epoch]
+            tf.train.update_checkpoint_state(checkpoint_dir, wanted, kept)
+        return wanted
+    return latest
+
+
+def train(cfg, args, log=print):
+    """Build the system and run the shared loop; returns the loop's result dict."""
+    dtype = "mixed_bfloat16" if args.mixed_precision else None
+    if args.max_iterations == 0:
+        log_parameter_counts(build_networks(cfg, dtype=dtype), log)
+        return {"step": 0, "status": "built"}
+    strategy = loop.make_strategy()
+    prepare_resume(args.checkpoint_dir, args.middle_start, args.ini_epoch)
+    pairs = voxel_provider.scene_model_id_pairs(args.voxel_root,
+                                                tuple(cfg.TRAIN.DATASET_PORTION))
+    log(f"---amount of data: {len(pairs)}")
+    dataset_fn = voxel_provider.voxel_dataset_fn(
+        args.voxel_root, pairs, cfg.CONST.BATCH_SIZE, n_vox=tuple(cfg.CONST.N_VOX),
+        seed=args.seed)
+    system = FCRAlphaGANSystem(cfg, args.checkpoint_dir, cfg.CONST.BATCH_SIZE, args.seed, dtype,
+                               on_build=lambda nets: log_parameter_counts(nets, log))
+    return loop.train(system, dataset_fn, model_dir=args.checkpoint_dir,
+                      global_batch_size=cfg.CONST.BATCH_SIZE, max_steps=args.max_iterations,
+                      epochs=cfg.TRAIN.NUM_EPOCH, chkpt_steps=cfg.CHECK_FREQ,
+                      log_steps=args.log_steps, max_to_keep=cfg.SAVER_MAX,
+                      strategy=strategy, log=log)
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        cfg = make_config(args)
+        if args.max_iterations is not None and args.max_iterations < 0:
+            raise ValueError(f"--max_iterations must be >= 0, got {args.max_iterations}")
+        if args.seed is not None:
+            keras.utils.set_random_seed(args.seed)
+        result = train(cfg, args)
+    except (ConfigError, ValueError, FileNotFoundError, voxel_provider.VoxelFileError,
+            loop.ConfigMismatchError) as err:
+        print(f"train_fcr_alphagan.py: error: {err}", file=sys.stderr)
+        return 2
+    except loop.TrainingDivergedError as err:
+        print(f"train_fcr_alphagan.py: error: {err}", file=sys.stderr)
+        return 1
+    print(f"finished at iteration {result['step']} ({result['status']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
