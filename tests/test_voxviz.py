@@ -101,6 +101,8 @@ def test_as_scenes_ranks():
     assert scenes.shape == (2, 4, 5, 6) and not has
     with pytest.raises(VoxelInputError, match="rank"):
         as_scenes(np.zeros((4, 5)))
+    with pytest.raises(VoxelInputError, match="no class axis"):
+        as_scenes(np.zeros((2, 5, 3, 5, 16)))  # latent codes, not a scene
 
 
 @pytest.mark.parametrize("method", ["max", "mean"])

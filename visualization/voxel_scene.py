@@ -51,7 +51,7 @@ def as_scenes(array, name="array"):
     or ``[N, X, Y, Z, C]`` (class probabilities) and ``has_classes`` tells which.
     Ranks: 3 = one scene of values; 4 = ``[N, X, Y, Z]`` values, except a
     floating array whose last axis has length 12 which is one
-    ``[X, Y, Z, 12]`` probability scene; 5 = ``[N, X, Y, Z, C]`` (``C == 1``
+    ``[X, Y, Z, 12]`` probability scene; 5 = ``[N, X, Y, Z, C]`` with ``C <= 13`` (``C == 1``
     is squeezed to values, as the original's reshape did).
     """
     array = np.asarray(array)
@@ -66,6 +66,10 @@ def as_scenes(array, name="array"):
     if array.ndim == 5:
         if array.shape[-1] == 1:
             return array[..., 0], False
+        if array.shape[-1] > len(PALETTE):
+            raise VoxelInputError(
+                f"{name}: shape {array.shape} has no class axis: expected [N,X,Y,Z,C] with "
+                f"C <= {len(PALETTE)} classes (12 for FCR-alphaGAN)")
         return array, True
     raise VoxelInputError(
         f"{name}: expected rank 3 [X,Y,Z], 4 [N,X,Y,Z] or 5 [N,X,Y,Z,C], got shape {array.shape}")
