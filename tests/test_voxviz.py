@@ -48,6 +48,14 @@ def test_offscreen_choice_follows_display_and_flag():
     assert vtk_env.configure(False, env) is False and vtk_env.ENV_VAR not in env
 
 
+def test_configure_without_osmesa(monkeypatch):
+    monkeypatch.setattr(vtk_env, "osmesa_available", lambda: False)
+    with pytest.raises(RuntimeError, match="libosmesa6"):
+        vtk_env.configure(False, {})
+    env = {"DISPLAY": ":0"}
+    assert vtk_env.configure(True, env) is False and vtk_env.ENV_VAR not in env
+
+
 def test_configure_selects_osmesa_without_display(offscreen):
     env = {}
     assert vtk_env.configure(False, env) is True
@@ -159,6 +167,12 @@ def test_offscreen_render_shows_class_colours(offscreen, tmp_path):
     for cls in (1, 2, 8):
         assert counts[cls] > 0.03 * len(drawn), (cls, counts)
     assert counts[[1, 2, 8]].sum() > 0.85 * len(drawn), counts
+
+
+def test_empty_scene_renders_background(offscreen):
+    from visualization.voxviz import render_image
+    picture = render_image(np.zeros((8, 4, 8), np.int64), size=32)
+    assert picture.shape == (32, 32, 3) and (picture == 255).all()
 
 
 def test_views_differ(offscreen):

@@ -37,12 +37,16 @@ def configure(offscreen=False, environ=None):
     """Set ``VTK_DEFAULT_OPENGL_WINDOW`` for OSMesa when offscreen rendering is needed.
 
     Returns True when the OSMesa window was selected. An explicit value already
-    present in the environment is left alone.
+    present in the environment is left alone. With a display but without
+    OSMesa, offscreen pictures use the display's window class (hidden).
+    Raises RuntimeError when there is no display and no OSMesa.
     """
     environ = os.environ if environ is None else environ
     if not needs_offscreen(offscreen, environ):
         return False
     if not osmesa_available():
+        if has_display(environ):
+            return False  # the display's own window class can also render offscreen
         raise RuntimeError(
             "offscreen rendering needs the OSMesa library (libOSMesa.so), which was "
             "not found: install it with 'apt-get install libosmesa6' or run 'bash run.sh setup' as root")
