@@ -1,0 +1,155 @@
+"""The numpy ray caster against closed-form geometry and shading."""
+import numpy as np
+import pytest
+
+from data_provider import scene_renderer as sr
+
+TOP = dict(yaw=0.0, pitch=-np.pi / 2)  # looking straight down, image up = +x
+
+
+def silhouette_area(primitives, camera, size, extent):
+    _, depth = sr.render(primitives, camera, size, size, return_depth=True)
+    return np.isfinite(depth).sum() * (extent / size) ** 2
+
+
+@pytest.mark.parametrize("yaw,pitch", [(0.0, 0.0), (0.7, -0.4), (-2.0, 1.2)])
+def test_sphere_silhouette_is_pi_r_squared(yaw, pitch):
+    radius, extent, size = 0.6, 2.0, 128
+    centre = np.array([0.3, -0.2, 0.5])
+    forward = np.array([np.cos(pitch) * np.cos(yaw), np.cos(pitch) * np.sin(yaw), np.sin(pitch)])
+    camera = sr.OrthographicCamera(centre - 5 * forward, yaw, pitch, extent)
+    area = silhouette_area([sr.Primitive("sphere", 1.0, centre, 0.0, radius)], camera, size, extent)
+    assert area == pytest.approx(np.pi * radius ** 2, rel=0.02)
+
+
+@pytest.mark.parametrize("kind,size,rotation,expected", [
+    ("box", (0.3, 0.5, 0.2), 0.6, 4 * 0.3 * 0.5),
+    ("cylinder", (0.4, 0.4, 0.7), 1.0, np.pi * 0.4 ** 2),
+    ("cone", (0.5, 0.5, 0.3), 0.0, np.pi * 0.5 ** 2),
+    # Cylinder lying on its side (axis turned to y): a 2r x 2h rectangle from above.
+    ("cylinder", (0.3, 0.3, 0.6), sr.rotation_euler(np.pi / 2, 0, 0), 2 * 0.3 * 2 * 0.6),
+])
+def test_silhouettes_from_above(kind, size, rotation, expected):
+    camera = sr.OrthographicCamera((0, 0, 5), extent=2.0, **TOP)
+    area = silhouette_area([sr.Primitive(kind, 1.0, (0, 0, 0), rotation, size)], camera, 128, 2.0)
+    assert area == pytest.approx(expected, rel=0.03)
+
+
+def test_cone_side_view_is_a_triangle_with_apex_up():
+    camera = sr.OrthographicCamera((-5, 0, 0), 0.0, 0.0, 2.0)
+    cone = sr.Primitive("cone", 1.0, (0, 0, 0), 0.0, (0.5, 0.5, 0.8))
+    _, depth = sr.render([cone], camera, 128, 128, return_depth=True)
+    widths = np.isfinite(depth).sum(axis=1)
+    assert widths.sum() * (2.0 / 128) ** 2 == pytest.approx(0.5 * 1.0 * 1.6, rel=0.03)
+    rows = np.flatnonzero(widths)
+    assert widths[rows[0]] < widths[rows[len(rows) // 2]] < widths[rows[-1]]
+
+
+def test_lambert_shading_matches_closed_form_on_a_sphere():
+    radius, ambient, colour = 0.8, 0.25, np.array([0.9, 0.5, 0.2])
+    light = np.array([0.3, -0.4, 1.0])
+    camera = sr.OrthographicCamera((0, 0, 5), extent=2.0, **TOP)
+    image = sr.render([sr.Primitive("sphere", colour, (0, 0, 0), 0.0, radius)], camera, 64, 64,
+                      light_dir=light, ambient=ambient, background=(0.1, 0.2, 0.3))
+    # Pixel centres: image up is +x, image right is -y (camera right = (sin 0, -cos 0, 0)).
+    coords = (np.arange(64) + 0.5) / 64 * 2 - 1
+    x = -coords[:, None] * np.ones((1, 64))
+    y = -coords[None, :] * np.ones((64, 1))
+    r2 = x ** 2 + y ** 2
+    inside = r2 < (radius * 0.98) ** 2
+    normal = np.stack([x, y, np.sqrt(np.maximum(radius ** 2 - r2, 0))], -1) / radius
+    lambert = np.maximum(normal @ (light / np.linalg.norm(light)), 0)
+    expected = colour * (ambient + (1 - ambient) * lambert)[..., None]
+    np.testing.assert_allclose(image[inside], expected[inside], atol=1e-4)
+    outside = image[r2 > (radius * 1.02) ** 2]
+    np.testing.assert_allclose(outside, np.broadcast_to([0.1, 0.2, 0.3], outside.shape), atol=1e-6)
+
+
+def test_head_light_makes_facing_surface_full_colour():
+    camera = sr.OrthographicCamera((0, 0, 5), extent=2.0, **TOP)
+    image = sr.render([sr.Primitive("box", (0.2, 0.4, 0.6), (0, 0, 0), 0.0, 0.5)], camera, 33, 33,
+                      light_dir=None, ambient=0.1)
+    np.testing.assert_allclose(image[16, 16], [0.2, 0.4, 0.6], atol=1e-6)
+
+
+def test_z_buffer_nearest_hit_wins_in_any_order():
+    camera = sr.PerspectiveCamera((-5, 0, 0), 0.0, 0.0, 30.0)
+    near = sr.Primitive("sphere", (1, 0, 0), (-1, 0, 0), 0.0, 0.5)
+    far = sr.Primitive("box", (0, 0, 1), (1, 0, 0), 0.0, 1.0)
+    for order in ([near, far], [far, near]):
+        image, depth = sr.render(order, camera, 65, 65, light_dir=None, ambient=0.0,
+                                 return_depth=True)
+        np.testing.assert_allclose(image[32, 32], [1, 0, 0], atol=1e-5)
+        assert depth[32, 32] == pytest.approx(3.5, abs=1e-5)   # camera to sphere front
+        assert image[13, 32, 2] > 0.3 and image[13, 32, 0] == 0  # the box behind shows around
+    _, depth_far = sr.render([far], camera, 65, 65, return_depth=True)
+    assert depth_far[32, 32] == pytest.approx(5.0, abs=1e-5)   # box front face at x = 0
+
+
+def test_perspective_camera_convention_z_up_yaw_from_x_towards_y():
+    def centroid(position, yaw=0.0, pitch=0.0):
+        camera = sr.PerspectiveCamera((0, 0, 0), yaw, pitch, 60.0)
+        _, depth = sr.render([sr.Primitive("sphere", 1.0, position, 0.0, 0.3)], camera, 64, 64,
+                             return_depth=True)
+        rows, cols = np.nonzero(np.isfinite(depth))
+        return rows.mean(), cols.mean()
+
+    row, col = centroid((5, 0, 0))
+    assert abs(row - 31.5) < 0.5 and abs(col - 31.5) < 0.5
+    assert centroid((5, 1.5, 0))[1] < 25       # +y is to the left when looking along +x
+    assert centroid((5, 0, 1.5))[0] < 25       # +z is up in the image
+    row, col = centroid((0, 5, 0), yaw=np.pi / 2)
+    assert abs(row - 31.5) < 0.5 and abs(col - 31.5) < 0.5
+    row, _ = centroid((5 * np.cos(0.4), 0, 5 * np.sin(0.4)), pitch=0.4)   # pitch up positive
+    assert abs(row - 31.5) < 0.5
+
+
+def test_look_at_and_raw_camera_round_trip():
+    yaw, pitch = sr.look_at((3, 0, 1), (0, 0, 0))
+    assert yaw == pytest.approx(np.pi) and pitch == pytest.approx(-np.arctan2(1, 3))
+    camera = sr.PerspectiveCamera.from_raw([1, 2, 3, 0.5, -0.25])
+    np.testing.assert_allclose(camera.raw, [1, 2, 3, 0.5, -0.25], rtol=1e-6)
+    with pytest.raises(ValueError, match="5 values"):
+        sr.PerspectiveCamera.from_raw([1, 2, 3])
+
+
+def test_room_quads_are_seen_from_inside():
+    floor = sr.Primitive("quad", (0.5, 0.5, 0.5), (0, 0, 0), 0.0, (3, 3, 1))
+    camera = sr.PerspectiveCamera((0, 0, 1), 0.0, -np.pi / 2 + 0.01, 60.0)
+    image = sr.render([floor], camera, 16, 16, light_dir=(0, 0, 1), ambient=0.2)
+    np.testing.assert_allclose(image, 0.5, atol=1e-3)     # lit from above, fully covered
+    below = sr.PerspectiveCamera((0, 0, -1), 0.0, np.pi / 2 - 0.01, 60.0)
+    image = sr.render([floor], below, 16, 16, light_dir=(0, 0, 1), ambient=0.2)
+    np.testing.assert_allclose(image, 0.1, atol=1e-3)     # two-sided: underside gets ambient
+
+
+def test_supersampling_antialiases_edges_only():
+    camera = sr.OrthographicCamera((0, 0, 5), extent=2.0, **TOP)
+    box = [sr.Primitive("box", 1.0, (0, 0, 0), 0.3, 0.5)]
+    hard = sr.render(box, camera, 32, 32, light_dir=None)
+    soft = sr.render(box, camera, 32, 32, light_dir=None, supersample=4)
+    assert len(np.unique(hard)) == 2 and len(np.unique(soft)) > 4
+    assert soft.mean() == pytest.approx(hard.mean(), abs=0.02)
+    assert soft.dtype == np.float32 and soft.shape == (32, 32, 3)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(kind="pyramid"), "unknown primitive kind"),
+    (dict(kind="box", colour=(1.2, 0, 0)), "colour"),
+    (dict(kind="box", size=(1, -1, 1)), "size"),
+    (dict(kind="box", rotation=np.ones((3, 3))), "orthonormal"),
+    (dict(kind="box", position=(0, 0)), "position"),
+])
+def test_bad_primitives_are_rejected(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        sr.Primitive(**kwargs)
+
+
+def test_bad_render_arguments_are_rejected():
+    camera = sr.OrthographicCamera((0, 0, 5), extent=2.0, **TOP)
+    with pytest.raises(ValueError, match="supersample"):
+        sr.render([], camera, 8, 8, supersample=0)
+    with pytest.raises(ValueError, match="ambient"):
+        sr.render([], camera, 8, 8, ambient=1.5)
+    with pytest.raises(ValueError, match="fov_degrees"):
+        sr.PerspectiveCamera((0, 0, 0), fov_degrees=180)
