@@ -1,0 +1,190 @@
+"""End to end: evaluation/run.py modes on a small FCR-alphaGAN checkpoint."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from evaluation import alphagan_eval as ev
+from evaluation import run as run_cli
+
+SMALL = ["CONST.N_VOX", "[16,16,16]", "NET.START_VOX", "[1,1,1]", "NET.DIM", "[8,8,8,8,12]",
+         "NET.REFINE_CH", "4", "CONST.BATCH_SIZE", "4", "CHECK_FREQ", "2",
+         "TRAIN.DATASET_PORTION", "[0, 0.6]"]
+CONF_EPOCH = 2
+
+
+def _small_cfg(moving=False):
+    from models.fcr_alphagan.config import cfg_from_list, default_config
+    cfg = cfg_from_list(default_config(), SMALL)
+    cfg.NET.BN_MOVING_AVERAGES = moving
+    return cfg
+
+
+def _train_and_save(cfg, ckpt_dir, scenes, steps=4):
+    """A few reconstruction steps of encoder, generator and refiner, saved as ckpt-N."""
+    import tensorflow as tf
+    from models.fcr_alphagan import build_networks
+    from models.fcr_alphagan.losses import reconstruction_loss
+    nets = build_networks(cfg)
+    opt = tf.keras.optimizers.Adam(1e-3)
+    onehot = tf.one_hot(scenes[:4], 12)
+    variables = [v for k in ("encoder", "generator", "refiner") for v in nets[k].trainable_variables]
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            z, _ = nets["encoder"](onehot, training=True)
+            probs = nets["generator"](z, training=True)
+            loss = (reconstruction_loss(onehot, probs)
+                    + reconstruction_loss(onehot, nets["refiner"](probs, training=True)))
+        opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+    ckpt = tf.train.Checkpoint(step=tf.Variable(steps, dtype=tf.int64), **nets)
+    manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=5, checkpoint_name="ckpt")
+    manager.save(checkpoint_number=CONF_EPOCH)
+    with open(os.path.join(ckpt_dir, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    return nets
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    from data_provider.render_voxel_scenes import render_rooms
+    root = tmp_path_factory.mktemp("eval")
+    voxel_root = root / "vox"
+    render_rooms(str(voxel_root), 10, seed=3, size=(16, 16, 16))
+    from data_provider import voxel_provider
+    pairs = voxel_provider.scene_model_id_pairs(str(voxel_root), (0.0, 1.0))
+    scenes = voxel_provider.load_scenes(str(voxel_root), pairs[:4], (16, 16, 16))
+    ckpt_dir = root / "ckpt"
+    _train_and_save(_small_cfg(), str(ckpt_dir), scenes)
+    return {"root": root, "voxel_root": voxel_root, "ckpt": ckpt_dir,
+            "num_test": len(voxel_provider.train_test_pairs(str(voxel_root), (0.0, 0.6))[1])}
+
+
+def _run(setup, eval_dir, *args):
+    run_cli.main(["--conf_epoch", str(CONF_EPOCH), "--checkpoint_dir", str(setup["ckpt"]),
+                  "--voxel_root", str(setup["voxel_root"]), "--eval_dir", str(eval_dir),
+                  "--batch_size", "3", "--seed", "0", *args])
+
+
+def test_all_modes_write_every_file(setup, capsys):
+    eval_dir = setup["root"] / "out"
+    n = setup["num_test"]
+    assert n >= 2
+    _run(setup, eval_dir, "--mode", "evaluate_recons")
+    table = capsys.readouterr().out
+    assert "IoU_refine" in table and "all" in table
+    shapes = {"sample_z.npy": (3, 1, 1, 1, 16), "generate.npy": (3, 16, 16, 16),
+              "generate_refine.npy": (3, 16, 16, 16), "real.npy": (n, 16, 16, 16),
+              "recons.npy": (n, 16, 16, 16), "recons_refine.npy": (n, 16, 16, 16),
+              "decode_z.npy": (n, 1, 1, 1, 16)}
+    for name, shape in shapes.items():
+        assert np.load(eval_dir / name).shape == shape, name
+    real = np.load(eval_dir / "real.npy")
+    assert real.max() <= 11 and real.any()
+    for name in ("IoU.csv", "AP.csv", "IoU_refine.csv", "AP_refine.csv"):
+        rows = np.loadtxt(eval_dir / name, delimiter=",")
+        assert rows.shape == (13,)
+        finite = rows[np.isfinite(rows)]
+        assert np.all((finite >= 0) & (finite <= 1))
+        assert np.allclose(finite, np.round(finite, 3))
+    from evaluation.metrics import iou_rows
+    iou = iou_rows(np.load(eval_dir / "recons.npy"), real)
+    summary = json.loads((eval_dir / "metrics.json").read_text())
+    assert summary["num_scenes"] == n and len(summary["IoU"]) == 13
+    np.testing.assert_allclose(np.array(summary["IoU"], float), iou, rtol=1e-12)
+
+    _run(setup, eval_dir, "--mode", "evaluate_interpolate", "--pairs", "2")
+    for l, r in [(0, 1), (0, 2)]:
+        z = np.load(eval_dir / f"interpolation_z{l}-{r}.npy")
+        assert z.shape == (30, 1, 1, 1, 16)
+        codes = np.load(eval_dir / "decode_z.npy")
+        np.testing.assert_array_equal(z[0], codes[l])
+        np.testing.assert_allclose(z[-1], codes[r], atol=1e-5)
+        assert np.load(eval_dir / f"interpolation{l}-{r}.npy").shape == (30, 16, 16, 16)
+    assert not (eval_dir / "interpolation1-0.npy").exists()
+
+    _run(setup, eval_dir, "--mode", "evaluate_noise", "--bases", "2")
+    for b in range(2):
+        z = np.load(eval_dir / f"noise_z{b}_000.npy")
+        assert z.shape == (10, 1, 1, 1, 16)
+        np.testing.assert_array_equal(z[0], np.load(eval_dir / "decode_z.npy")[b])
+        assert not np.allclose(z[1], z[0])
+        assert np.load(eval_dir / f"noise{b}_000.npy").shape == (10, 16, 16, 16)
+        cmap = np.load(eval_dir / f"change_map{b}.npy")
+        assert cmap.shape == (1, 1, 1, 16, 16) and 0 <= cmap.min() <= cmap.max() <= 1
+        assert (eval_dir / f"change_map{b}.png").stat().st_size > 0
+    assert not (eval_dir / "noise2_000.npy").exists()
+
+
+def test_batched_equals_per_sample_with_moving_averages(setup):
+    """With moving-average batch norm, batching codes does not change any scene."""
+    cfg = _small_cfg(moving=True)
+    from models.fcr_alphagan import build_networks
+    nets = build_networks(cfg)
+    rng = np.random.default_rng(1)
+    codes = rng.normal(size=(4, 1, 1, 1, 16)).astype(np.float32)
+    z = ev.interpolation_codes(codes[0], codes[1], steps=7)
+    fast = ev.generate_labels(nets, z, 3)[1]
+    slow = ev.refined_labels_per_sample(nets, z, codes[1:])
+    np.testing.assert_array_equal(fast, slow)
+
+
+def test_code_construction():
+    base = np.arange(2 * 1 * 3 * 4, dtype=np.float32).reshape(2, 1, 3, 4)
+    eps = np.ones((9, 4), np.float32) * np.arange(1, 10, dtype=np.float32)[:, None]
+    codes, positions = ev.noise_codes(base, eps)
+    assert codes.shape == (6 * 10, 2, 1, 3, 4) and positions[1] == (0, 0, 1)
+    block = codes[10:20]
+    np.testing.assert_array_equal(block[0], base)
+    diff = block[3] - base
+    assert np.all(diff[0, 0, 1] == 3) and np.count_nonzero(diff) == 4
+    z = ev.interpolation_codes(np.zeros(2, np.float32), np.full(2, 29, np.float32))
+    np.testing.assert_allclose(z[:, 0], np.arange(30), atol=1e-5)
+    assert ev.ordered_pairs(3) == [(0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1)]
+    assert [b - a for a, b in ev.chunks(30, 20)] == [15, 15]
+
+
+def test_change_map_counts_changed_voxels():
+    labels = np.zeros((2, 10, 4, 3, 5), np.uint8)
+    labels[1, 1:4, 2, :, 1] = 7
+    cmap = ev.change_map(labels)
+    assert cmap.shape == (2, 4, 5) and cmap[0].max() == 0
+    assert cmap[1, 2, 1] == pytest.approx(3 / 9) and cmap[1].sum() == pytest.approx(3 / 9)
+
+
+def test_missing_checkpoint_lists_existing(setup, capsys):
+    with pytest.raises(SystemExit) as exc:
+        run_cli.main(["--mode", "evaluate_recons", "--conf_epoch", "7", "--checkpoint_dir",
+                      str(setup["ckpt"]), "--eval_dir", str(setup["root"] / "x")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "ckpt-7" in err and f"checkpoints there: {CONF_EPOCH}" in err
+    assert "Traceback" not in err
+
+
+def test_missing_decode_z_says_how_to_make_it(setup, capsys):
+    for mode in ("evaluate_interpolate", "evaluate_noise"):
+        with pytest.raises(SystemExit) as exc:
+            run_cli.main(["--mode", mode, "--checkpoint_dir", str(setup["ckpt"]),
+                          "--eval_dir", str(setup["root"] / "empty")])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert "decode_z.npy not found" in err and "--mode evaluate_recons" in err
+
+
+def test_bad_flags_are_argparse_errors(capsys):
+    for argv in (["--mode", "evaluate"], ["--mode", "evaluate_noise", "--batch_size", "0"],
+                 ["--mode", "evaluate_recons", "--set", "NET.NOPE", "1"]):
+        with pytest.raises(SystemExit) as exc:
+            run_cli.main(argv + ["--checkpoint_dir", "/nonexistent"])
+        assert exc.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_script_runs_from_repo_root():
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run([sys.executable, "evaluation/run.py", "--help"], cwd=repo,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "evaluate_interpolate" in proc.stdout
