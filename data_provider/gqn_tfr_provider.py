@@ -185,8 +185,8 @@ def _draw_views(paths, records, record_ids, info, example_size, samples_per_scen
     seq = info.sequence_size
     ok = tf.logical_and(tf.equal(n_frames, seq), tf.equal(n_cameras, seq * NUM_RAW_CAMERA_PARAMS))
     messages = tf.strings.join([
-        "record in ", paths, ": 'frames' has ", tf.strings.as_string(n_frames),
-        " entries and 'cameras' ", tf.strings.as_string(n_cameras),
+        "record in ", paths, ": frames has ", tf.strings.as_string(n_frames),
+        " JPEG strings and cameras has ", tf.strings.as_string(n_cameras),
         f" floats; {dataset} expects {seq} JPEG strings and "
         f"{seq * NUM_RAW_CAMERA_PARAMS} floats"])
     if skip_corrupt:
@@ -240,8 +240,8 @@ def _decode_example(path, jpegs, cameras, info, example_size, custom_frame_size,
         guard = _count_skip(counter, tf.logical_not(ok), message)
     else:
         guard = tf.debugging.Assert(ok, [message], summarize=1)
-    with tf.control_dependencies([guard]):
-        ok = tf.identity(ok)
+    with tf.control_dependencies([guard]):  # check before any decode
+        ok, jpegs = tf.identity(ok), tf.identity(jpegs)
     size = info.frame_size
 
     def decode_all():
