@@ -1,4 +1,5 @@
 """Build the five FCR-alphaGAN networks from a config (``default_config()`` keys)."""
+import keras
 import numpy as np
 
 from models.fcr_alphagan.code_discriminator import CodeDiscriminator
@@ -34,9 +35,9 @@ def build_networks(cfg, dtype=None, build=True):
 
 
 def build_on_dummy(nets, cfg, batch=2):
-    """Create every variable by calling each network once on zeros (batch 2)."""
-    z = np.zeros([batch, *cfg.NET.START_VOX, cfg.NET.DIM_Z], np.float32)
-    vox = np.zeros([batch, *cfg.CONST.N_VOX, cfg.NET.DIM[4]], np.float32)
+    """Create every variable by calling each network once on symbolic inputs (no compute)."""
+    z = keras.Input(shape=(*cfg.NET.START_VOX, cfg.NET.DIM_Z), batch_size=batch)
+    vox = keras.Input(shape=(*cfg.CONST.N_VOX, cfg.NET.DIM[4]), batch_size=batch)
     nets["generator"](z)
     nets["encoder"](vox)
     nets["discriminator"](vox)
