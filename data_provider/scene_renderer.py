@@ -158,13 +158,16 @@ class PerspectiveCamera:
         return np.array([*self.position, self.yaw, self.pitch], dtype=np.float32)
 
     def rays(self, height, width):
-        """``origins [1, 3]`` and unnormalised ``directions [H*W, 3]``."""
+        """``origins [1, 3]`` and unit ``directions [H*W, 3]``, row-major pixels."""
+        u, v = _pixel_grid(height, width)
+        return self.rays_at(u.reshape(-1), v.reshape(-1), width / height)
+
+    def rays_at(self, u, v, aspect=1.0):
+        """Rays through image points ``u`` (right), ``v`` (up) in [-1, 1]."""
         forward, right, up = _basis(self.yaw, self.pitch)
         half = np.tan(np.radians(self.fov_degrees) / 2.0)
-        u, v = _pixel_grid(height, width)
-        u = u.reshape(-1, 1) * half * width / height
-        v = v.reshape(-1, 1) * half
-        directions = forward + u * right + v * up
+        directions = (forward + (u * half * aspect)[:, None] * right
+                      + (v * half)[:, None] * up)
         directions /= np.sqrt(np.einsum("ij,ij->i", directions, directions))[:, None]
         return self.position[None, :], directions
 
@@ -187,11 +190,15 @@ class OrthographicCamera:
 
     def rays(self, height, width):
         """``origins [H*W, 3]`` on the image plane and ``directions [1, 3]``."""
-        forward, right, up = _basis(self.yaw, self.pitch)
         u, v = _pixel_grid(height, width)
+        return self.rays_at(u.reshape(-1), v.reshape(-1), width / height)
+
+    def rays_at(self, u, v, aspect=1.0):
+        """Rays through image points ``u`` (right), ``v`` (up) in [-1, 1]."""
+        forward, right, up = _basis(self.yaw, self.pitch)
         half = self.extent / 2.0
-        origins = (self.position + u.reshape(-1, 1) * half * width / height * right
-                   + v.reshape(-1, 1) * half * up)
+        origins = (self.position + (u * half * aspect)[:, None] * right
+                   + (v * half)[:, None] * up)
         return origins, forward[None, :]
 
 
@@ -387,15 +394,17 @@ def shade(primitives, t, normals, ids, directions, light_dir=None, ambient=0.3,
 
 
 def render(primitives, camera, height=64, width=64, light_dir=None, ambient=0.3,
-           background=(0.0, 0.0, 0.0), supersample=1, return_depth=False):
+           background=(0.0, 0.0, 0.0), supersample=1, return_depth=False, adaptive=True):
     """Render ``primitives`` seen by ``camera``.
 
     Returns a float32 image ``[height, width, 3]`` in [0, 1]; with
     ``return_depth`` also the depth ``[height, width]``: the ray length to the
     nearest hit (along the viewing direction for an orthographic camera),
-    ``inf`` where nothing is hit. ``supersample=k`` casts ``k x k`` rays per
-    pixel and averages their colours (anti-aliasing); the depth is then the
-    nearest of them. ``light_dir`` points towards the light (``None``: from the
+    ``inf`` where nothing is hit. ``supersample=k`` anti-aliases: a pixel gets
+    the mean colour of ``k x k`` sub-pixel rays and the nearest of their depths.
+    With ``adaptive`` (the default) only pixels whose primitive or colour
+    differs from a 4-neighbour (silhouettes, contacts, edges) are supersampled, the others keep their
+    centre ray; ``adaptive=False`` supersamples every pixel. ``light_dir`` points towards the light (``None``: from the
     camera); ``ambient`` in [0, 1].
     """
     if not 0.0 <= ambient <= 1.0:
@@ -405,15 +414,53 @@ def render(primitives, camera, height=64, width=64, light_dir=None, ambient=0.3,
     if height < 1 or width < 1:
         raise ValueError(f"image size must be positive, got {height}x{width}")
     k = int(supersample)
-    origins, directions = camera.rays(height * k, width * k)
-    t, normals, ids = cast(primitives, origins, directions)
-    colour = shade(primitives, t, normals, ids, directions, light_dir, ambient, background)
-    image = colour.reshape(height, k, width, k, 3).mean(axis=(1, 3))
+    if k > 1 and not adaptive:
+        origins, directions = camera.rays(height * k, width * k)
+        t, normals, ids = cast(primitives, origins, directions)
+        colour = shade(primitives, t, normals, ids, directions, light_dir, ambient, background)
+        image = colour.reshape(height, k, width, k, 3).mean(axis=(1, 3))
+        depth = t.reshape(height, k, width, k).min(axis=(1, 3))
+    else:
+        origins, directions = camera.rays(height, width)
+        t, normals, ids = cast(primitives, origins, directions)
+        image = shade(primitives, t, normals, ids, directions, light_dir, ambient, background)
+        image, depth = image.reshape(height, width, 3), t.reshape(height, width)
+        if k > 1:
+            _refine_edges(image, depth, ids.reshape(height, width), primitives, camera, k,
+                          (light_dir, ambient, background))
     image = np.clip(image, 0.0, 1.0).astype(np.float32)
     if not return_depth:
         return image
-    depth = t.reshape(height, k, width, k).min(axis=(1, 3)).astype(np.float32)
-    return image, depth
+    return image, depth.astype(np.float32)
+
+
+def _refine_edges(image, depth, ids, primitives, camera, k, shading, colour_step=0.1):
+    """Adaptive anti-aliasing in place: pixels whose primitive differs from a
+    4-neighbour, or whose colour differs from one by more than ``colour_step``
+    (a box edge), get the mean of ``k x k`` sub-pixel rays and their nearest depth."""
+    height, width = ids.shape
+    edge = np.zeros((height, width), dtype=bool)
+    for field in (ids, image):
+        padded = np.pad(field, [(1, 1), (1, 1)] + [(0, 0)] * (field.ndim - 2), mode="edge")
+        centre = padded[1:-1, 1:-1]
+        for neighbour in (padded[:-2, 1:-1], padded[2:, 1:-1], padded[1:-1, :-2], padded[1:-1, 2:]):
+            if field.ndim == 2:
+                edge |= centre != neighbour
+            else:
+                edge |= np.abs(centre - neighbour).max(axis=-1) > colour_step
+    rows, cols = np.nonzero(edge)
+    if rows.size == 0:
+        return
+    offsets = (np.arange(k) + 0.5) / k
+    sub_rows = (rows[:, None, None] + offsets[None, :, None]) * np.ones((1, 1, k))
+    sub_cols = (cols[:, None, None] + offsets[None, None, :]) * np.ones((1, k, 1))
+    u = (sub_cols.reshape(-1) / width) * 2.0 - 1.0
+    v = 1.0 - (sub_rows.reshape(-1) / height) * 2.0
+    origins, directions = camera.rays_at(u, v, width / height)
+    t, normals, sub_ids = cast(primitives, origins, directions)
+    colour = shade(primitives, t, normals, sub_ids, directions, *shading)
+    image[rows, cols] = colour.reshape(rows.size, k * k, 3).mean(axis=1)
+    depth[rows, cols] = t.reshape(rows.size, k * k).min(axis=1)
 
 
 def to_uint8(image):

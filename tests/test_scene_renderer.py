@@ -153,3 +153,19 @@ def test_bad_render_arguments_are_rejected():
         sr.render([], camera, 8, 8, ambient=1.5)
     with pytest.raises(ValueError, match="fov_degrees"):
         sr.PerspectiveCamera((0, 0, 0), fov_degrees=180)
+
+
+def test_adaptive_supersampling_matches_full_supersampling():
+    camera = sr.PerspectiveCamera((-4, -1, 1.5), *sr.look_at((-4, -1, 1.5), (0, 0, 0)), 50.0)
+    prims = [sr.Primitive("quad", (0.5, 0.5, 0.5), (0, 0, 0), 0.0, (3, 3, 1)),
+             sr.Primitive("cone", (0.9, 0.2, 0.1), (0, 0, 0.5), 0.4, 0.5),
+             sr.Primitive("box", (0.1, 0.8, 0.3), (0.8, 1, 0.4), 0.9, 0.4)]
+    args = dict(light_dir=(0.3, 0.2, 1.0), ambient=0.3, supersample=3, return_depth=True)
+    full, full_depth = sr.render(prims, camera, 48, 48, adaptive=False, **args)
+    fast, fast_depth = sr.render(prims, camera, 48, 48, **args)
+    plain = sr.render(prims, camera, 48, 48, light_dir=(0.3, 0.2, 1.0), ambient=0.3)
+    assert np.abs(fast - full).mean() < 0.25 * np.abs(plain - full).mean()
+    assert np.abs(fast - full).max() < 0.05
+    finite = np.isfinite(full_depth)
+    np.testing.assert_array_equal(finite, np.isfinite(fast_depth))
+    assert np.abs(fast_depth[finite] - full_depth[finite]).max() < 0.2
