@@ -104,23 +104,30 @@ def train_test_pairs(voxel_root, portion=DATASET_PORTION):
     return pairs[int(n * lo):int(n * hi)], pairs[int(n * hi):]
 
 
-def check_header(path, n_vox=N_VOX):
-    """Validate a ``.npy`` file's header only (readable, shape ``n_vox``, integer dtype).
+def read_header(path, n_vox=N_VOX):
+    """Validate a ``.npy`` header only (readable, shape ``n_vox``, integer dtype).
 
-    Cheap: reads a few hundred bytes. Returns the dtype; raises VoxelFileError.
+    Cheap: reads a few hundred bytes. Returns (dtype, fortran_order, data
+    offset in bytes); raises VoxelFileError naming the file.
     """
     path = os.fspath(path)
     try:
         with open(path, "rb") as f:
             version = np.lib.format.read_magic(f)
             if version == (1, 0):
-                shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
             else:
-                shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+            offset = f.tell()
     except Exception as err:  # any failure to read is reported the same way
         raise VoxelFileError(f"{path}: unreadable .npy file ({err})") from None
     _check_shape_dtype(path, shape, dtype, n_vox)
-    return dtype
+    return dtype, bool(fortran), offset
+
+
+def check_header(path, n_vox=N_VOX):
+    """Validate a ``.npy`` header only (see :func:`read_header`); returns the dtype."""
+    return read_header(path, n_vox)[0]
 
 
 def _check_shape_dtype(path, shape, dtype, n_vox):
@@ -160,19 +167,23 @@ def load_scenes(voxel_root, pairs, n_vox=N_VOX):
     return out
 
 
-def _usable_paths(paths, n_vox, skip_bad, bad_files):
-    """Header-check every path; raise on the first bad one or drop and record it."""
-    good = []
+def _usable_files(paths, n_vox, skip_bad, bad_files):
+    """Header-check every path; raise on the first bad one or drop and record it.
+
+    Returns (paths, headers) of the good files.
+    """
+    good, headers = [], []
     for path in paths:
         try:
-            check_header(path, n_vox)
+            header = read_header(path, n_vox)
         except VoxelFileError as err:
             if not skip_bad:
                 raise
             _record_bad(str(err), bad_files)
             continue
         good.append(path)
-    return good
+        headers.append(header)
+    return good, headers
 
 
 def _record_bad(message, bad_files):
@@ -181,6 +192,22 @@ def _record_bad(message, bad_files):
         log.warning("skipping bad voxel file (%d so far): %s", len(bad_files), message)
     else:
         log.warning("skipping bad voxel file: %s", message)
+
+
+_TF_INTEGER = {np.dtype(t): getattr(tf, t) for t in ("int8", "uint8", "int16", "uint16", "int32",
+                                                      "int64")}
+
+
+def _fast_dtype(headers):
+    """The common numpy dtype when every file can be decoded in TensorFlow, else None."""
+    dtypes = {dtype.newbyteorder("=") if dtype.byteorder != "|" else dtype
+              for dtype, _, _ in headers}
+    orders = {dtype.byteorder for dtype, _, _ in headers}
+    if (len(dtypes) != 1 or any(fortran for _, fortran, _ in headers)
+            or len(orders) != 1 or orders & {">"}):
+        return None
+    dtype = dtypes.pop()
+    return dtype if dtype in _TF_INTEGER else None
 
 
 def voxel_dataset(voxel_root, pairs, batch_size, n_vox=N_VOX, shuffle=True, seed=None,
@@ -193,10 +220,16 @@ def voxel_dataset(voxel_root, pairs, batch_size, n_vox=N_VOX, shuffle=True, seed
     - loads and validates files in parallel, batches with the remainder
       dropped (fixed batch as in the original), prefetches.
 
+    Reading: when all files share one little-endian integer dtype in C order
+    (the usual case), they are decoded inside TensorFlow (``read_file`` +
+    ``decode_raw`` after the header), and only a file that fails the checks
+    goes through :func:`load_scene` in Python; otherwise every file is read
+    with :func:`load_scene`.
+
     Validation: file headers (readable, shape, integer dtype) are checked when
     the dataset is built, so such files raise :class:`VoxelFileError` here;
-    labels outside 0..11 are found while loading and then surface as a
-    ``tf.errors.InvalidArgumentError`` whose message contains
+    labels outside 0..11 (or truncated data) are found while loading and then
+    surface as a ``tf.errors.InvalidArgumentError`` whose message contains
     ``VoxelFileError: <path>: labels outside 0..11``. With ``skip_bad=True``
     bad files are skipped instead, logged with a running count and, when
     ``bad_files`` is a list, appended to it as messages.
@@ -209,7 +242,7 @@ def voxel_dataset(voxel_root, pairs, batch_size, n_vox=N_VOX, shuffle=True, seed
                          f"num_shards={num_shards}")
     paths = [voxel_path(voxel_root, s, m) for s, m in pairs]
     paths = paths[int(shard_index)::int(num_shards)]
-    paths = _usable_paths(paths, n_vox, skip_bad, bad_files)
+    paths, headers = _usable_files(paths, n_vox, skip_bad, bad_files)
     if len(paths) < batch_size and not skip_bad:
         raise ValueError(f"{len(paths)} scenes in shard {shard_index} of {num_shards} under "
                          f"{os.fspath(voxel_root)!r}, fewer than batch_size={batch_size}: "
@@ -225,17 +258,33 @@ def voxel_dataset(voxel_root, pairs, batch_size, n_vox=N_VOX, shuffle=True, seed
             _record_bad(str(err), bad_files)
             return np.zeros(n_vox, np.int32), False
 
-    def load_tf(path):
+    def load_py(path):
         vox, ok = tf.numpy_function(load, [path], (tf.int32, tf.bool), stateful=False)
         vox.set_shape(n_vox)
         ok.set_shape(())
         return vox, ok
 
-    ds = tf.data.Dataset.from_tensor_slices(tf.constant(paths, tf.string))
+    dtype = _fast_dtype(headers)
+    size = int(np.prod(n_vox))
+
+    def load_tf(path, offset):
+        raw = tf.io.decode_raw(tf.strings.substr(tf.io.read_file(path), offset, -1),
+                               _TF_INTEGER[dtype])
+        ok = tf.size(raw) == size
+        if size:
+            ok = ok & (tf.reduce_max(raw) < NUM_CLASSES)
+            if dtype.kind == "i":
+                ok = ok & (tf.reduce_min(raw) >= 0)
+        return tf.cond(ok, lambda: (tf.cast(tf.reshape(raw, n_vox), tf.int32), ok),
+                       lambda: load_py(path))
+
+    offsets = [offset for _, _, offset in headers]
+    ds = tf.data.Dataset.from_tensor_slices((tf.constant(paths, tf.string),
+                                             tf.constant(offsets, tf.int32)))
     if shuffle:
         ds = ds.shuffle(max(len(paths), 1), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.map(load_tf, num_parallel_calls=tf.data.AUTOTUNE,
-                deterministic=seed is not None or not shuffle)
+    ds = ds.map(load_tf if dtype is not None else lambda path, offset: load_py(path),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None or not shuffle)
     if skip_bad:
         ds = ds.filter(lambda vox, ok: ok)
     ds = ds.map(lambda vox, ok: vox)

@@ -165,3 +165,33 @@ def test_skip_bad_skips_logs_and_counts(tmp_path, caplog):
         assert sum(name in msg for msg in bad) == 1
     assert ids == [0, 2, 3, 5, 7, 9]  # the 6 good scenes in listing order
     assert "skipping bad voxel file (4 so far)" in caplog.text
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int16", "int64", ">i4"])
+def test_tensorflow_decoding_matches_numpy(tmp_path, dtype):
+    rng = np.random.default_rng(0)
+    for m in range(4):
+        (tmp_path / "s").mkdir(exist_ok=True)
+        np.save(tmp_path / "s" / f"m{m}.npy", rng.integers(0, 12, SIZE).astype(dtype))
+    pairs = vp.list_pairs(tmp_path)
+    got = np.concatenate([b.numpy() for b in
+                          vp.voxel_dataset(tmp_path, pairs, 2, SIZE, shuffle=False)])
+    np.testing.assert_array_equal(got, vp.load_scenes(tmp_path, pairs, SIZE))
+
+
+def test_bad_labels_and_truncation_found_with_one_common_dtype(tmp_path, caplog):
+    root = write_tree(tmp_path)
+    pairs = vp.list_pairs(root)
+    np.save(root / "a" / "m2.npy", np.full(SIZE, 12, np.uint8))
+    data = (root / "c" / "m0.npy").read_bytes()
+    (root / "c" / "m0.npy").write_bytes(data[:-10])  # header fine, data cut short
+    with pytest.raises(tf.errors.OpError, match=r"a/m2.npy: labels outside 0..11"):
+        list(vp.voxel_dataset(root, pairs[:4], 2, SIZE, shuffle=False))
+    with pytest.raises(tf.errors.OpError, match=r"c/m0.npy: unreadable"):
+        list(vp.voxel_dataset(root, pairs[7:], 1, SIZE, shuffle=False))
+    bad = []
+    with caplog.at_level(logging.WARNING, logger=vp.__name__):
+        ds = vp.voxel_dataset(root, pairs, 1, SIZE, seed=3, skip_bad=True, bad_files=bad)
+        ids = sorted(ids_of([b.numpy() for b in ds]))
+    assert ids == [0, 1, 3, 4, 5, 6, 8, 9]
+    assert len(bad) == 2 and "2 so far" in caplog.text
