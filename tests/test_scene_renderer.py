@@ -168,4 +168,5 @@ def test_adaptive_supersampling_matches_full_supersampling():
     assert np.abs(fast - full).max() < 0.05
     finite = np.isfinite(full_depth) & np.isfinite(fast_depth)
     assert np.mean(np.isfinite(full_depth) != np.isfinite(fast_depth)) < 0.005
-    assert np.abs(fast_depth[finite] - full_depth[finite]).max() < 0.2
+    # Smooth pixels keep their centre depth; the full mode the nearest sub-ray.
+    np.testing.assert_allclose(fast_depth[finite], full_depth[finite], rtol=0.06)
