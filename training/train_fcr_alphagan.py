@@ -128,7 +128,7 @@ def prepare_resume(checkpoint_dir, middle_start, ini_epoch):
             state = tf.train.get_checkpoint_state(checkpoint_dir)
             kept = [p for p in state.all_model_checkpoint_paths
                     if int(p.rsplit("-", 1)[1]) <= ini_epoch]
-            tf.train.update_checkpoint_state(checkpoint_dir, wanted, kept)
+            tf.compat.v1.train.update_checkpoint_state(checkpoint_dir, wanted, kept)
         return wanted
     return latest
 

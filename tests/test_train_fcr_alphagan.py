@@ -1,0 +1,152 @@
+"""FCR-alphaGAN training: CLI, learning, the phase switch, checkpoints, train_vox and resume."""
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from data_provider import render_voxel_scenes
+from models.fcr_alphagan import build_networks, count_trainable
+from models.fcr_alphagan.config import cfg_from_list, default_config
+from training import train_fcr_alphagan
+from training.fcr_alphagan_system import FCRAlphaGANSystem, learning_rate_v
+
+TINY = ["CONST.N_VOX", "[16,16,16]", "NET.START_VOX", "[1,1,1]", "NET.DIM", "[32,16,8,8,12]",
+        "CONST.BATCH_SIZE", "4", "NET.REFINE_CH", "8"]
+
+
+def tiny_config(*extra):
+    return cfg_from_list(default_config(), TINY + list(extra))
+
+
+@pytest.fixture(scope="module")
+def rooms(tmp_path_factory):
+    root = tmp_path_factory.mktemp("rooms")
+    render_voxel_scenes.render_rooms(root, 12, seed=0, size=(16, 16, 16))
+    return root
+
+
+def fixed_batch(rooms):
+    paths = sorted(str(p) for p in rooms.rglob("*.npy"))[:4]
+    return tf.constant(np.stack([np.load(p) for p in paths]).astype(np.int32))
+
+
+def weights(model):
+    return [v.numpy().copy() for v in model.trainable_variables]
+
+
+def same(a, b):
+    return all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_learning_rate_v_schedule():
+    rate = [0.1, 3, 0.01]
+    assert [float(learning_rate_v(rate, i)) for i in (1, 2, 3, 4)] == pytest.approx(
+        [0.1, 0.1, 0.01, 0.01])
+
+
+def test_max_iterations_zero_logs_parameter_counts(tmp_path, capsys):
+    rc = train_fcr_alphagan.main(["--max_iterations", "0", "--voxel_root", str(tmp_path / "none"),
+                                  "--checkpoint_dir", str(tmp_path / "ck"), "--set", *TINY])
+    assert rc == 0
+    lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("trainable")]
+    nets = build_networks(tiny_config())
+    assert lines == [f"trainable parameters {k}: {count_trainable(nets[k])}" for k in
+                     ("generator", "encoder", "discriminator", "code_discriminator", "refiner")]
+    assert not (tmp_path / "ck").exists()
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--set", "NET.NOPE", "1"], "NET.NOPE"),
+    (["--set", "CHECK_FREQ", "often"], "CHECK_FREQ"),
+    (["--set", "CONST.N_VOX", "[16,16,16]"], "NET.START_VOX"),
+    (["--max_iterations", "-1"], "--max_iterations"),
+])
+def test_bad_arguments_exit_2_naming_the_problem(tmp_path, capsys, argv, needle):
+    rc = train_fcr_alphagan.main(["--checkpoint_dir", str(tmp_path / "ck")] + argv)
+    err = capsys.readouterr().err
+    assert rc == 2 and needle in err and "Traceback" not in err
+
+
+def test_reconstruction_loss_falls_on_synthetic_rooms(rooms, tmp_path):
+    cfg = tiny_config("LEARNING_RATE_V", "[0.001,1000,0.001]", "LEARNING_RATE_G", "0.001")
+    system = FCRAlphaGANSystem(cfg, str(tmp_path), 4, seed=0)
+    system.build()
+    step = tf.function(lambda b, s: system.train_step("before", b, s))
+    batch = fixed_batch(rooms)
+    recons = [float(step(batch, tf.constant(i, tf.int64))["recons_loss"]) for i in range(20)]
+    assert np.isfinite(recons).all()
+    assert recons[-1] < 0.75 * recons[0], recons
+
+
+def test_schedule_switch_updates_only_the_phase_networks(rooms, tmp_path):
+    cfg = tiny_config("SWITCHING_ITE", "2")
+    system = FCRAlphaGANSystem(cfg, str(tmp_path), 4, seed=0)
+    system.build()
+    nets, batch = system.nets, fixed_batch(rooms)
+    assert [system.phase(s) for s in (0, 1, 2)] == ["before", "after", "after"]
+    names = ["encoder", "generator", "discriminator", "code_discriminator", "refiner"]
+    w0 = {k: weights(nets[k]) for k in names}
+    out = system.train_step(system.phase(0), batch, tf.constant(0, tf.int64))
+    assert {"recons_loss", "cost_enc", "cost_gen", "cost_discrim", "cost_code"} <= set(out)
+    w1 = {k: weights(nets[k]) for k in names}
+    assert same(w0["refiner"], w1["refiner"])
+    for k in ("encoder", "generator", "discriminator", "code_discriminator"):
+        assert not same(w0[k], w1[k]), k
+    out = system.train_step(system.phase(1), batch, tf.constant(1, tf.int64))
+    assert {"recons_loss_refine", "cost_gen_ref", "cost_discrim_ref"} <= set(out)
+    w2 = {k: weights(nets[k]) for k in names}
+    for k in ("encoder", "generator", "code_discriminator"):
+        assert same(w1[k], w2[k]), k
+    for k in ("refiner", "discriminator"):
+        assert not same(w1[k], w2[k]), k
+    assert int(system.optimizers["opt_encoder"].iterations) == 2
+    assert int(system.optimizers["opt_discriminator_refine"].iterations) == 1
+
+
+def _run(rooms, ck, *extra):
+    return train_fcr_alphagan.main(
+        ["--voxel_root", str(rooms), "--checkpoint_dir", str(ck), "--seed", "3",
+         "--log_steps", "1", *extra,
+         "--set", *TINY, "CHECK_FREQ", "2", "SWITCHING_ITE", "4", "RECORD_VOX_NUM", "3"])
+
+
+def _step_of(path):
+    return int(tf.train.load_variable(path, "step/.ATTRIBUTES/VARIABLE_VALUE"))
+
+
+def test_checkpoints_train_vox_sample_z_and_resume(rooms, tmp_path, capsys):
+    ck = tmp_path / "ck"
+    assert _run(rooms, ck, "--max_iterations", "4") == 0
+    out = capsys.readouterr().out
+    assert "trainable parameters generator:" in out and "cost_discrim_ref" in out
+    assert sorted(p.name for p in ck.glob("ckpt-*.index")) == ["ckpt-1.index", "ckpt-2.index"]
+    assert _step_of(str(ck / "ckpt-1")) == 2 and _step_of(str(ck / "ckpt-2")) == 4
+    vox = sorted(p.name for p in (ck / "train_vox").iterdir())
+    assert vox == ["1.npy", "2.npy", "2_refine.npy"]  # iteration 4 >= SWITCHING_ITE
+    for name in vox:
+        a = np.load(ck / "train_vox" / name)
+        assert a.shape == (3, 16, 16, 16) and a.min() >= 0 and a.max() <= 11
+    sample_z = np.load(ck / "sample_z.npy")
+    assert sample_z.shape == (4, 1, 1, 1, 16)
+    config = json.loads((ck / "config.json").read_text())
+    assert config["CHECK_FREQ"] == 2 and config["CONST"]["N_VOX"] == [16, 16, 16]
+    assert (ck / "train").is_dir()
+
+    # refuses to overwrite without --middle_start
+    assert _run(rooms, ck, "--max_iterations", "6") == 2
+    assert "--middle_start" in capsys.readouterr().err
+
+    assert _run(rooms, ck, "--max_iterations", "6", "--middle_start") == 0
+    assert "at step 4" in capsys.readouterr().out
+    assert _step_of(str(ck / "ckpt-3")) == 6
+    assert np.array_equal(np.load(ck / "sample_z.npy"), sample_z)
+    assert (ck / "train_vox" / "3_refine.npy").exists()
+
+    # --ini_epoch N rewinds to ckpt-N
+    assert _run(rooms, ck, "--max_iterations", "3", "--middle_start", "--ini_epoch", "1") == 0
+    assert "ckpt-1 at step 2" in capsys.readouterr().out
+    assert _step_of(tf.train.latest_checkpoint(str(ck))) == 3
+    assert _run(rooms, ck, "--middle_start", "--ini_epoch", "9") == 2
+    assert "ckpt-9" in capsys.readouterr().err
