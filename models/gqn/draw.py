@@ -85,7 +85,7 @@ class ConvLSTMCore(keras.layers.Layer):
         self.convs = {}
         for key, channels in input_channels.items():
             conv = keras.layers.Conv2D(4 * output_channels, kernel_size, padding="same",
-                                       name=f"{key}_lstm_conv")
+                                       name=f"{key}_lstm_conv", dtype=self.dtype_policy)
             conv.build((None, height, width, channels))
             self.convs[key] = conv
         self.built = True
@@ -137,9 +137,10 @@ class GeneratorCore(keras.layers.Layer):
         self.lstm = ConvLSTMCore(
             {"representation": cfg.ENC_CHANNELS, "query_pose": cfg.POSE_CHANNELS,
              "z": cfg.Z_CHANNELS, "h_g": c},
-            c, cfg.LSTM_KERNEL_SIZE, h, w, name="generator_lstm")
+            c, cfg.LSTM_KERNEL_SIZE, h, w, name="generator_lstm", dtype=self.dtype_policy)
         self.upsample = keras.layers.Conv2DTranspose(
-            cfg.LSTM_CANVAS_CHANNELS, 4, strides=4, name="upsample_generator_output")
+            cfg.LSTM_CANVAS_CHANNELS, 4, strides=4, name="upsample_generator_output",
+            dtype=self.dtype_policy)
         self.upsample.build((None, h, w, c))
         self.built = True
 
@@ -159,10 +160,10 @@ class InferenceCore(keras.layers.Layer):
         self.lstm = ConvLSTMCore(
             {"representation": cfg.ENC_CHANNELS, "query_pose": cfg.POSE_CHANNELS,
              "h_g": c, "h_e": c},
-            c, cfg.LSTM_KERNEL_SIZE, h, w, name="inference_lstm")
+            c, cfg.LSTM_KERNEL_SIZE, h, w, name="inference_lstm", dtype=self.dtype_policy)
         self.downsample = keras.layers.Conv2D(
             c, 4, strides=4, padding="valid", use_bias=False,
-            name="downsample_inference_input")
+            name="downsample_inference_input", dtype=self.dtype_policy)
         self.downsample.build(
             (None, cfg.IMG_HEIGHT, cfg.IMG_WIDTH, cfg.IMG_CHANNELS + cfg.LSTM_CANVAS_CHANNELS))
         self.built = True
@@ -185,7 +186,7 @@ class Eta(keras.layers.Layer):
     def __init__(self, z_channels, kernel_size, in_channels, height, width, **kwargs):
         super().__init__(**kwargs)
         self.conv = keras.layers.Conv2D(2 * z_channels, kernel_size, padding="same",
-                                        name="eta_conv")
+                                        name="eta_conv", dtype=self.dtype_policy)
         self.conv.build((None, height, width, in_channels))
         self.built = True
 

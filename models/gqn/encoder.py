@@ -30,7 +30,8 @@ class TowerEncoder(keras.Model):
     def __init__(self, enc_channels=256, name="tower_encoder", **kwargs):
         super().__init__(name=name, **kwargs)
         half = enc_channels // 2
-        conv = keras.layers.Conv2D
+        def conv(*args, **kw):
+            return keras.layers.Conv2D(*args, dtype=self.dtype_policy, **kw)
         self.conv1 = conv(enc_channels, 2, strides=2, padding="valid", activation="relu")
         self.skip1 = conv(half, 1, padding="same")
         self.conv2 = conv(half, 3, padding="same", activation="relu")
@@ -78,10 +79,10 @@ class PoolEncoder(TowerEncoder):
         return tf.reduce_mean(net, axis=[1, 2], keepdims=True)
 
 
-def make_encoder(cfg):
+def make_encoder(cfg, dtype=None):
     """The encoder named by ``cfg.ENC_TYPE``, with its variables created."""
     cls = {"pool": PoolEncoder, "tower": TowerEncoder}[cfg.ENC_TYPE]
-    encoder = cls(enc_channels=cfg.ENC_CHANNELS)
+    encoder = cls(enc_channels=cfg.ENC_CHANNELS, dtype=dtype)
     encoder.build_for(cfg.IMG_HEIGHT, cfg.IMG_WIDTH, cfg.IMG_CHANNELS, cfg.POSE_CHANNELS)
     return encoder
 
@@ -92,7 +93,7 @@ def scene_representation(encoder, frames, cameras):
     frames [B, K, H, W, C], cameras [B, K, P] -> [B, h, w, ENC_CHANNELS]
     (h = w = 1 for the pool encoder).
     """
-    batch, views = tf.shape(frames)[0], frames.shape[1]
+    batch, views = tf.shape(frames)[0], frames.shape[1] or tf.shape(frames)[1]
     packed_frames = tf.reshape(frames, [-1, *frames.shape[2:]])
     packed_cameras = tf.reshape(cameras, [-1, cameras.shape[-1]])
     packed = encoder(packed_frames, packed_cameras)

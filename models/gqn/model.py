@@ -25,6 +25,8 @@ from. ``original_prior_timing=True`` restores tf-gqn's behaviour.
 Other options: ``optimized`` (default True) uses the fused cores (see
 ``draw.py``); ``optimized=False`` is the naive reference with the SAME
 variables (weights transfer one to one with ``set_weights``).
+``dtype`` (e.g. "mixed_bfloat16") is passed to every sub-layer; without it
+the global Keras dtype policy applies. Outputs are float32 in every case.
 ``share_cores=False`` gives every DRAW step its own generator and inference
 core (the "unshared cores" of the GQN paper and of PyTorch ports); eta_pi,
 eta_q and eta_g stay shared.
@@ -69,18 +71,19 @@ class GQNModel(keras.Model):
         self.optimized = optimized
         self.share_cores = share_cores
         self.original_prior_timing = original_prior_timing
-        self.encoder = make_encoder(cfg)
+        policy = self.dtype_policy
+        self.encoder = make_encoder(cfg, dtype=policy)
         n_cores = 1 if share_cores else cfg.SEQ_LENGTH
-        self.generator_cores = [GeneratorCore(cfg, name=f"generator_core_{i}")
+        self.generator_cores = [GeneratorCore(cfg, name=f"generator_core_{i}", dtype=policy)
                                 for i in range(n_cores)]
-        self.inference_cores = [InferenceCore(cfg, name=f"inference_core_{i}")
+        self.inference_cores = [InferenceCore(cfg, name=f"inference_core_{i}", dtype=policy)
                                 for i in range(n_cores)]
         eta_args = (cfg.Z_CHANNELS, cfg.ETA_INTERNAL_KERNEL_SIZE, cfg.LSTM_OUTPUT_CHANNELS,
                     cfg.ENC_HEIGHT, cfg.ENC_WIDTH)
-        self.eta_pi = Eta(*eta_args, name="eta_pi")
-        self.eta_q = Eta(*eta_args, name="eta_q")
+        self.eta_pi = Eta(*eta_args, name="eta_pi", dtype=policy)
+        self.eta_q = Eta(*eta_args, name="eta_q", dtype=policy)
         self.eta_g = keras.layers.Conv2D(cfg.IMG_CHANNELS, cfg.ETA_EXTERNAL_KERNEL_SIZE,
-                                         padding="same", name="eta_g")
+                                         padding="same", name="eta_g", dtype=policy)
         self.eta_g.build((None, cfg.IMG_HEIGHT, cfg.IMG_WIDTH, cfg.LSTM_CANVAS_CHANNELS))
         self.built = True
 

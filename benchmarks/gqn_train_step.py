@@ -1,0 +1,130 @@
+"""Training-step speed of the GQN: naive vs optimised cores, fp32 / bf16 / XLA.
+
+A training step is forward (posterior pass) + loss + gradients + Adam update
+inside one ``tf.function``, on a fixed random batch. Configs:
+
+- ``a``: tf-gqn's default config (LSTM 256, canvas 256, z 64, pool, 8 steps,
+  64x64, 5 context views) at batch 4, cores shared across steps.
+- ``b``: the config of the most used PyTorch GQN port (LSTM 128 channels,
+  canvas 128, z 64, pool representation 256, 8 steps, 64x64, 5 context
+  views) at batch 4 with unshared cores (one core per DRAW step).
+
+Prints s/step and steps/s per (config, path, variant) and each time's ratio
+to the naive fp32 step of the same config. Example (short run):
+
+    python benchmarks/gqn_train_step.py --configs b --steps 3
+"""
+import argparse
+import sys
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from models.gqn import GQNModel, create_gqn_config, objective
+
+CONFIGS = {
+    "a": ({}, True),
+    "b": ({"LSTM_OUTPUT_CHANNELS": 128, "LSTM_CANVAS_CHANNELS": 128, "Z_CHANNELS": 64,
+           "ENC_TYPE": "pool", "ENC_CHANNELS": 256, "SEQ_LENGTH": 8}, False),
+}
+VARIANTS = {  # name -> (dtype policy, jit_compile)
+    "fp32": ("float32", False),
+    "bf16": ("mixed_bfloat16", False),
+    "xla": ("float32", True),
+    "bf16+xla": ("mixed_bfloat16", True),
+}
+PATHS = {"naive": False, "optimized": True}
+
+
+def make_batch(cfg, batch, seed=0):
+    """A fixed random (query, target) batch of the config's shapes."""
+    rng = np.random.default_rng(seed)
+    k, h, w = cfg.CONTEXT_SIZE, cfg.IMG_HEIGHT, cfg.IMG_WIDTH
+    frames = rng.uniform(size=(batch, k, h, w, cfg.IMG_CHANNELS)).astype(np.float32)
+    cameras = rng.normal(size=(batch, k, cfg.POSE_CHANNELS)).astype(np.float32)
+    query_camera = rng.normal(size=(batch, cfg.POSE_CHANNELS)).astype(np.float32)
+    target = rng.uniform(size=(batch, h, w, cfg.IMG_CHANNELS)).astype(np.float32)
+    query = ((tf.constant(frames), tf.constant(cameras)), tf.constant(query_camera))
+    return query, tf.constant(target)
+
+
+def make_train_step(model, optimizer, cfg, jit_compile):
+    """The full training step as one tf.function."""
+    step_var = tf.Variable(0, dtype=tf.int64, trainable=False)
+
+    @tf.function(jit_compile=jit_compile)
+    def train_step(query, target):
+        sigma = objective.sigma_at(step_var, cfg)
+        with tf.GradientTape() as tape:
+            out = model((query, target), training=True)
+            loss, _, _ = objective.gqn_loss(
+                target, out["mu_target"], sigma, out["posterior_mu"], out["posterior_sigma"],
+                out["prior_mu"], out["prior_sigma"])
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        step_var.assign_add(1)
+        return loss
+
+    return train_step
+
+
+def time_step(config, path, variant, batch, steps, warmup):
+    """Seconds per training step (mean over ``steps`` after ``warmup``) and loss."""
+    params, share = CONFIGS[config]
+    cfg = create_gqn_config(params)
+    policy, jit = VARIANTS[variant]
+    model = GQNModel(cfg, optimized=PATHS[path], share_cores=share, dtype=policy)
+    optimizer = keras.optimizers.Adam(learning_rate=float(cfg.ADAM_LR_ALPHA))
+    train_step = make_train_step(model, optimizer, cfg, jit)
+    query, target = make_batch(cfg, batch)
+    for _ in range(warmup):
+        loss = train_step(query, target)
+    float(loss)
+    start = time.perf_counter()
+    for _ in range(steps):
+        loss = train_step(query, target)
+    loss = float(loss)
+    return (time.perf_counter() - start) / steps, loss
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", nargs="+", choices=sorted(CONFIGS), default=["a", "b"])
+    parser.add_argument("--paths", nargs="+", choices=list(PATHS), default=list(PATHS))
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS),
+                        default=["fp32", "bf16", "xla"])
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per run")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps (tracing)")
+    args = parser.parse_args(argv)
+    for flag in ("batch", "steps", "warmup"):
+        if getattr(args, flag) < 1:
+            parser.error(f"--{flag} must be >= 1, got {getattr(args, flag)}")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    print(f"tensorflow {tf.__version__}, batch {args.batch}, {args.steps} timed steps "
+          f"after {args.warmup} warm-up, threads: intra "
+          f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'}")
+    print(f"{'config':6} {'path':10} {'variant':9} {'s/step':>8} {'steps/s':>8} "
+          f"{'vs naive fp32':>14} {'loss':>12}")
+    for config in args.configs:
+        reference = None
+        for path in args.paths:
+            for variant in args.variants:
+                seconds, loss = time_step(config, path, variant, args.batch, args.steps,
+                                          args.warmup)
+                if reference is None and path == "naive" and variant == "fp32":
+                    reference = seconds
+                ratio = f"{reference / seconds:13.2f}x" if reference else f"{'-':>14}"
+                print(f"{config:6} {path:10} {variant:9} {seconds:8.3f} {1 / seconds:8.3f} "
+                      f"{ratio} {loss:12.1f}", flush=True)
+                keras.backend.clear_session()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
