@@ -136,6 +136,8 @@ def render_dataset(dataset, root, num_train, num_test, seed=0, scenes_per_file=1
                 raise FileExistsError(
                     f"refusing to overwrite existing shard {path}; choose another --root "
                     "or remove the old files yourself")
+    import tensorflow  # noqa: F401  (loaded before the clock starts: the writer needs it)
+
     written, rendered, start = {}, 0, time.perf_counter()
     for mode, count in sizes.items():
         written[mode] = []

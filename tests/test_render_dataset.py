@@ -203,3 +203,14 @@ def test_cli_unknown_dataset_exits_2(tmp_path):
         render_dataset.main(["--dataset", "jaco", "--root", str(tmp_path),
                              "--num_train", "1", "--num_test", "1"])
     assert exit_info.value.code == 2
+
+
+def test_progress_lines_report_rate_and_eta(caplog):
+    progress = render_dataset.Progress(4, "rooms_ring_camera/train", every_seconds=0.0)
+    with caplog.at_level("INFO", logger="render_dataset"):
+        for _ in range(4):
+            progress.step()
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 4
+    assert re.fullmatch(r"rooms_ring_camera/train: 2/4 scenes, \d+ scenes/min, ETA \d+ s", lines[1])
+    assert lines[-1].endswith("ETA 0 s") and progress.rate() > 0
