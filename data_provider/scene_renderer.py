@@ -13,8 +13,10 @@ so the inside of a room made of quads is lit like the outside) and ``l`` the
 unit direction *towards* the light. ``light_dir=None`` puts the light at the
 camera (a head light, as in the AIR 3D primitives set-up).
 
-World convention (the one of DeepMind's GQN data; checked on the real
-``mazes`` records, whose cameras all have ``z = 0`` and yaw in ``(-pi, pi]``):
+World convention (the one of DeepMind's GQN data, checked on the real
+``mazes`` records: their cameras all have ``z = 0``, yaw lies in
+``(-pi, pi]``, and a growing yaw at a fixed position pans the view to the
+left, i.e. turns the camera counter-clockwise seen from above):
 
 * ``z`` is up, the floor is the ``x-y`` plane;
 * ``yaw`` is measured in the ground plane from ``+x`` towards ``+y``;

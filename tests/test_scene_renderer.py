@@ -170,3 +170,34 @@ def test_adaptive_supersampling_matches_full_supersampling():
     assert np.mean(np.isfinite(full_depth) != np.isfinite(fast_depth)) < 0.005
     # Smooth pixels keep their centre depth; the full mode the nearest sub-ray.
     np.testing.assert_allclose(fast_depth[finite], full_depth[finite], rtol=0.06)
+
+
+def _horizontal_shift(a, b, max_shift=12):
+    """Column shift ``s`` with ``b[:, j + s] ~ a[:, j]`` (least squares)."""
+    width = a.shape[1]
+    errors = {s: np.mean((a[:, max(0, -s):width - max(0, s)] - b[:, max(0, s):width - max(0, -s)]) ** 2)
+              for s in range(-max_shift, max_shift + 1)}
+    return min(errors, key=errors.get)
+
+
+def test_yaw_turns_like_the_real_mazes_cameras(gqn_real_root):
+    import tensorflow as tf
+
+    path = gqn_real_root / "mazes" / "train" / "0001-of-1080.tfrecord"
+    spec = {"frames": tf.io.FixedLenFeature([300], tf.string),
+            "cameras": tf.io.FixedLenFeature([1500], tf.float32)}
+    record = tf.io.parse_single_example(next(iter(tf.data.TFRecordDataset([str(path)]))), spec)
+    cameras = record["cameras"].numpy().reshape(300, 5)
+    assert np.all(cameras[:, 2] == 0)            # cameras move in the x-y ground plane
+    decode = lambda jpeg: tf.io.decode_jpeg(jpeg).numpy().mean(-1)  # noqa: E731
+    shifts = [_horizontal_shift(decode(record["frames"][i]), decode(record["frames"][i + 1]))
+              for i in range(30)
+              if np.allclose(cameras[i, :3], cameras[i + 1, :3])
+              and 0 < cameras[i + 1, 3] - cameras[i, 3] < 0.5]
+    assert len(shifts) >= 5 and np.median(shifts) > 0   # yaw up: the view pans left
+    # The renderer: same yaw step, same direction of image motion.
+    scene = [sr.Primitive("box", (0.9, 0.2, 0.2), (4, 0.5, 0), 0.3, 0.4),
+             sr.Primitive("sphere", (0.2, 0.9, 0.2), (4, -1.0, 0.3), 0.0, 0.4)]
+    views = [sr.render(scene, sr.PerspectiveCamera((0, 0, 0), yaw, 0.0, 60.0), 64, 64,
+                       light_dir=None).mean(-1) for yaw in (0.0, 0.15)]
+    assert _horizontal_shift(*views) > 0
