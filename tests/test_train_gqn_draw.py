@@ -1,0 +1,173 @@
+"""train_gqn_draw.py end to end on tiny written GQN data, and a learning check."""
+import json
+import os
+import re
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from data_provider.gqn_tfr_writer import write_shards
+from training import train_gqn_draw
+from training.gqn_system import GQNSystem, annealed_value, canvas_strip
+
+DATASET = "rooms_ring_camera"
+TINY = ["--dataset", DATASET, "--img_size", "16", "--seq_length", "2", "--context_size", "3",
+        "--batch_size", "2", "--seed", "1",
+        "--set", "LSTM_OUTPUT_CHANNELS", "8", "--set", "LSTM_CANVAS_CHANNELS", "8",
+        "--set", "Z_CHANNELS", "4", "--set", "ENC_CHANNELS", "16"]
+
+
+def random_scenes(rng, n, views=10, size=64):
+    for _ in range(n):
+        yield (rng.integers(0, 256, (views, size, size, 3), dtype=np.uint8),
+               rng.uniform(-1, 1, (views, 5)).astype(np.float32))
+
+
+def colour_scenes(rng, n, views=10, size=64):
+    """Learnable: every view of a scene is one random colour with a fixed vertical ramp."""
+    ramp = np.linspace(0.0, 0.3, size)[None, :, None, None]
+    for _ in range(n):
+        colour = rng.uniform(0.1, 0.7, 3)
+        frames = np.broadcast_to(colour + ramp, (views, size, size, 3))
+        yield ((frames * 255).astype(np.uint8),
+               rng.uniform(-1, 1, (views, 5)).astype(np.float32))
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gqn_data")
+    rng = np.random.default_rng(0)
+    write_shards(str(root), DATASET, "train", random_scenes(rng, 8), 4)
+    write_shards(str(root), DATASET, "test", random_scenes(rng, 3), 3)
+    return str(root)
+
+
+def _main(argv, capsys):
+    code = 0
+    try:
+        train_gqn_draw.main(argv)
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _event_tags(folder):
+    tags = set()
+    for name in os.listdir(folder):
+        for event in tf.compat.v1.train.summary_iterator(os.path.join(folder, name)):
+            tags.update(v.tag for v in event.summary.value)
+    return tags
+
+
+def test_cli_trains_evaluates_checkpoints_and_resumes(data_root, tmp_path, capsys):
+    model_dir = str(tmp_path / "model")
+    code, out, err = _main(TINY + ["--data_dir", data_root, "--model_dir", model_dir,
+                                   "--train_epochs", "2", "--max_steps", "6",
+                                   "--chkpt_steps", "3", "--log_steps", "2",
+                                   "--initial_eval", "--debug"], capsys)
+    assert code == 0, err
+    n = int(re.search(r"trainable parameters: (\d+)", out).group(1))
+    cfg = train_gqn_draw.config_from_args(train_gqn_draw.build_parser().parse_args(TINY))
+    system = GQNSystem(cfg, 2, log=lambda m: None)
+    system.build()
+    assert n == system.num_trainable_parameters()
+    assert re.search(r"step 6: elbo [\d.]+, target_llh .*examples_per_sec [\d.]+, ETA", out)
+    files = os.listdir(model_dir)
+    assert {"ckpt-3.index", "ckpt-6.index", "config.json", "eval.json"} <= set(files)
+    assert json.load(open(os.path.join(model_dir, "config.json")))["LSTM_OUTPUT_CHANNELS"] == 8
+    history = json.load(open(os.path.join(model_dir, "eval.json")))
+    assert [h["step"] for h in history] == [0, 4]       # initial + after epoch 1 (8 scenes / 2)
+    assert all(np.isfinite(h["elbo"]) and h["examples"] == 3 for h in history)
+    tags = _event_tags(os.path.join(model_dir, "train"))
+    assert {"elbo", "target_llh", "kl_regularizer", "l2_reconstruction", "learning_rate",
+            "sigma", "examples_per_sec", "target_means", "target_images",
+            "generator_sequence_mean", "context_frame_3"} <= tags
+    assert {"elbo", "l2_reconstruction"} <= _event_tags(os.path.join(model_dir, "eval"))
+
+    code, out, err = _main(TINY + ["--data_dir", data_root, "--model_dir", model_dir,
+                                   "--max_steps", "7"], capsys)
+    assert code == 0, err
+    assert "at step 6" in out and os.path.exists(os.path.join(model_dir, "ckpt-7.index"))
+
+    code, out, err = _main(TINY + ["--data_dir", data_root, "--model_dir", model_dir,
+                                   "--max_steps", "9", "--set", "LSTM_OUTPUT_CHANNELS", "16"],
+                           capsys)
+    assert code == 2 and "LSTM_OUTPUT_CHANNELS: checkpoint has 8, requested 16" in err
+
+
+def test_max_steps_zero_only_builds(data_root, tmp_path, capsys):
+    model_dir = tmp_path / "model"
+    code, out, err = _main(TINY + ["--data_dir", data_root, "--model_dir", str(model_dir),
+                                   "--max_steps", "0"], capsys)
+    assert code == 0 and re.search(r"^trainable parameters: \d+$", out, re.M)
+    assert not model_dir.exists() or not any(model_dir.iterdir())
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--dataset", "no_such_set"], "--dataset: unknown GQN dataset 'no_such_set'"),
+    (["--set", "NOT_A_KEY", "3"], "--set NOT_A_KEY: unknown GQNConfig key"),
+    (["--img_size", "18"], "--img_size must be a multiple of 4"),
+])
+def test_bad_flags_fail_before_building(data_root, tmp_path, capsys, extra, message):
+    code, out, err = _main(TINY + ["--data_dir", data_root, "--model_dir", str(tmp_path)] + extra,
+                           capsys)
+    assert code == 2 and message in err and "trainable parameters" not in out
+
+
+def test_empty_data_folder_fails_before_building(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    code, out, err = _main(TINY + ["--data_dir", str(tmp_path / "empty"),
+                                   "--model_dir", str(tmp_path / "m")], capsys)
+    assert code == 2 and "--data_dir" in err and "trainable parameters" not in out
+
+
+def test_nan_loss_stops_with_message_and_no_checkpoint(data_root, tmp_path, capsys):
+    model_dir = tmp_path / "model"
+    code, out, err = _main(TINY + ["--data_dir", data_root, "--model_dir", str(model_dir),
+                                   "--max_steps", "3",
+                                   "--set", "GENERATOR_SIGMA_ALPHA", "0.0",
+                                   "--set", "GENERATOR_SIGMA_BETA", "0.0"], capsys)
+    assert code == 1 and "training diverged" in err and "elbo" in err
+    assert not any(p.name.startswith("ckpt-") for p in model_dir.iterdir())
+
+
+def test_host_scalars_follow_the_annealing_formula():
+    cfg = train_gqn_draw.config_from_args(train_gqn_draw.build_parser().parse_args(TINY))
+    system = GQNSystem(cfg, 2)
+    for step in (0, 100000, 200000, 400000):
+        s = system.host_scalars(step)
+        expect_sigma = max(0.7 + 1.3 * (1 - step / 200000), 0.7)
+        expect_lr = max(5e-5 + (5e-4 - 5e-5) * (1 - step / 1600000), 5e-5)
+        assert s["sigma"] == pytest.approx(expect_sigma) and s["learning_rate"] == pytest.approx(expect_lr)
+    assert annealed_value(5, 1.0, 0.0, 10) == pytest.approx(0.5)
+
+
+def test_canvas_strip_layout():
+    canvases = np.stack([np.full((1, 4, 3, 3), i / 10, np.float32) for i in range(3)])
+    strip = canvas_strip(canvases).numpy()
+    assert strip.shape == (1, 4, 3 * 3 + 2 * 2, 3)
+    np.testing.assert_array_equal(strip[0, :, 3:5], 1.0)
+    np.testing.assert_allclose(strip[0, :, 5:8], 0.1)
+    np.testing.assert_allclose(strip[0, :, 10:13], 0.2)
+
+
+def test_elbo_and_l2_fall_on_learnable_data(tmp_path, capsys):
+    root = str(tmp_path / "data")
+    rng = np.random.default_rng(3)
+    write_shards(root, DATASET, "train", colour_scenes(rng, 16), 8)
+    write_shards(root, DATASET, "test", colour_scenes(rng, 8), 8)
+    model_dir = str(tmp_path / "model")
+    flags = [a for a in TINY] + ["--data_dir", root, "--model_dir", model_dir,
+                                  "--batch_size", "4", "--train_epochs", "10",
+                                  "--initial_eval", "--log_steps", "20", "--chkpt_steps", "1000",
+                                  "--samples_per_scene", "2", "--adam_lr_alpha", "3e-3",
+                                  "--adam_lr_beta", "3e-3"]
+    code, out, err = _main(flags, capsys)
+    assert code == 0, err
+    history = json.load(open(os.path.join(model_dir, "eval.json")))
+    first, last = history[0], history[-1]
+    assert last["step"] == 80
+    assert last["elbo"] < first["elbo"] - 10.0, (first, last)
+    assert last["l2_reconstruction"] < 0.5 * first["l2_reconstruction"], (first, last)
