@@ -28,6 +28,9 @@ left, i.e. turns the camera counter-clockwise seen from above):
 A GQN camera is the 5-vector ``x, y, z, yaw, pitch`` (radians)
 (``PerspectiveCamera.raw`` / ``PerspectiveCamera.from_raw``).
 
+Grey-scale scenes (AIR 3D): give each primitive a scalar ``colour`` and a
+scalar ``background`` and keep channel 0 of the image.
+
 Primitives live in a local frame scaled by ``size`` (half-extents), rotated by
 ``rotation`` and moved to ``position``: ``p_world = R @ (size * p_local) +
 position``. The unit local shapes:
