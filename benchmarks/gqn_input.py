@@ -12,7 +12,9 @@ Reported: examples/s of ``gqn_input_fn`` (train mode, repeating) on the mazes
 shards with ``samples_per_scene`` 1 and 8, and on a rooms_ring_camera stand-in
 written to a temporary folder (noise-plus-gradient 64x64 frames through
 ``gqn_tfr_writer.write_shards``, or the scene renderer with ``--render``), each
-with its fraction of the limit, and the mazes k=8 / k=1 ratio.
+with its fraction of the limit, and the mazes k=8 / k=1 ratio beside its
+ceiling (the k=8 decode limit over the measured k=1 rate): once k=1 reads
+records near their limit, k=8 can only gain up to the decode limit.
 
     python benchmarks/gqn_input.py [--mazes_root DIR] [--seconds 8]
 """
@@ -109,7 +111,7 @@ def measure(name, dataset, root, context_size, batch_size, samples, seconds):
     for k in samples:
         limit = min(records * k, decodes / (context_size + 1))
         got = pipeline_per_second(dataset, root, context_size, batch_size, k, seconds)
-        results[k] = got
+        results[k] = got, limit
         print(f"{name}: samples_per_scene={k}  gqn_input_fn {got:9.1f} examples/s   "
               f"limit {limit:9.1f}   fraction {got / limit:5.2f}")
     return results
@@ -143,9 +145,11 @@ def main(argv=None):
         return 2
     mazes = measure("mazes", "mazes", args.mazes_root, args.context_size, args.batch_size,
                     [1, 8], args.seconds)
-    print(f"mazes: samples_per_scene 8 / 1 examples/s ratio {mazes[8] / mazes[1]:5.2f} "
-          f"(target >= 3)")
-    del rooms
+    (got1, _), (got8, limit8) = mazes[1], mazes[8]
+    print(f"mazes: samples_per_scene 8 / 1 examples/s ratio {got8 / got1:5.2f} (target >= 3; "
+          f"ceiling on this machine, k=8 decode limit / measured k=1: {limit8 / got1:5.2f})")
+    got, limit = rooms[1]
+    print(f"rooms_ring_camera: fraction of raw limit {got / limit:5.2f} (target >= 0.70)")
     return 0
 
 

@@ -23,8 +23,12 @@ Beyond the original:
 * files are read in parallel (interleave), records parsed in batches, only the
   drawn JPEGs are decoded, and the shuffle buffer holds the drawn JPEG strings
   (not decoded frames), so it costs little memory;
-* view draws use stateless random numbers keyed by ``(seed, record number)``,
-  so test mode (fixed file and record order) is deterministic for a seed;
+* view draws use stateless random numbers keyed by ``(seed, number of the
+  parse batch's first record)``, so test mode (fixed file and record order) is
+  deterministic for a seed, and every epoch draws new views;
+* epochs repeat at the file level (files reshuffled per epoch in train), so the
+  train shuffle buffer blends the end of one epoch with the next one, where
+  the original shuffled examples first and repeated after;
 * ``num_shards`` / ``shard_index`` shard by file for ``tf.distribute`` input
   pipelines (see ``gqn_dataset_fn``).
 
@@ -76,6 +80,8 @@ logger = logging.getLogger(__name__)
 _RECORD_FRAMING_BYTES = 16  # uint64 length + 2 x uint32 CRC around each record
 _PARSE_BATCH_SIZE = 32
 _AUTOTUNE = tf.data.AUTOTUNE
+# Pipeline functions use Python control flow on Python values only: no AutoGraph.
+_graph_only = tf.autograph.experimental.do_not_convert
 
 
 def find_shard_files(root, dataset, mode):
@@ -127,6 +133,7 @@ def _check_args(info, dataset, context_size, batch_size, num_epochs, custom_fram
         raise ValueError(f"shard_index must be in [0, {num_shards}), got {shard_index!r}")
 
 
+@_graph_only
 def _file_records(path, size, skip_corrupt, counter):
     """Records of one file as ``(path, record)``, with its damage check at the end."""
     records = tf.data.TFRecordDataset(path).ignore_errors()
@@ -158,6 +165,7 @@ def _file_records(path, size, skip_corrupt, counter):
     return records.map(lambda record, is_end: (path, record))
 
 
+@_graph_only
 def _count_skip(counter, bad, message):
     """Log and count ``bad`` (bool scalar or vector) items; returns the op."""
     bad = tf.reshape(bad, [-1])
@@ -173,6 +181,7 @@ def _count_skip(counter, bad, message):
     return tf.cond(n_bad > 0, log_and_count, lambda: tf.identity(counter))
 
 
+@_graph_only
 def _draw_views(paths, records, record_ids, info, example_size, samples_per_scene, seed,
                 skip_corrupt, counter, dataset):
     """Batched parse + ``samples_per_scene`` draws of ``example_size`` views per record."""
@@ -215,12 +224,14 @@ def _draw_views(paths, records, record_ids, info, example_size, samples_per_scen
     return paths, jpegs, _camera_vectors(raw)
 
 
+@_graph_only
 def _camera_vectors(raw):
     """``[..., 5]`` (x, y, z, yaw, pitch) -> ``[..., 7]`` (x, y, z, sin/cos yaw, sin/cos pitch)."""
     pos, yaw, pitch = raw[..., 0:3], raw[..., 3:4], raw[..., 4:5]
     return tf.concat([pos, tf.sin(yaw), tf.cos(yaw), tf.sin(pitch), tf.cos(pitch)], axis=-1)
 
 
+@_graph_only
 def _jpeg_ok(jpegs):
     """Bool per JPEG string: starts with ``FF D8 FF`` and ends with ``FF D9``."""
     head = tf.strings.substr(jpegs, 0, 3)
@@ -230,6 +241,7 @@ def _jpeg_ok(jpegs):
         tf.equal(head, b"\xff\xd8\xff"), tf.equal(tail, b"\xff\xd9")))
 
 
+@_graph_only
 def _decode_example(path, jpegs, cameras, info, example_size, custom_frame_size,
                     skip_corrupt, counter):
     """Decode the ``example_size`` drawn JPEGs of one example (frames in [0, 1])."""
@@ -355,6 +367,7 @@ def gqn_input_fn(dataset, context_size, root, mode, batch_size=1, num_epochs=1,
     return examples
 
 
+@_graph_only
 def _split_query(frames, cameras):
     """Last drawn view is the query / target, the others the context."""
     context = Context(frames=frames[:, :-1], cameras=cameras[:, :-1])
