@@ -89,12 +89,14 @@ def test_views_written_and_checkpoint_restored(trained, tmp_path, capsys):
 
 def test_original_variance_flag_writes_sigma(trained, tmp_path):
     data, model_dir = trained
-    out = tmp_path / "views"
-    gqn_views.main(["--model_dir", model_dir, "--data_dir", data, "--dataset", DATASET,
-                    "--num_scenes", "1", "--ring_steps", "2", "--out", str(out),
-                    "--original_variance"])
+    system, step = gqn_views.load_system(model_dir)
+    out = str(tmp_path / "views")
+    assert step == 1000
+    gqn_views.render_views(system, step, data, DATASET, 1, out, ring_steps=1,
+                           original_variance=True)
     sigma = max(0.7 + 1.3 * (1 - 1000 / 200000), 0.7)
-    np.testing.assert_allclose(np.load(out / "predicted_variance.npy"), sigma, rtol=1e-6)
+    np.testing.assert_allclose(np.load(os.path.join(out, "predicted_variance.npy")), sigma,
+                               rtol=1e-6)
 
 
 def test_ring_cameras_turn_about_the_vertical_axis():
