@@ -133,16 +133,16 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
+    if not os.path.isdir(os.path.join(args.mazes_root, "mazes", "train")):
+        print(f"error: no mazes shards under {args.mazes_root} (flag --mazes_root)",
+              file=sys.stderr)
+        return 2
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs, context_size "
           f"{args.context_size}, batch_size {args.batch_size}, {args.seconds:.0f} s per figure")
     with tempfile.TemporaryDirectory() as tmp:
         write_rooms(tmp, args.rooms_scenes, render=args.render)
         rooms = measure("rooms_ring_camera", "rooms_ring_camera", tmp, args.context_size,
                         args.batch_size, [1], args.seconds)
-    if not os.path.isdir(os.path.join(args.mazes_root, "mazes", "train")):
-        print(f"error: no mazes shards under {args.mazes_root} (flag --mazes_root)",
-              file=sys.stderr)
-        return 2
     mazes = measure("mazes", "mazes", args.mazes_root, args.context_size, args.batch_size,
                     [1, 8], args.seconds)
     (got1, _), (got8, limit8) = mazes[1], mazes[8]
