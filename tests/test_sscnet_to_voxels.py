@@ -50,9 +50,11 @@ def test_block_rule_keeps_thin_planes_and_drops_specks():
 
 
 def test_read_and_map_synthetic_bin(tmp_path):
-    rng = np.random.default_rng(1)
-    raw = rng.choice([0, 5, 16, 36, 255], size=sv.SHAPE).astype(np.uint32)
-    raw[:, :100] = 0  # long runs as in real files
+    raw = np.zeros(sv.SHAPE, np.uint32)
+    raw[::7, :, 5] = 5
+    raw[:, 3, :] = 16
+    raw[100:, 50:, 200:] = 255
+    raw[0, 0, 0], raw[239, 1, 0] = 36, 5  # asymmetric: a transposed read would differ
     path = tmp_path / "SCENE_0007.bin"
     write_bin(path, raw)
     origin, pose, back = sv.read_sscnet_bin(path)
