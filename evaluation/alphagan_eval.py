@@ -149,6 +149,7 @@ def restore_networks(cfg, checkpoint_dir, conf_epoch):
     try:
         tf.train.Checkpoint(**keep).restore(path).expect_partial().assert_existing_objects_matched()
     except (AssertionError, ValueError, tf.errors.OpError) as e:
+        tf.get_logger().setLevel("ERROR")  # no warnings about the abandoned restore at exit
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise EvaluationError(f"{path}: cannot restore encoder/generator/refiner with this "
                               f"config (N_VOX {cfg.CONST.N_VOX}, DIM {cfg.NET.DIM}): {first}") from None

@@ -188,3 +188,14 @@ def test_script_runs_from_repo_root():
     proc = subprocess.run([sys.executable, "evaluation/run.py", "--help"], cwd=repo,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "evaluate_interpolate" in proc.stdout
+
+
+def test_checkpoint_of_another_config_is_a_clear_error(setup, capsys):
+    with pytest.raises(SystemExit) as exc:
+        run_cli.main(["--mode", "evaluate_recons", "--conf_epoch", str(CONF_EPOCH),
+                      "--checkpoint_dir", str(setup["ckpt"]), "--eval_dir", str(setup["root"] / "y"),
+                      "--set", "NET.DIM", "[16,8,8,8,12]"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"ckpt-{CONF_EPOCH}: cannot restore" in err and "[16, 8, 8, 8, 12]" in err
+    assert not (setup["root"] / "y").exists()
