@@ -173,7 +173,7 @@ class PerspectiveCamera:
         half = np.tan(np.radians(self.fov_degrees) / 2.0)
         directions = (forward + (u * half * aspect)[:, None] * right
                       + (v * half)[:, None] * up)
-        directions /= np.sqrt(np.einsum("ij,ij->i", directions, directions))[:, None]
+        directions /= np.sqrt(_dot(directions, directions))[:, None]
         return self.position[None, :], directions
 
 
@@ -312,8 +312,9 @@ _INTERSECT = {
 
 
 def _dot(a, b):
-    """Row-wise dot product of ``[N, 3]`` arrays (faster than ``sum(a * b, 1)``)."""
-    return np.einsum("ij,ij->i", a, b)
+    """Row-wise dot product of ``[N, 3]`` arrays (column sums: faster than
+    ``einsum`` or ``sum(a * b, 1)`` at these sizes)."""
+    return a[:, 0] * b[:, 0] + a[:, 1] * b[:, 1] + a[:, 2] * b[:, 2]
 
 
 def _bounding_sphere_rays(prim, origins, directions, d_dot_d):
