@@ -171,3 +171,34 @@ def test_elbo_and_l2_fall_on_learnable_data(tmp_path, capsys):
     assert last["step"] == 40
     assert last["elbo"] < first["elbo"] - 10.0, (first, last)
     assert last["l2_reconstruction"] < 0.5 * first["l2_reconstruction"], (first, last)
+
+
+def test_quickstart_deadline_stops_training_like_sigterm(tmp_path):
+    from training import loop
+    from training.quickstart import _Deadline
+
+    class Slow(loop.TrainSystem):
+        def build(self):
+            self.w = tf.Variable(0.0)
+
+        def checkpoint_items(self):
+            return {"w": self.w}
+
+        def phase(self, step):
+            import time
+            time.sleep(0.05)
+            return "train"
+
+        def train_step(self, phase, batch, step):
+            self.w.assign_add(1.0)
+            return {"loss": tf.reduce_sum(batch) * 0.0}
+
+    def dataset_fn(ctx):
+        return tf.data.Dataset.range(10).map(lambda i: tf.cast(i, tf.float32)).batch(1)
+
+    with _Deadline(0.5 / 60.0) as deadline:
+        result = loop.train(Slow(), dataset_fn, model_dir=str(tmp_path), global_batch_size=1,
+                            epochs=10000, log=lambda m: None)
+    assert deadline.fired and result["status"] == "interrupted"
+    assert 1 <= result["step"] < 10000
+    assert os.path.exists(tmp_path / f"ckpt-{result['step']}.index")

@@ -429,5 +429,7 @@ def train(system, train_dataset_fn, *, model_dir, global_batch_size,
         save()
     train_writer.flush()
     eval_writer.flush()
+    if not chief:
+        shutil.rmtree(write_dir, ignore_errors=True)
     return {"step": step, "epoch": int(epoch_var.numpy()), "scalars": scalars,
             "eval": eval_result, "status": status, "checkpoint": saved_path}
