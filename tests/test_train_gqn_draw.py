@@ -202,3 +202,13 @@ def test_quickstart_deadline_stops_training_like_sigterm(tmp_path):
     assert deadline.fired and result["status"] == "interrupted"
     assert 1 <= result["step"] < 10000
     assert os.path.exists(tmp_path / f"ckpt-{result['step']}.index")
+
+
+def test_cli_on_real_mazes_shards(gqn_real_root, tmp_path, capsys):
+    assert TINY[:2] == ["--dataset", DATASET]
+    code, out, err = _main(["--dataset", "mazes"] + TINY[2:] + [
+        "--data_dir", str(gqn_real_root), "--model_dir", str(tmp_path / "m"),
+        "--max_steps", "2", "--log_steps", "1"], capsys)
+    assert code == 0, err
+    assert "mazes: 2 train and 1 test files" in out and "step 2: elbo" in out
+    assert os.path.exists(tmp_path / "m" / "ckpt-2.index")
