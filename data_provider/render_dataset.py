@@ -158,12 +158,14 @@ def build_parser():
     parser = argparse.ArgumentParser(
         description="Render a stand-in GQN dataset in the original tfrecord format.")
     parser.add_argument("--dataset", required=True, choices=sorted(gqn_scenes.SCENE_GENERATORS))
-    parser.add_argument("--root", required=True, help="output root; writes ROOT/<dataset>/{train,test}")
+    parser.add_argument("--root", required=True,
+                        help="output root; writes ROOT/<dataset>/{train,test}")
     parser.add_argument("--num_train", type=int, required=True, help="number of train scenes")
     parser.add_argument("--num_test", type=int, required=True, help="number of test scenes")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--scenes_per_file", type=int, default=100)
-    parser.add_argument("--workers", type=int, default=None, help="render processes (default: all cores)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="render processes (default: all cores)")
     parser.add_argument("--quality", type=int, default=95, help="JPEG quality")
     return parser
 

@@ -393,7 +393,8 @@ def shade(primitives, t, normals, ids, directions, light_dir=None, ambient=0.3,
     # Two-sided surfaces: the normal is turned towards the viewer.
     lambert = np.maximum(np.where(n_dot_d > 0, -n_dot_l, n_dot_l), 0.0)
     intensity = ambient + (1.0 - ambient) * lambert
-    colours = np.stack([np.asarray(p.colour) for p in primitives] + [_vector3(background, "background")])
+    colours = np.stack([np.asarray(p.colour) for p in primitives]
+                       + [_vector3(background, "background")])
     colour = colours[ids]  # ids == -1 picks the background row
     hit = ids >= 0
     return np.where(hit[:, None], colour * intensity[:, None], colour)
@@ -407,11 +408,12 @@ def render(primitives, camera, height=64, width=64, light_dir=None, ambient=0.3,
     ``return_depth`` also the depth ``[height, width]``: the ray length to the
     nearest hit (along the viewing direction for an orthographic camera),
     ``inf`` where nothing is hit. ``supersample=k`` anti-aliases: a pixel gets
-    the mean colour of ``k x k`` sub-pixel rays and the nearest of their depths.
-    With ``adaptive`` (the default) only pixels whose primitive or colour
-    differs from a 4-neighbour (silhouettes, contacts, edges) are supersampled, the others keep their
-    centre ray; ``adaptive=False`` supersamples every pixel. ``light_dir`` points towards the light (``None``: from the
-    camera); ``ambient`` in [0, 1].
+    the mean colour of ``k x k`` sub-pixel rays and the nearest of their
+    depths. With ``adaptive`` (the default) only pixels whose primitive or
+    colour differs from a 4-neighbour (silhouettes, contacts, edges) are
+    supersampled, the others keep their centre ray; ``adaptive=False``
+    supersamples every pixel. ``light_dir`` points towards the light (``None``:
+    from the camera); ``ambient`` in [0, 1]; ``background`` a grey level or RGB.
     """
     if not 0.0 <= ambient <= 1.0:
         raise ValueError(f"ambient must lie in [0, 1], got {ambient}")
