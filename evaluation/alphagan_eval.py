@@ -133,7 +133,8 @@ def checkpoint_path(checkpoint_dir, conf_epoch):
     path = os.path.join(os.fspath(checkpoint_dir), f"ckpt-{conf_epoch}")
     if not os.path.isfile(path + ".index"):
         existing = checkpoint_numbers(checkpoint_dir)
-        listing = (", ".join(str(n) for n in existing) if existing else "none")
+        listing = (", ".join(str(n) for n in existing) if existing else
+                   "none" if os.path.isdir(checkpoint_dir) else "none (no such directory)")
         raise EvaluationError(f"no checkpoint ckpt-{conf_epoch} in {checkpoint_dir} "
                               f"(--conf_epoch {conf_epoch}); checkpoints there: {listing}")
     return path
