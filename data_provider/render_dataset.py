@@ -60,10 +60,12 @@ def planned_shards(root, dataset, mode, num_scenes, scenes_per_file):
 
 
 class Progress:
-    """Logs ``done/total``, the rate in scenes per minute and the ETA."""
+    """Reports ``done/total``, the rate in scenes per minute and the ETA through
+    ``log`` (a callable taking one line; default: this module's logger)."""
 
-    def __init__(self, total, label, every_seconds=5.0):
+    def __init__(self, total, label, every_seconds=5.0, log=None):
         self.total, self.label, self.every = total, label, every_seconds
+        self.log = log or LOG.info
         self.start = self.last = time.perf_counter()
         self.done = 0
 
@@ -72,7 +74,7 @@ class Progress:
         now = time.perf_counter()
         if now - self.last >= self.every or self.done == self.total:
             self.last = now
-            LOG.info("%s", self.line(now))
+            self.log(self.line(now))
 
     def rate(self, now=None):
         """Scenes per minute so far."""
@@ -103,10 +105,12 @@ def _scene_stream(tasks, workers, progress):
 
 
 def render_dataset(dataset, root, num_train, num_test, seed=0, scenes_per_file=100,
-                   workers=None, quality=95):
+                   workers=None, quality=95, log=None):
     """Render ``num_train`` / ``num_test`` scenes of the stand-in for ``dataset``
     under ``root``; returns ``{"train": [paths], "test": [paths],
-    "scenes_per_minute": rate}``.
+    "scenes_per_minute": rate}``. Progress lines (count, rate, ETA) go to
+    ``log`` (a callable taking a string; default: the ``render_dataset`` logger
+    at INFO level).
 
     Raises ``ValueError`` on a bad argument and ``FileExistsError`` (naming the
     file) before rendering anything when a target shard already exists.
@@ -144,7 +148,7 @@ def render_dataset(dataset, root, num_train, num_test, seed=0, scenes_per_file=1
         if count == 0:
             continue
         tasks = [(dataset, seed, mode, i, quality) for i in range(count)]
-        progress = Progress(count, f"{dataset}/{mode}")
+        progress = Progress(count, f"{dataset}/{mode}", log=log)
         written[mode] = gqn_tfr_writer.write_shards(
             root, dataset, mode, _scene_stream(tasks, workers, progress), scenes_per_file,
             quality=quality)

@@ -152,8 +152,10 @@ def test_gqn_input_fn_reads_the_rendered_data(rendered_root, dataset):
 def test_workers_do_not_change_the_output(tmp_path):
     one = render_dataset.render_dataset("rooms_ring_camera", str(tmp_path / "a"), 4, 0, seed=9,
                                         scenes_per_file=4, workers=1)
+    lines = []
     two = render_dataset.render_dataset("rooms_ring_camera", str(tmp_path / "b"), 4, 0, seed=9,
-                                        scenes_per_file=4, workers=2)
+                                        scenes_per_file=4, workers=2, log=lines.append)
+    assert lines[-1].startswith("rooms_ring_camera/train: 4/4 scenes")
     with open(one["train"][0], "rb") as a, open(two["train"][0], "rb") as b:
         assert a.read() == b.read()
     assert one["test"] == [] and one["scenes_per_minute"] > 0
