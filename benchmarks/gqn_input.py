@@ -6,7 +6,8 @@ Raw limits on this machine, per dataset:
 * JPEG decodes/s: a bare parallel ``decode_jpeg`` + float conversion over JPEG
   strings already in memory;
 * limit in examples/s = ``min(records/s * samples_per_scene,
-  decodes/s / (context_size + 1))``.
+  decodes/s / (context_size + 1))``; also printed, the bound when reading and
+  decoding share the same cores, ``1 / (1 / (records/s * k) + views / decodes/s)``.
 
 Reported: examples/s of ``gqn_input_fn`` (train mode, repeating) on the mazes
 shards with ``samples_per_scene`` 1 and 8, and on a rooms_ring_camera stand-in
@@ -110,10 +111,12 @@ def measure(name, dataset, root, context_size, batch_size, samples, seconds):
     results = {}
     for k in samples:
         limit = min(records * k, decodes / (context_size + 1))
+        shared = 1.0 / (1.0 / (records * k) + (context_size + 1) / decodes)
         got = pipeline_per_second(dataset, root, context_size, batch_size, k, seconds)
         results[k] = got, limit
         print(f"{name}: samples_per_scene={k}  gqn_input_fn {got:9.1f} examples/s   "
-              f"limit {limit:9.1f}   fraction {got / limit:5.2f}")
+              f"limit {limit:9.1f}   fraction {got / limit:5.2f}   "
+              f"(reads and decodes on the same cores: {shared:9.1f})")
     return results
 
 

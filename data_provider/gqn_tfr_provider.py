@@ -79,6 +79,7 @@ logger = logging.getLogger(__name__)
 
 _RECORD_FRAMING_BYTES = 16  # uint64 length + 2 x uint32 CRC around each record
 _PARSE_BATCH_SIZE = 32
+_MAX_UNROLLED_DECODES = 32
 _AUTOTUNE = tf.data.AUTOTUNE
 # Pipeline functions use Python control flow on Python values only: no AutoGraph.
 _graph_only = tf.autograph.experimental.do_not_convert
@@ -135,7 +136,7 @@ def _check_args(info, dataset, context_size, batch_size, num_epochs, custom_fram
 
 @_graph_only
 def _file_records(path, size, skip_corrupt, counter):
-    """Records of one file as ``(path, record)``, with its damage check at the end."""
+    """Records of one file as ``(path, record, False)``, with its damage check at the end."""
     records = tf.data.TFRecordDataset(path).ignore_errors()
     records = records.map(lambda r: (r, tf.constant(False)))
     records = records.concatenate(tf.data.Dataset.from_tensors((tf.constant(""), tf.constant(True))))
@@ -143,26 +144,20 @@ def _file_records(path, size, skip_corrupt, counter):
     def account(consumed, element):
         record, is_end = element
         framed = tf.cast(tf.strings.length(record), tf.int64) + _RECORD_FRAMING_BYTES
-        new_consumed = tf.where(is_end, consumed, consumed + framed)
         damaged = tf.logical_and(is_end, tf.not_equal(consumed, size))
-        return new_consumed, (record, is_end, damaged, consumed)
-
-    records = records.scan(tf.constant(0, tf.int64), account)
-
-    def check(record, is_end, damaged, consumed):
         message = tf.strings.format(
             "corrupted or truncated tfrecord file {}: records readable up to byte {} of {}",
             (path, consumed, size))
         if skip_corrupt:
-            with tf.control_dependencies([_count_skip(counter, damaged, message)]):
-                return tf.identity(record), is_end
-        assertion = tf.debugging.Assert(tf.logical_not(damaged), [message], summarize=1)
-        with tf.control_dependencies([assertion]):
-            return tf.identity(record), is_end
+            guard = _count_skip(counter, damaged, message)
+        else:
+            guard = tf.debugging.Assert(tf.logical_not(damaged), [message], summarize=1)
+        with tf.control_dependencies([guard]):
+            new_consumed = tf.where(is_end, consumed, consumed + framed)
+        return new_consumed, (path, record, is_end)
 
-    records = records.map(check)
-    records = records.filter(lambda record, is_end: tf.logical_not(is_end))
-    return records.map(lambda record, is_end: (path, record))
+    records = records.scan(tf.constant(0, tf.int64), account)
+    return records.filter(lambda path, record, is_end: tf.logical_not(is_end))
 
 
 @_graph_only
@@ -182,9 +177,26 @@ def _count_skip(counter, bad, message):
 
 
 @_graph_only
-def _draw_views(paths, records, record_ids, info, example_size, samples_per_scene, seed,
+def _guard(ok, messages, skip_corrupt, counter):
+    """Fail on the first ``False`` in ``ok`` with its message, or count and log all."""
+    if skip_corrupt:
+        guard = _count_skip(counter, tf.logical_not(ok), messages)
+    else:
+        first_bad = tf.argmin(tf.cast(ok, tf.int32))
+        guard = tf.debugging.Assert(tf.reduce_all(ok), [tf.gather(messages, first_bad)],
+                                    summarize=1)
+    with tf.control_dependencies([guard]):
+        return tf.identity(ok)
+
+
+@_graph_only
+def _draw_views(record_ids, paths, records, info, example_size, samples_per_scene, seed,
                 skip_corrupt, counter, dataset):
-    """Batched parse + ``samples_per_scene`` draws of ``example_size`` views per record."""
+    """Batched parse, checks, and ``samples_per_scene`` draws of ``example_size`` views.
+
+    Returns undecoded examples: JPEG strings ``[n, example_size]`` and camera
+    7-vectors ``[n, example_size, 7]``.
+    """
     features = tf.io.parse_example(records, {
         "frames": tf.io.RaggedFeature(tf.string),
         "cameras": tf.io.RaggedFeature(tf.float32),
@@ -198,13 +210,7 @@ def _draw_views(paths, records, record_ids, info, example_size, samples_per_scen
         " JPEG strings and cameras has ", tf.strings.as_string(n_cameras),
         f" floats; {dataset} expects {seq} JPEG strings and "
         f"{seq * NUM_RAW_CAMERA_PARAMS} floats"])
-    if skip_corrupt:
-        guard = _count_skip(counter, tf.logical_not(ok), messages)
-    else:
-        first_bad = tf.argmin(tf.cast(ok, tf.int32))
-        guard = tf.debugging.Assert(tf.reduce_all(ok), [tf.gather(messages, first_bad)], summarize=1)
-    with tf.control_dependencies([guard]):
-        ok = tf.identity(ok)
+    ok = _guard(ok, messages, skip_corrupt, counter)
     paths = tf.boolean_mask(paths, ok)
     frames = tf.reshape(tf.ragged.boolean_mask(features["frames"], ok).flat_values, [-1, seq])
     cameras = tf.reshape(tf.ragged.boolean_mask(features["cameras"], ok).flat_values,
@@ -221,7 +227,14 @@ def _draw_views(paths, records, record_ids, info, example_size, samples_per_scen
     jpegs = tf.reshape(jpegs, [n, example_size])
     raw = tf.reshape(raw, [n, example_size, NUM_RAW_CAMERA_PARAMS])
     paths = tf.reshape(tf.repeat(paths, samples_per_scene), [n])
-    return paths, jpegs, _camera_vectors(raw)
+
+    # Only the drawn JPEGs are checked (and later decoded).
+    ok = tf.reduce_all(_jpeg_ok(jpegs), axis=1)
+    messages = tf.strings.join([
+        "undecodable JPEG in a record of ", paths,
+        " (expected JPEG start FF D8 FF and end FF D9)"])
+    ok = _guard(ok, messages, skip_corrupt, counter)
+    return tf.boolean_mask(jpegs, ok), _camera_vectors(tf.boolean_mask(raw, ok))
 
 
 @_graph_only
@@ -242,39 +255,28 @@ def _jpeg_ok(jpegs):
 
 
 @_graph_only
-def _decode_example(path, jpegs, cameras, info, example_size, custom_frame_size,
-                    skip_corrupt, counter):
-    """Decode the ``example_size`` drawn JPEGs of one example (frames in [0, 1])."""
-    ok = tf.reduce_all(_jpeg_ok(jpegs))
-    message = tf.strings.format(
-        "undecodable JPEG in a record of {} (expected JPEG start FF D8 FF and end FF D9)", path)
-    if skip_corrupt:
-        guard = _count_skip(counter, tf.logical_not(ok), message)
-    else:
-        guard = tf.debugging.Assert(ok, [message], summarize=1)
-    with tf.control_dependencies([guard]):  # check before any decode
-        ok, jpegs = tf.identity(ok), tf.identity(jpegs)
+def _decode_example(jpegs, cameras, info, custom_frame_size):
+    """Decode the ``E`` drawn JPEGs of one example and split off the query.
+
+    Frames are float32 in [0, 1]; the last drawn view is the query / target.
+    """
     size = info.frame_size
+    example_size = jpegs.shape[0]
 
-    def decode_all():
-        def decode(jpeg):
-            image = tf.io.decode_jpeg(jpeg, channels=NUM_CHANNELS)
-            return tf.ensure_shape(image, [size, size, NUM_CHANNELS])
+    def decode(jpeg):
+        image = tf.io.decode_jpeg(jpeg, channels=NUM_CHANNELS)
+        return tf.ensure_shape(image, [size, size, NUM_CHANNELS])
 
-        if example_size <= 32:  # unrolled: the decodes run in parallel
-            return tf.stack([decode(jpegs[i]) for i in range(example_size)])
-        return tf.map_fn(decode, jpegs, fn_output_signature=tf.uint8, parallel_iterations=16)
-
-    if skip_corrupt:  # damaged bytes never reach the decoder; the example is dropped later
-        frames = tf.cond(ok, decode_all,
-                         lambda: tf.zeros([example_size, size, size, NUM_CHANNELS], tf.uint8))
+    if example_size <= _MAX_UNROLLED_DECODES:  # the decodes run in parallel
+        frames = tf.stack([decode(jpegs[i]) for i in range(example_size)])
     else:
-        frames = decode_all()
+        frames = tf.map_fn(decode, jpegs, fn_output_signature=tf.uint8, parallel_iterations=16)
     frames = tf.image.convert_image_dtype(frames, tf.float32)
     if custom_frame_size and custom_frame_size != size:
         frames = tf.compat.v1.image.resize_bilinear(
             frames, [custom_frame_size, custom_frame_size], align_corners=True)
-    return ok, frames, cameras
+    context = Context(frames=frames[:-1], cameras=cameras[:-1])
+    return Query(context=context, query_camera=cameras[-1]), frames[-1]
 
 
 def gqn_input_fn(dataset, context_size, root, mode, batch_size=1, num_epochs=1,
@@ -342,36 +344,22 @@ def gqn_input_fn(dataset, context_size, root, mode, batch_size=1, num_epochs=1,
     records = file_ds.interleave(
         lambda path, size: _file_records(path, size, skip_corrupt, counter),
         cycle_length=cycle, block_length=1, num_parallel_calls=cycle, deterministic=not train)
-    records = records.enumerate().map(lambda i, pr: (pr[0], pr[1], i))
-    records = records.batch(_PARSE_BATCH_SIZE)
+    records = records.enumerate().batch(_PARSE_BATCH_SIZE)
     examples = records.map(
-        lambda paths, recs, ids: _draw_views(paths, recs, ids, info, example_size,
-                                             samples_per_scene, seed, skip_corrupt, counter,
-                                             dataset),
+        lambda ids, record: _draw_views(ids, record[0], record[1], info, example_size,
+                                        samples_per_scene, seed, skip_corrupt, counter, dataset),
         num_parallel_calls=_AUTOTUNE, deterministic=not train)
     examples = examples.unbatch()
     if train:
         examples = examples.shuffle(buffer_size * batch_size, seed=seed,
                                     reshuffle_each_iteration=True)
     examples = examples.map(
-        lambda path, jpegs, cams: _decode_example(path, jpegs, cams, info, example_size,
-                                                  custom_frame_size, skip_corrupt, counter),
+        lambda jpegs, cameras: _decode_example(jpegs, cameras, info, custom_frame_size),
         num_parallel_calls=_AUTOTUNE, deterministic=not train)
-    if skip_corrupt:
-        examples = examples.filter(lambda ok, frames, cams: ok)
-    examples = examples.map(lambda ok, frames, cams: (frames, cams))
     examples = examples.batch(batch_size, drop_remainder=train)
-    examples = examples.map(_split_query)
     examples = examples.prefetch(_AUTOTUNE)
     examples.corrupt_count = counter
     return examples
-
-
-@_graph_only
-def _split_query(frames, cameras):
-    """Last drawn view is the query / target, the others the context."""
-    context = Context(frames=frames[:, :-1], cameras=cameras[:, :-1])
-    return Query(context=context, query_camera=cameras[:, -1]), frames[:, -1]
 
 
 def gqn_dataset_fn(dataset, context_size, root, mode, global_batch_size, **kwargs):
