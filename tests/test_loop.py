@@ -226,20 +226,25 @@ def _free_ports(n):
 
 
 def test_two_workers_train_to_equal_weights(tmp_path):
+    """Worker 1 alone gets SIGTERM before step 3: both workers stop after step 3 together."""
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     body = f"""
+        import signal
         from training import loop
         strategy = loop.make_strategy()
         import numpy as np
         from test_loop import ToySystem, toy_dataset_fn
-        system = ToySystem(8)
-        result = loop.train(system, toy_dataset_fn(8), model_dir={str(tmp_path / "model")!r},
-                            global_batch_size=8, max_steps=3, chkpt_steps=2, strategy=strategy,
-                            log=lambda s: None)
         task = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
+        def on_phase(step):
+            if task == 1 and step == 2:
+                os.kill(os.getpid(), signal.SIGTERM)
+        system = ToySystem(8, on_phase=on_phase)
+        result = loop.train(system, toy_dataset_fn(8), model_dir={str(tmp_path / "model")!r},
+                            global_batch_size=8, max_steps=1000, chkpt_steps=2,
+                            strategy=strategy, log=lambda s: None)
         np.save({str(tmp_path)!r} + f"/w{{task}}.npy", system.model.get_weights()[0])
-        print("RESULT", result["step"], strategy.num_replicas_in_sync)
+        print("RESULT", result["step"], strategy.num_replicas_in_sync, result["status"])
     """
     procs = [_run_script(tmp_path, f"worker{i}.py", body, wait=False, env={
         "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})})
@@ -249,7 +254,7 @@ def test_two_workers_train_to_equal_weights(tmp_path):
         out, _ = proc.communicate(timeout=150)
         assert proc.returncode == 0, out
         outs.append(out)
-    assert all("RESULT 3 2" in out for out in outs), outs
+    assert all("RESULT 3 2 interrupted" in out for out in outs), outs
     w0, w1 = np.load(tmp_path / "w0.npy"), np.load(tmp_path / "w1.npy")
     np.testing.assert_array_equal(w0, w1)
     assert np.any(w0 != 0)

@@ -30,7 +30,9 @@ Failure behaviour:
 * a ``model_dir`` holding a checkpoint made with another
   ``system.config_dict()`` raises ``ConfigMismatchError`` naming the keys;
 * SIGINT / SIGTERM set a flag; the loop finishes the current step, saves a
-  checkpoint and returns with ``status == "interrupted"``.
+  checkpoint and returns with ``status == "interrupted"``. The flag travels
+  with the step's reduced scalars, so a signal to any one worker stops every
+  worker at the same step (the save is collective).
 """
 import json
 import math
@@ -231,19 +233,22 @@ class _Runner:
         return {k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
                 for k, v in values.items()}
 
-    def train(self, phase, batch, step):
+    def train(self, phase, batch, step, stop):
+        """One distributed step; ``stop`` (this worker's stop request, 0 or 1) is
+        summed over all replicas so that every worker sees any worker's request."""
         if phase not in self._train_fns:
-            def replica_fn(b, s):
+            def replica_fn(b, s, stop_request):
                 out = dict(self.system.train_step(phase, b, s))
                 out["_examples"] = _batch_size(b)
+                out["_stop"] = tf.identity(stop_request)
                 return out
 
             @tf.function
-            def step_fn(b, s):
-                return self._reduce(self.strategy.run(replica_fn, args=(b, s)))
+            def step_fn(b, s, stop_request):
+                return self._reduce(self.strategy.run(replica_fn, args=(b, s, stop_request)))
 
             self._train_fns[phase] = step_fn
-        return self._train_fns[phase](batch, step)
+        return self._train_fns[phase](batch, step, stop)
 
     def evaluate(self, batch):
         if self._eval_fn is None:
@@ -382,9 +387,13 @@ def train(system, train_dataset_fn, *, model_dir, global_batch_size,
             epoch_steps = 0
             for batch in dataset:
                 phase = system.phase(step)
-                out = runner.train(phase, batch, tf.constant(step, tf.int64))
+                out = runner.train(phase, batch, tf.constant(step, tf.int64),
+                                   tf.constant(0 if stop.requested is None else 1, tf.int64))
                 values = {k: float(v) for k, v in out.items()}
                 window_examples += int(values.pop("_examples"))
+                if values.pop("_stop") > 0 and stop.requested is None:
+                    stop.requested = "a stop request of another worker"
+
                 _check_finite(values, f"training step {step + 1}")
                 step += 1
                 epoch_steps += 1
@@ -395,11 +404,13 @@ def train(system, train_dataset_fn, *, model_dir, global_batch_size,
                     steps_rate = log_steps / elapsed if step % log_steps == 0 else None
                     scalars = dict(values, **system.host_scalars(step))
                     scalars["examples_per_sec"] = rate
-                    remaining = None
+                    left = []
                     if max_steps is not None:
-                        remaining = max_steps - step
-                    elif steps_per_epoch:
-                        remaining = (epochs - int(epoch_var.numpy())) * steps_per_epoch - epoch_steps
+                        left.append(max_steps - step)
+                    if epochs is not None and steps_per_epoch:
+                        left.append((epochs - int(epoch_var.numpy())) * steps_per_epoch
+                                    - epoch_steps)
+                    remaining = min(left) if left else None
                     eta = remaining / steps_rate if remaining is not None and steps_rate else None
                     with train_writer.as_default(step=step):
                         for k, v in scalars.items():
