@@ -20,11 +20,12 @@ Beyond the original:
   normal case); the count is logged as ``found K of N expected files``;
 * ``samples_per_scene=k`` draws ``k`` independent examples from every record
   read, so a 300-view mazes record is not read for 6 views only;
-* files are read in parallel (interleave), records parsed in batches, only the
-  drawn JPEGs are decoded, and the shuffle buffer holds the drawn JPEG strings
+* files are read in parallel (interleave), records parsed in batches taken
+  from one file (32 rooms records, 1 mazes record), only the drawn JPEGs are
+  decoded, and the shuffle buffer holds the drawn JPEG strings
   (not decoded frames), so it costs little memory;
-* view draws use stateless random numbers keyed by ``(seed, number of the
-  parse batch's first record)``, so test mode (fixed file and record order) is
+* view draws use stateless random numbers keyed by ``(seed, parse batch
+  number)``, so test mode (fixed file and record order) is
   deterministic for a seed, and every epoch draws new views;
 * epochs repeat at the file level (files reshuffled per epoch in train), so the
   train shuffle buffer blends the end of one epoch with the next one, where
@@ -40,7 +41,8 @@ while iterating, inside the graph, and raised as
 * corrupted or truncated tfrecord files: TensorFlow's own reader error names
   no file, so every file is read with errors ignored and the framed bytes it
   yielded (record length + 16 per record) are compared with the file size at
-  its end; a shortfall means the file stopped at a damaged record;
+  its end; a shortfall means the file stopped at a damaged record (the rest
+  of that file is unreadable);
 * records whose ``frames`` / ``cameras`` lengths differ from the table (also
   missing features) are found after the batched parse;
 * drawn JPEGs are checked for the JPEG start (``FF D8 FF``) and end
@@ -78,7 +80,8 @@ TaskData = collections.namedtuple("TaskData", ["query", "target"])
 logger = logging.getLogger(__name__)
 
 _RECORD_FRAMING_BYTES = 16  # uint64 length + 2 x uint32 CRC around each record
-_PARSE_BATCH_SIZE = 32
+# Records are parsed in batches from one file: 32 rooms records (10 views), 1 mazes record.
+_VIEWS_PER_PARSE_BATCH = 320
 _MAX_UNROLLED_DECODES = 32
 _AUTOTUNE = tf.data.AUTOTUNE
 # Pipeline functions use Python control flow on Python values only: no AutoGraph.
@@ -135,15 +138,16 @@ def _check_args(info, dataset, context_size, batch_size, num_epochs, custom_fram
 
 
 @_graph_only
-def _file_records(path, size, skip_corrupt, counter):
-    """Records of one file as ``(path, record, False)``, with its damage check at the end."""
-    records = tf.data.TFRecordDataset(path).ignore_errors()
-    records = records.map(lambda r: (r, tf.constant(False)))
-    records = records.concatenate(tf.data.Dataset.from_tensors((tf.constant(""), tf.constant(True))))
+def _file_batches(path, size, records_per_batch, skip_corrupt, counter):
+    """Batches of records of one file as ``(path, records, False)``; damage check at the end."""
+    batches = tf.data.TFRecordDataset(path).ignore_errors().batch(records_per_batch)
+    batches = batches.map(lambda records: (records, tf.constant(False)))
+    batches = batches.concatenate(tf.data.Dataset.from_tensors(
+        (tf.constant([], tf.string), tf.constant(True))))
 
     def account(consumed, element):
-        record, is_end = element
-        framed = tf.cast(tf.strings.length(record), tf.int64) + _RECORD_FRAMING_BYTES
+        records, is_end = element
+        framed = tf.reduce_sum(tf.cast(tf.strings.length(records), tf.int64) + _RECORD_FRAMING_BYTES)
         damaged = tf.logical_and(is_end, tf.not_equal(consumed, size))
         message = tf.strings.format(
             "corrupted or truncated tfrecord file {}: records readable up to byte {} of {}",
@@ -153,11 +157,11 @@ def _file_records(path, size, skip_corrupt, counter):
         else:
             guard = tf.debugging.Assert(tf.logical_not(damaged), [message], summarize=1)
         with tf.control_dependencies([guard]):
-            new_consumed = tf.where(is_end, consumed, consumed + framed)
-        return new_consumed, (path, record, is_end)
+            new_consumed = consumed + framed
+        return new_consumed, (path, records, is_end)
 
-    records = records.scan(tf.constant(0, tf.int64), account)
-    return records.filter(lambda path, record, is_end: tf.logical_not(is_end))
+    batches = batches.scan(tf.constant(0, tf.int64), account)
+    return batches.filter(lambda path, records, is_end: tf.logical_not(is_end))
 
 
 @_graph_only
@@ -190,13 +194,17 @@ def _guard(ok, messages, skip_corrupt, counter):
 
 
 @_graph_only
-def _draw_views(record_ids, paths, records, info, example_size, samples_per_scene, seed,
+def _draw_views(batch_id, path, records, info, example_size, samples_per_scene, seed,
                 skip_corrupt, counter, dataset):
     """Batched parse, checks, and ``samples_per_scene`` draws of ``example_size`` views.
+
+    ``records`` come from the file ``path``; ``batch_id`` numbers the batch in
+    the stream and keys the random draws (with ``seed``).
 
     Returns undecoded examples: JPEG strings ``[n, example_size]`` and camera
     7-vectors ``[n, example_size, 7]``.
     """
+    paths = tf.fill(tf.shape(records), path)
     features = tf.io.parse_example(records, {
         "frames": tf.io.RaggedFeature(tf.string),
         "cameras": tf.io.RaggedFeature(tf.float32),
@@ -217,8 +225,8 @@ def _draw_views(record_ids, paths, records, info, example_size, samples_per_scen
                          [-1, seq, NUM_RAW_CAMERA_PARAMS])
 
     # k draws per record: the first example_size entries of a random permutation,
-    # keyed by (seed, number of the batch's first record) so the draws are reproducible.
-    key = tf.stack([tf.constant(seed, tf.int64), tf.reduce_min(record_ids)])
+    # keyed by (seed, batch number) so the draws are reproducible.
+    key = tf.stack([tf.constant(seed, tf.int64), batch_id])
     noise = tf.random.stateless_uniform([tf.shape(frames)[0], samples_per_scene, seq], seed=key)
     indices = tf.argsort(noise, axis=2)[:, :, :example_size]
     jpegs = tf.gather(frames, indices, batch_dims=1)             # [N, k, E]
@@ -341,13 +349,13 @@ def gqn_input_fn(dataset, context_size, root, mode, batch_size=1, num_epochs=1,
         file_ds = file_ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
     file_ds = file_ds.repeat(num_epochs)
     cycle = min(num_threads, len(files))
-    records = file_ds.interleave(
-        lambda path, size: _file_records(path, size, skip_corrupt, counter),
+    records_per_batch = max(1, _VIEWS_PER_PARSE_BATCH // info.sequence_size)
+    batches = file_ds.interleave(
+        lambda path, size: _file_batches(path, size, records_per_batch, skip_corrupt, counter),
         cycle_length=cycle, block_length=1, num_parallel_calls=cycle, deterministic=not train)
-    records = records.enumerate().batch(_PARSE_BATCH_SIZE)
-    examples = records.map(
-        lambda ids, record: _draw_views(ids, record[0], record[1], info, example_size,
-                                        samples_per_scene, seed, skip_corrupt, counter, dataset),
+    examples = batches.enumerate().map(
+        lambda i, batch: _draw_views(i, batch[0], batch[1], info, example_size,
+                                     samples_per_scene, seed, skip_corrupt, counter, dataset),
         num_parallel_calls=_AUTOTUNE, deterministic=not train)
     examples = examples.unbatch()
     if train:
