@@ -206,10 +206,16 @@ def run(args, log=print):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    import tensorflow as tf
+
     try:
         run(args, log=lambda message: print(message, flush=True))
     except UsageError as e:
         print(f"gqn_views.py: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as e:
+        message = (getattr(e, "message", None) or str(e)).strip().splitlines()[0][:500]
+        print(f"gqn_views.py: data error: {message}", file=sys.stderr)
         sys.exit(2)
 
 

@@ -212,3 +212,15 @@ def test_cli_on_real_mazes_shards(gqn_real_root, tmp_path, capsys):
     assert code == 0, err
     assert "mazes: 2 train and 1 test files" in out and "step 2: elbo" in out
     assert os.path.exists(tmp_path / "m" / "ckpt-2.index")
+
+
+def test_damaged_shard_is_one_line_error(data_root, tmp_path, capsys):
+    import shutil
+    root = tmp_path / "data"
+    shutil.copytree(data_root, root)
+    shard = root / DATASET / "train" / "0001-of-2160.tfrecord"
+    shard.write_bytes(shard.read_bytes()[:-2000])       # truncated download
+    code, out, err = _main(TINY + ["--data_dir", str(root), "--model_dir", str(tmp_path / "m"),
+                                   "--max_steps", "4"], capsys)
+    assert code == 2 and "data error" in err and "0001-of-2160.tfrecord" in err
+    assert len(err.strip().splitlines()) == 1

@@ -132,8 +132,9 @@ def run(argv=None, log=print):
 
 def main(argv=None):
     from evaluation.gqn_views import UsageError as ViewsUsageError
+    import tensorflow as tf
     from training import loop
-    from training.train_gqn_draw import UsageError
+    from training.train_gqn_draw import UsageError, one_line
 
     def log(message):
         print(message, flush=True)
@@ -146,6 +147,9 @@ def main(argv=None):
     except loop.TrainingDivergedError as e:
         print(f"quickstart.py: training diverged: {e}", file=sys.stderr)
         code = 1
+    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as e:
+        print(f"quickstart.py: data error: {one_line(e)}", file=sys.stderr)
+        code = 2
     sys.exit(code)
 
 

@@ -28,7 +28,8 @@ memory growth (TensorFlow 2 has no per-process fraction).
 
 Exit codes: 0 done or interrupted (SIGINT / SIGTERM save a checkpoint first),
 1 training diverged (NaN / Inf; the last good checkpoint is kept), 2 bad flags,
-data or an incompatible checkpoint in ``--model_dir``.
+data (damaged records are reported in one line naming the file) or an
+incompatible checkpoint in ``--model_dir``.
 """
 import argparse
 import ast
@@ -196,6 +197,7 @@ def main(argv=None):
     def log(message):
         print(message, flush=True)
 
+    import tensorflow as tf
     from training import loop
     try:
         run(args, log=log)
@@ -205,6 +207,15 @@ def main(argv=None):
     except loop.TrainingDivergedError as e:
         print(f"train_gqn_draw.py: training diverged: {e}", file=sys.stderr)
         sys.exit(1)
+    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as e:
+        print(f"train_gqn_draw.py: data error (no checkpoint written for the current steps): "
+              f"{one_line(e)}", file=sys.stderr)
+        sys.exit(2)
+
+
+def one_line(error):
+    """First line of a TensorFlow error message (the pipeline's messages name the file)."""
+    return (getattr(error, "message", None) or str(error)).strip().splitlines()[0][:500]
 
 
 if __name__ == "__main__":
