@@ -69,7 +69,6 @@ from data_provider.gqn_datasets import (  # noqa: F401  (re-exported)
     canonical_mode,
     dataset_info,
     expected_files,
-    num_shards as _num_dataset_shards,
     split_dir,
 )
 
@@ -95,7 +94,7 @@ def find_shard_files(root, dataset, mode):
     file of the expected naming is present; logs ``found K of N expected files``.
     """
     if root is None or not tf.io.gfile.isdir(str(root)):
-        raise FileNotFoundError(f"GQN data root {root!r} is not a directory (flag root)")
+        raise FileNotFoundError(f"GQN data root {root!r} is not a directory (argument root)")
     folder = split_dir(str(root), dataset, mode)
     if not tf.io.gfile.isdir(folder):
         raise FileNotFoundError(
@@ -147,7 +146,8 @@ def _file_batches(path, size, records_per_batch, skip_corrupt, counter):
 
     def account(consumed, element):
         records, is_end = element
-        framed = tf.reduce_sum(tf.cast(tf.strings.length(records), tf.int64) + _RECORD_FRAMING_BYTES)
+        lengths = tf.cast(tf.strings.length(records), tf.int64)
+        framed = tf.reduce_sum(lengths + _RECORD_FRAMING_BYTES)
         damaged = tf.logical_and(is_end, tf.not_equal(consumed, size))
         message = tf.strings.format(
             "corrupted or truncated tfrecord file {}: records readable up to byte {} of {}",
