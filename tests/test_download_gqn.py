@@ -1,0 +1,30 @@
+"""The GQN download helper builds the original bucket paths and skips shards present."""
+from data_provider import download_gqn, gqn_datasets
+
+
+def test_first_shards_use_original_names():
+    urls = download_gqn.shard_urls("mazes", "test", 2)
+    assert urls == ["gs://gqn-dataset/mazes/test/001-of-120.tfrecord",
+                    "gs://gqn-dataset/mazes/test/002-of-120.tfrecord"]
+    assert len(download_gqn.shard_urls("rooms_ring_camera", "train")) == 2160
+
+
+def test_present_shards_are_not_fetched_again(tmp_path):
+    dest = gqn_datasets.split_dir(str(tmp_path), "mazes", "train")
+    (tmp_path / "mazes" / "train").mkdir(parents=True)
+    (tmp_path / "mazes" / "train" / "0001-of-1080.tfrecord").write_bytes(b"")
+    commands = download_gqn.download_commands("mazes", str(tmp_path), train_shards=3, test_shards=0)
+    assert len(commands) == 1
+    target, argv = commands[0]
+    assert target == dest
+    assert argv[:3] == ["gsutil", "-m", "cp"]
+    assert [a.rsplit("/", 1)[1] for a in argv[3:-1]] == ["0002-of-1080.tfrecord", "0003-of-1080.tfrecord"]
+
+
+def test_dry_run_prints_commands_and_bad_count_exits_2(tmp_path, capsys):
+    assert download_gqn.main(["--dataset", "jaco", "--root", str(tmp_path),
+                              "--train_shards", "1", "--test_shards", "1", "--dry_run"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith(f"gs://gqn-dataset/jaco/train/0001-of-3600.tfrecord {tmp_path}/jaco/train/")
+    assert download_gqn.main(["--dataset", "jaco", "--root", str(tmp_path), "--train_shards", "5000"]) == 2
+    assert "3600 shards" in capsys.readouterr().err
