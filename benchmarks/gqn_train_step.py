@@ -9,8 +9,9 @@ inside one ``tf.function``, on a fixed random batch. Configs:
   canvas 128, z 64, pool representation 256, 8 steps, 64x64, 5 context
   views) at batch 4 with unshared cores (one core per DRAW step).
 
-Prints s/step and steps/s per (config, path, variant) and each time's ratio
-to the naive fp32 step of the same config. Example (short run):
+Prints s/step and steps/s per (config, path, variant), each time's ratio
+to the naive fp32 step of the same config, and the process CPU seconds per
+step (a steadier figure when the machine is shared). Example (short run):
 
     python benchmarks/gqn_train_step.py --configs b --steps 3
 """
@@ -71,7 +72,7 @@ def make_train_step(model, optimizer, cfg, jit_compile):
 
 
 def time_step(config, path, variant, batch, steps, warmup):
-    """Seconds per training step (mean over ``steps`` after ``warmup``) and loss."""
+    """(wall s/step, process CPU s/step, final loss), means over ``steps`` after ``warmup``."""
     params, share = CONFIGS[config]
     cfg = create_gqn_config(params)
     policy, jit = VARIANTS[variant]
@@ -82,11 +83,12 @@ def time_step(config, path, variant, batch, steps, warmup):
     for _ in range(warmup):
         loss = train_step(query, target)
     float(loss)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for _ in range(steps):
         loss = train_step(query, target)
     loss = float(loss)
-    return (time.perf_counter() - start) / steps, loss
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    return wall / steps, cpu / steps, loss
 
 
 def parse_args(argv):
@@ -111,18 +113,18 @@ def main(argv=None):
           f"after {args.warmup} warm-up, threads: intra "
           f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'}")
     print(f"{'config':6} {'path':10} {'variant':9} {'s/step':>8} {'steps/s':>8} "
-          f"{'vs naive fp32':>14} {'loss':>12}")
+          f"{'vs naive fp32':>14} {'cpu-s/step':>10} {'loss':>12}")
     for config in args.configs:
         reference = None
         for path in args.paths:
             for variant in args.variants:
-                seconds, loss = time_step(config, path, variant, args.batch, args.steps,
+                seconds, cpu, loss = time_step(config, path, variant, args.batch, args.steps,
                                           args.warmup)
                 if reference is None and path == "naive" and variant == "fp32":
                     reference = seconds
                 ratio = f"{reference / seconds:13.2f}x" if reference else f"{'-':>14}"
                 print(f"{config:6} {path:10} {variant:9} {seconds:8.3f} {1 / seconds:8.3f} "
-                      f"{ratio} {loss:12.1f}", flush=True)
+                      f"{ratio} {cpu:10.3f} {loss:12.1f}", flush=True)
                 keras.backend.clear_session()
 
 
