@@ -6,6 +6,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
+# TensorFlow first, whatever order the tests run in: importing it after OSMesa
+# has rendered crashes, and with it loaded the viewer draws its pictures in a
+# TensorFlow-free child process (see visualization/vtk_env.py), which the
+# viewer tests thereby exercise; its command-line tests run without TensorFlow.
+import tensorflow  # noqa: E402,F401
+
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = pathlib.Path(
     os.environ.get("GEN3D_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from visualization import vtk_env
+from visualization import render_process, vtk_env
 from visualization.voxel_render import camera_for
 from visualization.voxel_scene import (PALETTE, PALETTE_UINT8, VoxelInputError, as_scenes,
                                        downsample, largest_component, scene_points)
@@ -60,6 +60,22 @@ def test_configure_selects_osmesa_without_display(offscreen):
     env = {}
     assert vtk_env.configure(False, env) is True
     assert env[vtk_env.ENV_VAR] == "vtkOSOpenGLRenderWindow"
+
+
+def test_tensorflow_decides_where_pictures_are_drawn(monkeypatch):
+    assert vtk_env.tensorflow_loaded({}) is False
+    assert vtk_env.tensorflow_loaded({"tensorflow": object()}) is True
+    monkeypatch.setitem(sys.modules, "tensorflow", sys.modules.get("tensorflow", object()))
+    assert render_process.use_child() is True and render_process.use_child(False) is False
+    monkeypatch.delitem(sys.modules, "tensorflow")
+    assert render_process.use_child() is False and render_process.use_child(True) is True
+
+
+def test_in_process_osmesa_refused_next_to_tensorflow(offscreen, monkeypatch):
+    from visualization.voxel_render import VoxelRenderer
+    monkeypatch.setitem(sys.modules, "tensorflow", sys.modules.get("tensorflow", object()))
+    with pytest.raises(RuntimeError, match="TensorFlow"):
+        VoxelRenderer(32)
 
 
 # ---------------------------------------------------------------- scene points
@@ -176,9 +192,8 @@ def test_empty_scene_renders_background(offscreen):
 
 
 def test_views_differ(offscreen):
-    from visualization.voxel_render import VoxelRenderer
     from visualization.voxviz import render_image
-    renderer = VoxelRenderer(64)
+    renderer = render_process.open_renderer(64)
     try:
         pictures = [render_image(three_class_scene(), view=v, renderer=renderer)
                     for v in ("iso", "top", "front")]
@@ -213,6 +228,48 @@ def test_script_headless_writes_default_png(offscreen, tmp_path):
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "recons_0.png").is_file()
+
+
+def test_child_process_picture_equals_cli_picture(offscreen, tmp_path):
+    """With TensorFlow loaded (conftest) pictures come from the worker; the CLI draws in-process."""
+    from PIL import Image
+
+    from visualization.voxviz import render_voxels
+    assert "tensorflow" in sys.modules and render_process.use_child()
+    assert render_process.worker_pid() != os.getpid()
+    scene = three_class_scene()
+    np.save(tmp_path / "s.npy", scene[None])
+    child = np.asarray(Image.open(render_voxels(scene, str(tmp_path / "child.png"), size=80)))
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    run = subprocess.run([sys.executable, "visualization/voxviz.py", str(tmp_path / "s.npy"),
+                          "--size", "80", "-sc", str(tmp_path / "cli")],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    cli = np.asarray(Image.open(tmp_path / "cli.png").convert("RGB"))
+    assert (child < 250).any() and np.array_equal(child, cli)
+
+
+def test_script_importing_tensorflow_renders_and_exits_cleanly(offscreen, tmp_path):
+    """A script that imports TensorFlow at the top: "spawn" must not re-run it in the worker."""
+    script = tmp_path / "tf_first.py"
+    script.write_text(
+        "import sys\n"
+        "import numpy as np\n"
+        "import tensorflow as tf\n"
+        "from visualization import render_process\n"
+        "from visualization.voxviz import render_image\n"
+        "tf.reduce_sum(tf.ones([3]))\n"
+        "scene = np.zeros((8, 4, 8), np.int64)\n"
+        "scene[2:6, :2, 2:6] = 3\n"
+        "pictures = [render_image(scene, size=32) for _ in range(2)]\n"
+        "assert render_process.worker().submit(render_process.vtk_env.tensorflow_loaded)"
+        ".result() is False\n"
+        "print('drawn', int((pictures[1] < 250).any(axis=-1).sum()))\n")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    run = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=180)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert int(run.stdout.split()[-1]) > 0, run.stdout
 
 
 # ---------------------------------------------------------------- bad input
@@ -263,6 +320,7 @@ def test_full_scene_renders_quickly(offscreen, tmp_path):
     rng = np.random.default_rng(0)
     scene = np.zeros((80, 48, 80), np.int64)
     scene.flat[rng.choice(scene.size, 25000, replace=False)] = rng.integers(1, 12, 25000)
+    render_process.open_renderer(512)  # start the worker (when used) outside the timing
     start = time.perf_counter()
     render_voxels(scene, str(tmp_path / "full.png"))
     elapsed = time.perf_counter() - start

@@ -20,7 +20,8 @@ import time
 
 import numpy as np
 
-from visualization.voxel_render import VIEWS, VoxelRenderer
+from visualization.render_process import open_renderer
+from visualization.voxel_render import VIEWS
 from visualization.voxel_scene import VoxelInputError
 from visualization.voxviz import load_scenes, render_image
 
@@ -50,11 +51,15 @@ def write_gif(frames, out_gif, duration=120):
 
 
 def animate_file(path, out_gif=None, size=256, view="iso", duration=120, renderer=None, **style):
-    """Render every step of a ``[T, X, Y, Z]`` file into a GIF (default: beside it, ``.gif``)."""
+    """Render every step of a ``[T, X, Y, Z]`` file into a GIF (default: beside it, ``.gif``).
+
+    With TensorFlow loaded the frames are drawn in a TensorFlow-free child
+    process (``render_process``); import TensorFlow before rendering, never after.
+    """
     scenes, has_classes = load_scenes(path)
     out_gif = out_gif or os.fspath(path)[:-4] + ".gif"
     own = renderer is None
-    renderer = renderer or VoxelRenderer(size, offscreen=True)
+    renderer = renderer or open_renderer(size)
     try:
         count = scenes.shape[0]
         frames = [caption(render_image(np.asarray(scenes[t]), has_classes, view, size,
@@ -82,7 +87,7 @@ def animate_paths(paths, out_gif=None, size=256, view="iso", duration=120, log=p
     for path in files:  # check every input before rendering anything
         load_scenes(path)
     written, start = [], time.time()
-    renderer = VoxelRenderer(size, offscreen=True)
+    renderer = open_renderer(size)
     try:
         for n, path in enumerate(files, 1):
             written.append(animate_file(path, out_gif, size, view, duration, renderer, **style))

@@ -16,7 +16,8 @@ import sys
 
 import numpy as np
 
-from visualization.voxel_render import VIEWS, VoxelRenderer
+from visualization.render_process import open_renderer
+from visualization.voxel_render import VIEWS
 from visualization.voxel_scene import VoxelInputError
 from visualization.voxviz import load_scenes, render_image, save_png
 
@@ -50,7 +51,11 @@ def compose(grid, column_labels, row_labels, pad=None):
 
 
 def montage(paths, labels, out_png, n=4, first=1, size=256, view="iso", log=print, **style):
-    """Render scenes ``first..first+n-1`` of every file in ``paths`` into one PNG; returns ``out_png``."""
+    """Render scenes ``first..first+n-1`` of every file in ``paths`` into one PNG; returns ``out_png``.
+
+    With TensorFlow loaded the pictures are drawn in a TensorFlow-free child
+    process (``render_process``); import TensorFlow before rendering, never after.
+    """
     if len(labels) != len(paths):
         raise VoxelInputError(f"--labels: expected {len(paths)} names (one per file), got {len(labels)}")
     if n < 1 or first < 1:
@@ -60,7 +65,7 @@ def montage(paths, labels, out_png, n=4, first=1, size=256, view="iso", log=prin
         if first + n - 1 > scenes.shape[0]:
             raise VoxelInputError(
                 f"{path}: holds {scenes.shape[0]} scenes, scenes {first}..{first + n - 1} requested")
-    renderer = VoxelRenderer(size, offscreen=True)
+    renderer = open_renderer(size)
     try:
         grid = []
         for index in range(first - 1, first - 1 + n):

@@ -24,6 +24,7 @@ import time
 import numpy as np
 
 from visualization import vtk_env
+from visualization.render_process import open_renderer
 from visualization.voxel_render import VIEWS, WINDOW_SIZE, VoxelRenderer
 from visualization.voxel_scene import VoxelInputError, as_scenes, scene_points
 
@@ -61,12 +62,17 @@ def render_image(scene, has_classes=False, view="iso", size=WINDOW_SIZE, thresho
     """Render one scene offscreen; returns uint8 ``[size, size, 3]``.
 
     ``scene`` is ``[X, Y, Z]`` labels/values or ``[X, Y, Z, C]`` probabilities
-    (set ``has_classes``). Pass a ``VoxelRenderer`` to reuse its window.
+    (set ``has_classes``). Pass a renderer from
+    ``render_process.open_renderer`` (or a ``VoxelRenderer``) to reuse it for
+    many pictures. When TensorFlow is already imported the picture is drawn in
+    a TensorFlow-free child process (OSMesa crashes next to TensorFlow; see
+    ``visualization/vtk_env.py``); importing TensorFlow after rendering in the
+    same process is not supported (crash), so import it first.
     """
     centers, colors, grid = scene_points(scene, has_classes, threshold, colormap,
                                          downsample_factor, downsample_method, max_component)
     own = renderer is None
-    renderer = renderer or VoxelRenderer(size, offscreen=True)
+    renderer = renderer or open_renderer(size)
     try:
         return renderer.draw(centers, colors, grid, view, uniform_size)
     finally:
@@ -82,7 +88,10 @@ def save_png(image, out_png):
 
 
 def render_voxels(scene, out_png, has_classes=False, view="iso", size=WINDOW_SIZE, **style):
-    """Render one scene offscreen to ``out_png``; ``style`` as in :func:`render_image`."""
+    """Render one scene offscreen to ``out_png``; ``style`` as in :func:`render_image`.
+
+    Drawn in a child process when TensorFlow is loaded (see :func:`render_image`).
+    """
     return save_png(render_image(scene, has_classes, view, size, **style), out_png)
 
 
@@ -90,10 +99,12 @@ def render_all(path, out_prefix=None, view="iso", size=WINDOW_SIZE, log=print, *
     """Every scene ``i`` of ``path`` to ``<prefix>_<i>.png`` (zero-based, like ``screenshot.py``).
 
     ``out_prefix`` defaults to ``path`` without ``.npy``. Returns the file names.
+    One renderer for all scenes: in-process, or the TensorFlow-free child
+    process when TensorFlow is loaded (see :func:`render_image`).
     """
     scenes, has_classes = load_scenes(path)
     prefix = out_prefix if out_prefix is not None else os.fspath(path)[:-4]
-    renderer = VoxelRenderer(size, offscreen=True)
+    renderer = open_renderer(size)
     written, start, count = [], time.time(), scenes.shape[0]
     try:
         for i in range(count):

@@ -9,9 +9,25 @@ installs it when run as root).
 
 Every module that renders with VTK calls :func:`load_vtk` instead of importing
 ``vtk`` itself, so this choice is made in one place.
+
+TensorFlow and OSMesa do not share a process. TensorFlow loads its own LLVM,
+absl and protobuf symbols into the global namespace; Mesa's default
+``llvmpipe`` driver carries another LLVM. Measured with the VTK 9.7 wheel and
+Debian's libosmesa6: rendering after ``import tensorflow`` crashes
+(segmentation fault), the ``softpipe`` driver renders but the process aborts
+at exit (``free(): invalid pointer``), and importing TensorFlow after OSMesa
+has rendered crashes at the import. Therefore, when TensorFlow is already
+loaded (:func:`tensorflow_loaded`), every picture is drawn in a child process
+started with the multiprocessing "spawn" method that never imports
+TensorFlow (``visualization/render_process.py``); otherwise the picture is
+drawn in-process with ``llvmpipe`` (the viewer's own commands never import
+TensorFlow). Importing TensorFlow AFTER rendering in the same process is not
+supported (it crashes): a program that needs both must import TensorFlow
+first.
 """
 import ctypes.util
 import os
+import sys
 
 OSMESA_WINDOW = "vtkOSOpenGLRenderWindow"
 ENV_VAR = "VTK_DEFAULT_OPENGL_WINDOW"
@@ -26,6 +42,11 @@ def has_display(environ=None):
 def osmesa_available():
     """True when the OSMesa shared library can be found by the dynamic loader."""
     return ctypes.util.find_library("OSMesa") is not None
+
+
+def tensorflow_loaded(modules=None):
+    """True when TensorFlow is imported in this process (pictures then come from a child)."""
+    return "tensorflow" in (sys.modules if modules is None else modules)
 
 
 def needs_offscreen(offscreen=False, environ=None):
@@ -57,13 +78,19 @@ def configure(offscreen=False, environ=None):
 def load_vtk(offscreen=False):
     """Configure the backend, then import and return the VTK modules we render with.
 
+    Raises RuntimeError when OSMesa is selected and TensorFlow is loaded (see
+    the module docstring): such processes render through ``render_process``.
+
     Returns a namespace-like module object with the classes used by the viewer
     (``vtkRenderWindow``, ``vtkRenderer``, ``vtkActor``, ``vtkGlyph3DMapper``,
     ``vtkCubeSource``, ``vtkPolyData``, ``vtkPoints``, ``vtkWindowToImageFilter``,
     ``vtkRenderWindowInteractor``, ``vtkInteractorStyleTrackballCamera``,
     ``vtkPolyDataMapper``, ``vtkCellArray``, ``numpy_support``).
     """
-    configure(offscreen)
+    if configure(offscreen) and tensorflow_loaded():
+        raise RuntimeError(
+            "OSMesa rendering next to TensorFlow crashes: render through "
+            "visualization.render_process.open_renderer (a TensorFlow-free child process)")
     import types
 
     import vtkmodules.vtkInteractionStyle  # noqa: F401  (registers interactor styles)
