@@ -9,7 +9,10 @@ CLI does). "per voxel" rebuilds the original ``eval/util_vtk.py`` approach:
 for every voxel its own 8-point, 6-quad polydata, mapper and actor. That is
 slow, so by default it is timed on ``--subset`` voxels and scaled linearly to
 the full count (set ``--subset 0`` to time it on all voxels); the printout says
-which.
+which. "child process" is the same one-actor picture drawn by the
+TensorFlow-free worker that the viewer uses when TensorFlow is loaded
+(``visualization/render_process.py``): its start-up once, then per picture
+(scene points sent, uint8 picture returned, PNG written by the caller).
 """
 import argparse
 import os
@@ -18,9 +21,10 @@ import time
 
 import numpy as np
 
+from visualization import render_process
 from visualization.voxel_render import VoxelRenderer, style_actor
 from visualization.voxel_scene import scene_points
-from visualization.voxviz import render_voxels, save_png
+from visualization.voxviz import render_image, render_voxels, save_png
 
 CUBE_FACES = [[0, 1, 2, 3], [4, 5, 6, 7], [0, 1, 5, 4], [1, 2, 6, 5], [2, 3, 7, 6], [3, 0, 4, 7]]
 
@@ -71,6 +75,20 @@ def time_one_actor(scene, out_png, size, repeats):
     return min(times)
 
 
+def time_child(scene, out_png, size, repeats):
+    """(worker start-up s, first picture s, best per-picture s) for the child-process path."""
+    start = time.perf_counter()
+    renderer = render_process.open_renderer(size, child=True)
+    startup = time.perf_counter() - start
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        save_png(render_image(scene, size=size, renderer=renderer), out_png)
+        times.append(time.perf_counter() - start)
+    render_process.shutdown()
+    return startup, times[0], min(times)
+
+
 def time_per_voxel(scene, out_png, size, subset):
     centers, colors, grid = scene_points(scene)
     if subset:
@@ -94,11 +112,14 @@ def main(argv=None):
     scene = random_scene(args.voxels)
     with tempfile.TemporaryDirectory() as tmp:
         fast = time_one_actor(scene, os.path.join(tmp, "one.png"), args.size, args.repeats)
+        startup, first, child = time_child(scene, os.path.join(tmp, "child.png"), args.size, args.repeats)
         slow, measured = time_per_voxel(scene, os.path.join(tmp, "per.png"), args.size, args.subset)
     scaled = slow * args.voxels / measured
     print(f"scene 80x48x80, {args.voxels} occupied voxels, {args.size}x{args.size} PNG, offscreen")
     print(f"one glyph actor : {fast:7.2f} s  (best of {args.repeats}, fresh window each)")
     note = "measured" if measured == args.voxels else f"measured {slow:.2f} s on {measured} voxels, scaled linearly"
+    print(f"child process   : {child:7.2f} s  (best of {args.repeats}; {child / fast:.2f}x in-process; "
+          f"once: worker start {startup:.2f} s, first picture with VTK import {first:.2f} s)")
     print(f"actor per voxel : {scaled:7.2f} s  ({note})")
     print(f"speed-up        : {scaled / fast:7.1f}x")
 
