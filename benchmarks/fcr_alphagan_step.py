@@ -9,14 +9,14 @@ iteration (convolutions and matrix products of the traced step, counted from the
 static shapes, ops that feed no output left out) and the rate achieved, which shows
 whether a phase is compute bound.
 
-Measured (2-core shared CPU, float32, small config, same run): phase "before" 11.9
-GFLOP/it at about 25 GFLOP/s, phase "after" 254.9 GFLOP/it at about 145 GFLOP/s, the
-convolution peak of this machine. The after phase is 21x the work: its refiner runs at
-full resolution with 241,920 multiply-adds per voxel per forward (as many as its
-weights), 4 forwards and 2 backwards per iteration, while the small config shrinks the
-channels of the other networks but not the refiner's 32. At the original config (batch
-2) both phases cost about the same wall time (before 2.57 TFLOP/it, after 5.60
-TFLOP/it).
+Measured (2-core shared CPU, one run, float32): small config, phase "before" 11.9
+GFLOP/it at 35 GFLOP/s, phase "after" 254.9 GFLOP/it at 90 GFLOP/s (a single 3x3x3
+convolution peaks near 115 GFLOP/s here); original config, batch 2, before 1286
+GFLOP/it in 15.3 s, after 2798 GFLOP/it in 28.2 s. The after phase is compute bound:
+its refiner runs at full resolution with 241,920 multiply-adds per voxel per forward (as
+many as its weights), 4 forwards and 2 backwards per iteration, while the small config
+shrinks the channels of the other networks but not the refiner's 32 (21x the work of
+the before phase there, 2.2x at the original config).
 
     python benchmarks/fcr_alphagan_step.py [--iters 5] [--orig_batch 2] [--skip_original]
 """
