@@ -88,11 +88,14 @@ def load_system(model_dir, batch_size=8):
     if latest is None:
         raise UsageError(f"--model_dir: no checkpoint (ckpt-N.index) in {model_dir}")
     with open(path) as f:
-        try:
-            cfg = create_gqn_config(json.load(f))
-        except ValueError as e:
-            raise UsageError(f"{path}: {e}") from None
-    system = GQNSystem(cfg, batch_size, log=lambda message: None)
+        saved = json.load(f)
+    original_prior_timing = bool(saved.pop("ORIGINAL_PRIOR_TIMING", False))
+    try:
+        cfg = create_gqn_config(saved)
+    except ValueError as e:
+        raise UsageError(f"{path}: {e}") from None
+    system = GQNSystem(cfg, batch_size, log=lambda message: None,
+                       original_prior_timing=original_prior_timing)
     system.build()
     step = tf.Variable(0, dtype=tf.int64, name="step")
     tf.train.Checkpoint(step=step, **system.checkpoint_items()).restore(latest).expect_partial()

@@ -95,6 +95,11 @@ def test_cli_trains_evaluates_checkpoints_and_resumes(data_root, tmp_path, capsy
                                    "--max_steps", "9", "--set", "LSTM_OUTPUT_CHANNELS", "16"],
                            capsys)
     assert code == 2 and "LSTM_OUTPUT_CHANNELS: checkpoint has 8, requested 16" in err
+    assert json.load(open(os.path.join(model_dir, "config.json")))["ORIGINAL_PRIOR_TIMING"] is False
+
+    code, out, err = _main(TINY + ["--data_dir", data_root, "--model_dir", model_dir,
+                                   "--max_steps", "9", "--original_prior_timing"], capsys)
+    assert code == 2 and "ORIGINAL_PRIOR_TIMING" in err
 
 
 def test_max_steps_zero_only_builds(data_root, tmp_path, capsys):

@@ -66,10 +66,14 @@ class GQNSystem(loop.TrainSystem):
     ``mixed_precision="bf16"`` builds the model with the ``mixed_bfloat16``
     policy (losses stay float32); ``xla=True`` compiles the forward and
     gradient computation with XLA (``jit_compile``).
+    ``original_prior_timing=True`` reproduces tf-gqn's KL, which compares the
+    posterior of step l with the prior computed after the generator update of
+    step l (the prior of step l + 1); the default uses the prior of step l.
+    It is stored in ``config.json`` as ``ORIGINAL_PRIOR_TIMING``.
     """
 
     def __init__(self, cfg, global_batch_size, optimized=True, mixed_precision="none",
-                 xla=False, log=print):
+                 xla=False, log=print, original_prior_timing=False):
         if mixed_precision not in ("none", "bf16"):
             raise ValueError(f"mixed_precision must be 'none' or 'bf16', got {mixed_precision!r}")
         self.cfg = cfg
@@ -77,6 +81,7 @@ class GQNSystem(loop.TrainSystem):
         self.optimized = optimized
         self.mixed_precision = mixed_precision
         self.xla = xla
+        self.original_prior_timing = bool(original_prior_timing)
         self.log = log
         self.model = self.optimizer = None
 
@@ -92,7 +97,8 @@ class GQNSystem(loop.TrainSystem):
 
     def build(self):
         dtype = "mixed_bfloat16" if self.mixed_precision == "bf16" else None
-        self.model = GQNModel(self.cfg, optimized=self.optimized, dtype=dtype)
+        self.model = GQNModel(self.cfg, optimized=self.optimized, dtype=dtype,
+                              original_prior_timing=self.original_prior_timing)
         self.model(self.dummy_batch(), training=True)
         cfg = self.cfg
         self.optimizer = keras.optimizers.Adam(
@@ -111,7 +117,7 @@ class GQNSystem(loop.TrainSystem):
         return {"model": self.model, "optimizer": self.optimizer}
 
     def config_dict(self):
-        return dict(self.cfg._asdict())
+        return dict(self.cfg._asdict(), ORIGINAL_PRIOR_TIMING=self.original_prior_timing)
 
     # ------------------------------------------------------------------ steps
     def _terms(self, out, target, sigma):

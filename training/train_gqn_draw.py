@@ -20,7 +20,9 @@ replicas of the distribution strategy (all visible GPUs, or the workers of
 
 Added: ``--enc_type``, ``--max_steps`` (0 builds the model, logs
 ``trainable parameters: N`` and exits), ``--seed``, ``--mixed_precision
-{none,bf16}``, ``--xla``, ``--samples_per_scene``, ``--set KEY VALUE`` (any
+{none,bf16}``, ``--xla``, ``--samples_per_scene``, ``--original_prior_timing``
+(tf-gqn's off-by-one prior in the KL, kept behind this flag; the default pairs
+the posterior and prior of the same step), ``--set KEY VALUE`` (any
 ``GQNConfig`` key, value parsed with ``ast.literal_eval``). ``--img_size`` also
 sets ``ENC_HEIGHT`` / ``ENC_WIDTH`` to a quarter of it (the canvas is
 upsampled 4x); ``--set`` is applied last. ``--memcap`` below 1 turns on GPU
@@ -64,6 +66,9 @@ def build_parser():
     p.add_argument("--initial_eval", action="store_true", help="evaluate before training")
     p.add_argument("--seed", type=int, default=None, help="random seed")
     p.add_argument("--mixed_precision", choices=("none", "bf16"), default="none")
+    p.add_argument("--original_prior_timing", action="store_true",
+                   help="tf-gqn's KL: posterior of step l against the prior of step l+1 "
+                        "(the original's off-by-one); default: the prior of step l")
     p.add_argument("--xla", action="store_true", help="compile the step with XLA")
     p.add_argument("--samples_per_scene", type=int, default=1,
                    help="examples drawn from every scene read")
@@ -162,7 +167,7 @@ def run(args, log=print):
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)
     system = GQNSystem(cfg, args.batch_size, mixed_precision=args.mixed_precision,
-                       xla=args.xla, log=log)
+                       xla=args.xla, log=log, original_prior_timing=args.original_prior_timing)
     if args.max_steps == 0:
         with strategy.scope():
             system.build()
