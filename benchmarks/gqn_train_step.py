@@ -23,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from models.gqn import GQNModel, create_gqn_config, objective
+from models.gqn import FusedAdam, GQNModel, create_gqn_config, objective
 
 CONFIGS = {
     "a": ({}, True),
@@ -37,6 +37,7 @@ VARIANTS = {  # name -> (dtype policy, jit_compile)
     "bf16+xla": ("mixed_bfloat16", True),
 }
 PATHS = {"naive": False, "optimized": True}
+OPTIMIZERS = {"keras": keras.optimizers.Adam, "fused": FusedAdam}  # same maths
 
 
 def make_batch(cfg, batch, seed=0):
@@ -71,13 +72,13 @@ def make_train_step(model, optimizer, cfg, jit_compile):
     return train_step
 
 
-def time_step(config, path, variant, batch, steps, warmup):
+def time_step(config, path, variant, batch, steps, warmup, optimizer="fused"):
     """(wall s/step, process CPU s/step, final loss), means over ``steps`` after ``warmup``."""
     params, share = CONFIGS[config]
     cfg = create_gqn_config(params)
     policy, jit = VARIANTS[variant]
     model = GQNModel(cfg, optimized=PATHS[path], share_cores=share, dtype=policy)
-    optimizer = keras.optimizers.Adam(learning_rate=float(cfg.ADAM_LR_ALPHA))
+    optimizer = OPTIMIZERS[optimizer](learning_rate=float(cfg.ADAM_LR_ALPHA))
     train_step = make_train_step(model, optimizer, cfg, jit)
     query, target = make_batch(cfg, batch)
     for _ in range(warmup):
@@ -97,6 +98,9 @@ def parse_args(argv):
     parser.add_argument("--paths", nargs="+", choices=list(PATHS), default=list(PATHS))
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS),
                         default=["fp32", "bf16", "xla"])
+    parser.add_argument("--optimizers", nargs="+", choices=list(OPTIMIZERS), default=["fused"],
+                        help="Adam implementation(s): keras (element-wise ops) or fused "
+                             "(ResourceApplyAdam per variable)")
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--steps", type=int, default=5, help="timed steps per run")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps (tracing)")
@@ -112,20 +116,21 @@ def main(argv=None):
     print(f"tensorflow {tf.__version__}, batch {args.batch}, {args.steps} timed steps "
           f"after {args.warmup} warm-up, threads: intra "
           f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'}")
-    print(f"{'config':6} {'path':10} {'variant':9} {'s/step':>8} {'steps/s':>8} "
+    print(f"{'config':6} {'path':10} {'variant':9} {'adam':6} {'s/step':>8} {'steps/s':>8} "
           f"{'vs naive fp32':>14} {'cpu-s/step':>10} {'loss':>12}")
     for config in args.configs:
         reference = None
         for path in args.paths:
             for variant in args.variants:
-                seconds, cpu, loss = time_step(config, path, variant, args.batch, args.steps,
-                                          args.warmup)
-                if reference is None and path == "naive" and variant == "fp32":
-                    reference = seconds
-                ratio = f"{reference / seconds:13.2f}x" if reference else f"{'-':>14}"
-                print(f"{config:6} {path:10} {variant:9} {seconds:8.3f} {1 / seconds:8.3f} "
-                      f"{ratio} {cpu:10.3f} {loss:12.1f}", flush=True)
-                keras.backend.clear_session()
+                for adam in args.optimizers:
+                    seconds, cpu, loss = time_step(config, path, variant, args.batch,
+                                                   args.steps, args.warmup, adam)
+                    if reference is None and path == "naive" and variant == "fp32":
+                        reference = seconds
+                    ratio = f"{reference / seconds:13.2f}x" if reference else f"{'-':>14}"
+                    print(f"{config:6} {path:10} {variant:9} {adam:6} {seconds:8.3f} "
+                          f"{1 / seconds:8.3f} {ratio} {cpu:10.3f} {loss:12.1f}", flush=True)
+                    keras.backend.clear_session()
 
 
 if __name__ == "__main__":

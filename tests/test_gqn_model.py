@@ -228,3 +228,37 @@ def test_a_few_adam_steps_lower_the_loss():
     losses = [float(step()) for _ in range(15)]
     assert np.isfinite(losses).all()
     assert losses[-1] < losses[0] - 0.1 * abs(losses[0]), losses
+
+
+def test_fused_adam_equals_keras_adam_and_checkpoints_slots(tmp_path):
+    from models.gqn import FusedAdam
+    rng = np.random.default_rng(3)
+    shapes = [(3, 3, 4, 5), (5,), (7, 2)]
+    init = [rng.normal(size=s).astype(np.float32) for s in shapes]
+    grads = [[rng.normal(size=s).astype(np.float32) for s in shapes] for _ in range(4)]
+    schedule = keras.optimizers.schedules.PolynomialDecay(1e-2, 10, 1e-3)
+    results = []
+    for cls in (keras.optimizers.Adam, FusedAdam):
+        variables = [keras.Variable(x) for x in init]
+        opt = cls(learning_rate=schedule, beta_1=0.8, beta_2=0.95, epsilon=1e-3)
+        step = tf.function(lambda g: opt.apply_gradients(zip(g, variables)))
+        for g in grads:
+            step([tf.constant(x) for x in g])
+        results.append(([v.numpy() for v in variables], opt))
+    (ref, ref_opt), (got, opt) = results
+    for a, b, start in zip(ref, got, init):
+        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-6)
+        assert np.abs(a - start).min() > 1e-4  # every element moved
+    for slots in ("_momentums", "_velocities"):
+        for a, b in zip(getattr(ref_opt, slots), getattr(opt, slots)):
+            np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-6, atol=1e-7)
+    path = tf.train.Checkpoint(optimizer=opt).write(str(tmp_path / "ckpt"))
+    variables = [keras.Variable(x) for x in init]
+    fresh = FusedAdam(learning_rate=schedule, beta_1=0.8, beta_2=0.95, epsilon=1e-3)
+    fresh.build(variables)
+    tf.train.Checkpoint(optimizer=fresh).read(path).assert_consumed()
+    assert int(fresh.iterations) == 4
+    for a, b in zip(opt._velocities, fresh._velocities):
+        np.testing.assert_array_equal(b.numpy(), a.numpy())
+    with pytest.raises(ValueError, match="amsgrad"):
+        FusedAdam(amsgrad=True)

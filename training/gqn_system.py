@@ -11,7 +11,8 @@ Facts kept from tf-gqn (``gqn/gqn_model.py``, ``gqn_draw_model_fn``):
   ``= target_llh + kl_regularizer`` where ``target_llh`` is the target NLL;
 * ``l2_reconstruction`` is the mean squared error between target and
   predicted mean;
-* ADAM with TensorFlow 1's defaults (beta1 0.9, beta2 0.999, epsilon 1e-8);
+* ADAM with TensorFlow 1's defaults (beta1 0.9, beta2 0.999, epsilon 1e-8),
+  here ``FusedAdam`` (Keras Adam's maths and slots, one fused kernel per variable);
 * debug image summaries: each context frame, the target, the predicted mean
   and the canvas-mean strip (eta_g of every DRAW step's canvas side by side,
   separated by white bars 2 pixels wide).
@@ -24,7 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from models.gqn import GQNModel, objective
+from models.gqn import FusedAdam, GQNModel, objective
 from training import loop
 
 BAR_WIDTH = 2
@@ -101,7 +102,7 @@ class GQNSystem(loop.TrainSystem):
                               original_prior_timing=self.original_prior_timing)
         self.model(self.dummy_batch(), training=True)
         cfg = self.cfg
-        self.optimizer = keras.optimizers.Adam(
+        self.optimizer = FusedAdam(
             learning_rate=AnnealedLearningRate(cfg.ADAM_LR_ALPHA, cfg.ADAM_LR_BETA,
                                                cfg.ANNEAL_LR_TAU),
             beta_1=0.9, beta_2=0.999, epsilon=1e-8)
