@@ -165,6 +165,18 @@ def test_optimized_forward_equals_naive(enc_type, share):
         np.testing.assert_allclose(b[key].numpy(), a[key].numpy(), atol=1e-5, err_msg=key)
     ga, gb = naive.generate(query, noise=noise), fast.generate(query, noise=noise)
     np.testing.assert_allclose(gb["mu_target"].numpy(), ga["mu_target"].numpy(), atol=1e-5)
+    grads = []
+    for model in (naive, fast):
+        with tf.GradientTape() as tape:
+            out = model((query, target), noise=noise)
+            loss, _, _ = objective.gqn_loss(target, out["mu_target"], 1.0, out["posterior_mu"],
+                                            out["posterior_sigma"], out["prior_mu"],
+                                            out["prior_sigma"])
+        grads.append(tape.gradient(loss, model.trainable_variables))
+    for ref, got, var in zip(*grads, naive.trainable_variables):
+        assert got is not None, var.path
+        np.testing.assert_allclose(got.numpy(), ref.numpy(), rtol=1e-4, atol=1e-4,
+                                   err_msg=var.path)
 
 
 def test_output_shapes_and_generation_without_target():

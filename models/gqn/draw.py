@@ -25,7 +25,10 @@ computed once per forward pass (``constant_gates``; for inputs constant over
 the grid, as the pool representation and the pose, in closed form from the
 kernel taps without any convolution over the grid), and the inputs that change
 are concatenated and convolved with the concatenated kernels in one call
-(``fused_gates``).
+(``fused_step``). At the first DRAW step the states and the canvas are zero,
+so the fused path skips their kernel slices (``InferenceCore.first_shift``,
+``Eta.of_zero``, sliced gate kernels in ``GQNModel``): exactly the same sums
+without the products with zeros.
 """
 import keras
 import tensorflow as tf
@@ -181,6 +184,13 @@ class InferenceCore(keras.layers.Layer):
         x = tf.concat([tf.cast(target, canvas.dtype), canvas], axis=-1)
         return hidden + self.downsample(x)
 
+    def first_shift(self, target):
+        """``shift_hidden`` at the first DRAW step, where h_e and the canvas are
+        zero: only the target's slice of the kernel contributes (exactly equal)."""
+        kernel = tf.cast(self.downsample.kernel, self.compute_dtype)
+        channels = target.shape[-1]
+        return tf.nn.conv2d(tf.cast(target, kernel.dtype), kernel[:, :, :channels, :], 4, "VALID")
+
     def call(self, inputs, cell, target, canvas):
         """Naive step; ``inputs`` holds representation, query_pose, h_g, h_e."""
         inputs = dict(inputs)
@@ -199,8 +209,17 @@ class Eta(keras.layers.Layer):
         self.built = True
 
     def call(self, hidden):
-        mu, raw = tf.split(self.conv(hidden), 2, axis=-1)
+        return self._statistics(self.conv(hidden))
+
+    def _statistics(self, x):
+        mu, raw = tf.split(x, 2, axis=-1)
         return mu, tf.nn.softplus(raw + 0.5) + 1e-8
+
+    def of_zero(self, batch, height, width):
+        """``call`` on a zero hidden state (the first DRAW step): the conv is
+        zero, only the bias remains (exactly equal, no convolution)."""
+        bias = tf.cast(self.conv.bias, self.compute_dtype)
+        return self._statistics(tf.broadcast_to(bias, [batch, height, width, bias.shape[0]]))
 
 
 def sample_z(mu, sigma, eps):

@@ -152,9 +152,14 @@ class GQNModel(keras.Model):
         for step in range(self.cfg.SEQ_LENGTH):
             gen = self._core(self.generator_cores, step)
             inf = self._core(self.inference_cores, step)
+            first = self.optimized and step == 0  # zero states and canvas: skip their terms
             if not self.original_prior_timing:
-                prior = self.eta_pi(h_g)
-            if self.optimized:
+                prior = self._eta_of_zero(self.eta_pi, batch) if first else self.eta_pi(h_g)
+            if first:
+                k_inf, const_inf, k_gen, const_gen = plan[0]
+                c_e, h_e = inf.lstm.fused_step([inf.first_shift(target)], self._h_e_slice(k_inf),
+                                               const_inf, c_e)
+            elif self.optimized:
                 k_inf, const_inf, k_gen, const_gen = plan[step % len(plan)]
                 h_e_in = inf.shift_hidden(h_e, target, canvas)
                 c_e, h_e = inf.lstm.fused_step([h_g, h_e_in], k_inf, const_inf, c_e)
@@ -163,7 +168,10 @@ class GQNModel(keras.Model):
                                 "h_g": h_g, "h_e": h_e}, c_e, target, canvas)
             post = self.eta_q(h_e)
             z = sample_z(*post, eps[step])
-            if self.optimized:
+            if first:
+                c_g, h_g = gen.lstm.fused_step([z], self._z_slice(k_gen), const_gen, c_g)
+                canvas = gen.upsample(h_g)
+            elif self.optimized:
                 c_g, h_g = gen.lstm.fused_step([z, h_g], k_gen, const_gen, c_g)
                 canvas = canvas + gen.upsample(h_g)
             else:
@@ -178,6 +186,17 @@ class GQNModel(keras.Model):
             sigma_pi.append(prior[1])
         return self._outputs(canvases, posterior_mu=mu_q, posterior_sigma=sigma_q,
                              prior_mu=mu_pi, prior_sigma=sigma_pi)
+
+    def _eta_of_zero(self, eta, batch):
+        return eta.of_zero(batch, self.cfg.ENC_HEIGHT, self.cfg.ENC_WIDTH)
+
+    def _h_e_slice(self, k_inf):
+        """The h_e part of the fused (h_g, h_e) inference kernel."""
+        return k_inf[:, :, self.cfg.LSTM_OUTPUT_CHANNELS:, :]
+
+    def _z_slice(self, k_gen):
+        """The z part of the fused (z, h_g) generator kernel."""
+        return k_gen[:, :, :self.cfg.Z_CHANNELS, :]
 
     def _fused_plan(self, r, pose, with_inference=True):
         """Per core: fused kernels and step-invariant gates, computed once."""
@@ -210,8 +229,14 @@ class GQNModel(keras.Model):
         canvases = []
         for step in range(self.cfg.SEQ_LENGTH):
             gen = self._core(self.generator_cores, step)
-            z = sample_z(*self.eta_pi(h_g), eps[step])
-            if self.optimized:
+            first = self.optimized and step == 0  # zero states and canvas: skip their terms
+            prior = self._eta_of_zero(self.eta_pi, batch) if first else self.eta_pi(h_g)
+            z = sample_z(*prior, eps[step])
+            if first:
+                _, _, k_gen, const_gen = plan[0]
+                c_g, h_g = gen.lstm.fused_step([z], self._z_slice(k_gen), const_gen, c_g)
+                canvas = gen.upsample(h_g)
+            elif self.optimized:
                 _, _, k_gen, const_gen = plan[step % len(plan)]
                 c_g, h_g = gen.lstm.fused_step([z, h_g], k_gen, const_gen, c_g)
                 canvas = canvas + gen.upsample(h_g)
