@@ -201,10 +201,14 @@ def test_quickstart_deadline_stops_training_like_sigterm(tmp_path):
     def dataset_fn(ctx):
         return tf.data.Dataset.range(10).map(lambda i: tf.cast(i, tf.float32)).batch(1)
 
+    lines = []
     with _Deadline(0.5 / 60.0) as deadline:
         result = loop.train(Slow(), dataset_fn, model_dir=str(tmp_path), global_batch_size=1,
-                            epochs=10000, log=lambda m: None)
+                            epochs=10000, log_steps=2,
+                            log=deadline.log_with_time_left(lines.append))
     assert deadline.fired and result["status"] == "interrupted"
+    progress = [line for line in lines if line.startswith("step ")]
+    assert progress and all(re.search(r", 0:[0-3]\d left$", line) for line in progress), progress
     assert 1 <= result["step"] < 10000
     assert os.path.exists(tmp_path / f"ckpt-{result['step']}.index")
 

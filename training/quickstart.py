@@ -25,6 +25,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 DATASET = "rooms_ring_camera"
 DEMO_TRAIN_FLAGS = [
@@ -81,8 +82,22 @@ class _Deadline:
 
     def __init__(self, minutes):
         self.fired = False
+        self.end = time.monotonic() + minutes * 60.0
         self._timer = threading.Timer(minutes * 60.0, self._fire)
         self._timer.daemon = True
+
+    def log_with_time_left(self, log):
+        """``log`` whose progress lines end with the time left of the budget.
+
+        The demo trains for a fixed time, so the loop's ETA (from the epoch
+        count) means nothing here; it is replaced by the budget's end.
+        """
+        def wrapped(message):
+            if ", ETA " in message:
+                left = max(0, int(self.end - time.monotonic()))
+                message = message.split(", ETA ")[0] + f", {left // 60}:{left % 60:02d} left"
+            log(message)
+        return wrapped
 
     def _fire(self):
         self.fired = True
@@ -112,7 +127,7 @@ def run(argv=None, log=print):
     train_args = train_gqn_draw.build_parser().parse_args(train_argv)
     log(f"[demo] training for {args.minutes:g} minutes into {model_dir}")
     with _Deadline(args.minutes) as deadline:
-        result = train_gqn_draw.run(train_args, log=log)
+        result = train_gqn_draw.run(train_args, log=deadline.log_with_time_left(log))
     if result is None:
         return 0
     if result["status"] == "interrupted" and not deadline.fired:
