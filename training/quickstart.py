@@ -140,7 +140,7 @@ def run(argv=None, log=print):
     log("[demo] outputs:\n"
         f"  data:        {data_dir}\n"
         f"  checkpoints: {model_dir} (config.json, eval.json, ckpt-N; run again to train more)\n"
-        f"  TensorBoard: tensorboard --logdir {model_dir}  (pip install tensorboard)\n"
+        f"  TensorBoard: tensorboard --logdir {model_dir}\n"
         f"  novel views: {views_dir}/views.png, {views_dir}/ring_*.gif, *.npy, metrics.json")
     return 0
 

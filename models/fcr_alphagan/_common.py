@@ -26,3 +26,15 @@ def dense(units, name=None, dtype=None):
     """Fully connected layer without bias (``tf.matmul`` in the original)."""
     return keras.layers.Dense(units, use_bias=False, kernel_initializer=weight_init(),
                               name=name, dtype=dtype)
+
+
+def downsampling_convs(dim, kernels, dtype=None):
+    """The four stride-2 convolutions shared by the encoder and the discriminator.
+
+    Channels ``dim[3], dim[2], dim[1], dim[0]`` (64, 128, 256, 512 by default) with
+    kernels ``kernels[4], kernels[3], kernels[2], kernels[1]``, named ``conv1..conv4``.
+    """
+    channels = [dim[3], dim[2], dim[1], dim[0]]
+    layer_kernels = [kernels[4], kernels[3], kernels[2], kernels[1]]
+    return [conv(c, k, strides=2, name=f"conv{i + 1}", dtype=dtype)
+            for i, (c, k) in enumerate(zip(channels, layer_kernels))]

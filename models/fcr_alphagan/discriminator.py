@@ -10,7 +10,7 @@ sizes (the unused ``discrim_bn_g1``/``discrim_bn_b1`` are dropped).
 import keras
 import tensorflow as tf
 
-from models.fcr_alphagan._common import DEFAULT_KERNELS, conv, dense
+from models.fcr_alphagan._common import DEFAULT_KERNELS, dense, downsampling_convs
 from models.fcr_alphagan.layers import LayerNorm, lrelu
 
 
@@ -21,10 +21,7 @@ class Discriminator(keras.Model):
         kwargs.setdefault("name", "discriminator")
         super().__init__(**kwargs)
         policy = self.dtype_policy
-        channels = [dim[3], dim[2], dim[1], dim[0]]
-        layer_kernels = [kernels[4], kernels[3], kernels[2], kernels[1]]
-        self.convs = [conv(c, k, strides=2, name=f"conv{i + 1}", dtype=policy)
-                      for i, (c, k) in enumerate(zip(channels, layer_kernels))]
+        self.convs = downsampling_convs(dim, kernels, dtype=policy)
         self.norms = [LayerNorm(name=f"ln{i + 2}", dtype=policy) for i in range(3)]
         self.fc = dense(1, name="fc", dtype=policy)
 

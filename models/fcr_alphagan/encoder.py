@@ -10,7 +10,7 @@ default sizes (the unused ``encode_bn_g1``/``encode_bn_b1`` are dropped).
 import keras
 import tensorflow as tf
 
-from models.fcr_alphagan._common import DEFAULT_KERNELS, conv
+from models.fcr_alphagan._common import DEFAULT_KERNELS, conv, downsampling_convs
 from models.fcr_alphagan.layers import BatchNorm, lrelu
 
 
@@ -22,10 +22,7 @@ class Encoder(keras.Model):
         kwargs.setdefault("name", "encoder")
         super().__init__(**kwargs)
         policy = self.dtype_policy
-        channels = [dim[3], dim[2], dim[1], dim[0]]
-        layer_kernels = [kernels[4], kernels[3], kernels[2], kernels[1]]
-        self.convs = [conv(c, k, strides=2, name=f"conv{i + 1}", dtype=policy)
-                      for i, (c, k) in enumerate(zip(channels, layer_kernels))]
+        self.convs = downsampling_convs(dim, kernels, dtype=policy)
         self.bns = [BatchNorm(bn_moving_averages, name=f"bn{i + 2}", dtype=policy)
                     for i in range(3)]
         self.to_mean = conv(dim_z, 1, name="to_mean", dtype=policy)
