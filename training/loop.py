@@ -34,6 +34,7 @@ Failure behaviour:
   with the step's reduced scalars, so a signal to any one worker stops every
   worker at the same step (the save is collective).
 """
+import abc
 import json
 import math
 import os
@@ -90,7 +91,7 @@ def is_chief(strategy):
     return False
 
 
-class TrainSystem:
+class TrainSystem(abc.ABC):
     """Base class of a trainable system; one subclass per system.
 
     ``build`` must create every variable (call the models once on dummy input
@@ -98,13 +99,13 @@ class TrainSystem:
     restores models and optimizer state completely.
     """
 
+    @abc.abstractmethod
     def build(self):
         """Create models, optimizers and variables (called inside ``strategy.scope()``)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def checkpoint_items(self):
         """Trackables saved in the checkpoint, e.g. ``{"model": m, "optimizer": o}``."""
-        raise NotImplementedError
 
     def config_dict(self):
         """JSON-able configuration written to ``config.json`` and compared on resume."""
@@ -114,13 +115,14 @@ class TrainSystem:
         """Name of the step function to run at ``step`` (one ``tf.function`` per phase)."""
         return "train"
 
+    @abc.abstractmethod
     def train_step(self, phase, batch, step):
         """Per-replica step; returns scalars divided by the global batch size."""
-        raise NotImplementedError
 
     def eval_step(self, batch):
         """Per-replica evaluation step; same convention as ``train_step``."""
-        raise NotImplementedError
+        raise TypeError(f"{type(self).__name__} defines no eval_step; train it without an "
+                        "eval_dataset_fn")
 
     def host_scalars(self, step):
         """Python floats logged beside the step scalars (learning rate, sigma)."""
