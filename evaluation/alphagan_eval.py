@@ -144,11 +144,13 @@ def restore_networks(cfg, checkpoint_dir, conf_epoch):
     """Encoder, generator and refiner of ``cfg`` with the weights of checkpoint ``conf_epoch``."""
     import tensorflow as tf
     from models.fcr_alphagan import build_networks
+    from training.loop import checkpoint_objects
     path = checkpoint_path(checkpoint_dir, conf_epoch)
     nets = build_networks(cfg)
     keep = {k: nets[k] for k in ("encoder", "generator", "refiner")}
     try:
-        tf.train.Checkpoint(**keep).restore(path).expect_partial().assert_existing_objects_matched()
+        tf.train.Checkpoint(**checkpoint_objects(keep)).restore(path).expect_partial() \
+            .assert_existing_objects_matched()
     except (AssertionError, ValueError, tf.errors.OpError) as e:
         tf.get_logger().setLevel("ERROR")  # no warnings about the abandoned restore at exit
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

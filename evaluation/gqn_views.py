@@ -98,7 +98,8 @@ def load_system(model_dir, batch_size=8):
                        original_prior_timing=original_prior_timing)
     system.build()
     step = tf.Variable(0, dtype=tf.int64, name="step")
-    tf.train.Checkpoint(step=step, **system.checkpoint_items()).restore(latest).expect_partial()
+    tf.train.Checkpoint(step=step, **loop.checkpoint_objects(system.checkpoint_items())) \
+        .restore(latest).expect_partial()
     return system, int(step.numpy())
 
 

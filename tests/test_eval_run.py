@@ -9,6 +9,7 @@ import pytest
 
 from evaluation import alphagan_eval as ev
 from evaluation import run as run_cli
+from training.loop import checkpoint_objects
 
 SMALL = ["CONST.N_VOX", "[16,16,16]", "NET.START_VOX", "[1,1,1]", "NET.DIM", "[8,8,8,8,12]",
          "NET.REFINE_CH", "4", "CONST.BATCH_SIZE", "4", "CHECK_FREQ", "2",
@@ -39,7 +40,8 @@ def _train_and_save(cfg, ckpt_dir, scenes, steps=4):
             loss = (reconstruction_loss(onehot, probs)
                     + reconstruction_loss(onehot, nets["refiner"](probs, training=True)))
         opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
-    ckpt = tf.train.Checkpoint(step=tf.Variable(steps, dtype=tf.int64), **nets)
+    ckpt = tf.train.Checkpoint(step=tf.Variable(steps, dtype=tf.int64),
+                               **checkpoint_objects(nets))
     manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=5, checkpoint_name="ckpt")
     manager.save(checkpoint_number=CONF_EPOCH)
     with open(os.path.join(ckpt_dir, "config.json"), "w") as f:
@@ -57,8 +59,8 @@ def setup(tmp_path_factory):
     pairs = voxel_provider.scene_model_id_pairs(str(voxel_root), (0.0, 1.0))
     scenes = voxel_provider.load_scenes(str(voxel_root), pairs[:4], (16, 16, 16))
     ckpt_dir = root / "ckpt"
-    _train_and_save(_small_cfg(), str(ckpt_dir), scenes)
-    return {"root": root, "voxel_root": voxel_root, "ckpt": ckpt_dir,
+    nets = _train_and_save(_small_cfg(), str(ckpt_dir), scenes)
+    return {"root": root, "voxel_root": voxel_root, "ckpt": ckpt_dir, "nets": nets,
             "num_test": len(voxel_provider.train_test_pairs(str(voxel_root), (0.0, 0.6))[1])}
 
 
@@ -116,6 +118,15 @@ def test_all_modes_write_every_file(setup, capsys):
         assert cmap.shape == (1, 1, 1, 16, 16) and 0 <= cmap.min() <= cmap.max() <= 1
         assert (eval_dir / f"change_map{b}.png").stat().st_size > 0
     assert not (eval_dir / "noise2_000.npy").exists()
+
+
+def test_restored_networks_hold_every_trained_weight(setup):
+    restored = ev.restore_networks(_small_cfg(), str(setup["ckpt"]), CONF_EPOCH)
+    for name in ("encoder", "generator", "refiner"):
+        trained = setup["nets"][name].weights
+        assert len(restored[name].weights) == len(trained) > 4
+        for a, b in zip(trained, restored[name].weights):
+            np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=f"{name}: {a.path}")
 
 
 def test_batched_equals_per_sample_with_moving_averages(setup):

@@ -40,7 +40,7 @@ def trained(tmp_path):
     model_dir = tmp_path / "model"
     step = tf.Variable(1000, dtype=tf.int64)
     ckpt = tf.train.Checkpoint(step=step, epoch=tf.Variable(0, dtype=tf.int64),
-                               **system.checkpoint_items())
+                               **loop.checkpoint_objects(system.checkpoint_items()))
     tf.train.CheckpointManager(ckpt, str(model_dir), 1,
                                checkpoint_name=loop.CHECKPOINT_PREFIX).save(1000)
     (model_dir / loop.CONFIG_FILE).write_text(json.dumps(system.config_dict()))

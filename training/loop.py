@@ -91,6 +91,30 @@ def is_chief(strategy):
     return False
 
 
+def checkpoint_objects(items):
+    """What to give ``tf.train.Checkpoint`` for ``items`` (name -> trackable).
+
+    Keras 3 layers kept in Python lists (the DRAW cores, the FCR-alphaGAN
+    convolution stacks) are not part of ``tf.train.Checkpoint``'s object graph,
+    so a checkpoint of the model object itself holds only some of its weights.
+    Every Keras layer or model is therefore saved as a dict of all its weights,
+    keyed by their position in ``layer.weights`` and their short name
+    (``0003_kernel``): the order is fixed by the model's code, while Keras'
+    layer names get numbered suffixes when a process builds a model twice.
+    Optimizers and plain variables are saved as they are. Writers and readers
+    of checkpoints both go through this function, so a model can be restored
+    without its optimizer.
+    """
+    import keras
+
+    objects = {}
+    for name, item in items.items():
+        if isinstance(item, keras.layers.Layer):
+            objects[name] = {f"{i:04d}_{v.name}": v for i, v in enumerate(item.weights)}
+        else:
+            objects[name] = item
+    return objects
+
 class TrainSystem(abc.ABC):
     """Base class of a trainable system; one subclass per system.
 
@@ -321,7 +345,7 @@ def train(system, train_dataset_fn, *, model_dir, global_batch_size,
         step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         checkpoint = tf.train.Checkpoint(step=step_var, epoch=epoch_var,
-                                         **system.checkpoint_items())
+                                         **checkpoint_objects(system.checkpoint_items()))
     write_dir = model_dir if chief else tempfile.mkdtemp(prefix="worker_ckpt_")
     manager = tf.train.CheckpointManager(
         checkpoint, write_dir, max_to_keep=max_to_keep, checkpoint_name=CHECKPOINT_PREFIX)
