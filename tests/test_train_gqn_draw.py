@@ -202,9 +202,9 @@ def test_quickstart_deadline_stops_training_like_sigterm(tmp_path):
         return tf.data.Dataset.range(10).map(lambda i: tf.cast(i, tf.float32)).batch(1)
 
     lines = []
-    with _Deadline(0.5 / 60.0) as deadline:
+    with _Deadline(3.0 / 60.0) as deadline:
         result = loop.train(Slow(), dataset_fn, model_dir=str(tmp_path), global_batch_size=1,
-                            epochs=10000, log_steps=2,
+                            epochs=10000, log_steps=1,
                             log=deadline.log_with_time_left(lines.append))
     assert deadline.fired and result["status"] == "interrupted"
     progress = [line for line in lines if line.startswith("step ")]
