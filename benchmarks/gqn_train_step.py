@@ -32,6 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from models.gqn import FusedAdam, GQNModel, create_gqn_config, objective
+from training.loop import present_gradients
 
 CONFIGS = {
     "a": ({}, True),
@@ -73,7 +74,7 @@ def make_train_step(model, optimizer, cfg, jit_compile):
                 target, out["mu_target"], sigma, out["posterior_mu"], out["posterior_sigma"],
                 out["prior_mu"], out["prior_sigma"])
         grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        optimizer.apply_gradients(present_gradients(grads, model.trainable_variables))
         step_var.assign_add(1)
         return loss
 

@@ -130,8 +130,7 @@ class FCRAlphaGANSystem(loop.TrainSystem):
         variables = self.nets[self._var_owner[opt_name]].trainable_variables
         grads = tape.gradient(cost, variables)
         # the sigma head of the encoder feeds no loss (as in the original): no gradient
-        pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
-        self.optimizers[opt_name].apply_gradients(pairs)
+        self.optimizers[opt_name].apply_gradients(loop.present_gradients(grads, variables))
 
     def _recons(self, x, probs):
         return losses.reconstruction_loss(x, probs, self.cfg.LAMDA_GAMMA)

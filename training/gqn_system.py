@@ -145,7 +145,7 @@ class GQNSystem(loop.TrainSystem):
         query, target = batch
         sigma = objective.sigma_at(step, self.cfg)
         grads, scalars = self._forward(query, target, sigma)
-        self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
+        self.optimizer.apply_gradients(loop.present_gradients(grads, self.model.trainable_variables))
         return scalars
 
     def eval_step(self, batch):

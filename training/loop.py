@@ -60,6 +60,13 @@ class ConfigMismatchError(ValueError):
     """``model_dir`` holds a checkpoint of an incompatible configuration."""
 
 
+def present_gradients(grads, variables):
+    """(gradient, variable) pairs without the variables the loss does not reach
+    (gradient None), for ``optimizer.apply_gradients``; a variable without a
+    gradient is left unchanged, as Adam leaves one with zero gradients."""
+    return [(g, v) for g, v in zip(grads, variables) if g is not None]
+
+
 def make_strategy(devices=None):
     """The distribution strategy for this process.
 

@@ -39,10 +39,13 @@ def lstm_update(gates, cell, forget_bias=1.0):
 
     gates [..., 4C] split as (i, j, f, o);
     c' = sigmoid(f + forget_bias) c + sigmoid(i) tanh(j); h' = tanh(c') sigmoid(o).
+    ``cell=None`` stands for a zero cell (the forget term vanishes).
     Returns (c', h').
     """
     i, j, f, o = tf.split(gates, 4, axis=-1)
-    new_cell = tf.sigmoid(f + forget_bias) * cell + tf.sigmoid(i) * tf.tanh(j)
+    new_cell = tf.sigmoid(i) * tf.tanh(j)
+    if cell is not None:
+        new_cell = tf.sigmoid(f + forget_bias) * cell + new_cell
     return new_cell, tf.tanh(new_cell) * tf.sigmoid(o)
 
 
@@ -56,20 +59,26 @@ def _same_valid_taps(size, kernel_size):
     return tf.cast((rows >= 0) & (rows < size), tf.float32)
 
 
-def broadcast_conv(vector, kernel, height, width):
-    """SAME convolution of ``vector`` [B, Cin] broadcast to a [height, width] grid.
+def broadcast_conv(vectors, kernels, height, width):
+    """SAME convolution of vectors [B, Cin] broadcast to a [height, width] grid.
 
-    Equal to ``conv2d(tile(vector), kernel, SAME)`` without the bias:
+    ``vectors`` / ``kernels``: one tensor each, or lists of them (summed, as
+    the convolution of the concatenated vectors, without concatenating the
+    kernels). Equal to ``conv2d(tile(vector), kernel, SAME)`` without the bias:
     out[b, y, x] = sum over taps (dy, dx) inside the grid of kernel[dy, dx]^T v[b].
     Costs B*k*k*Cin*Cout + B*H*W*k*Cout instead of B*H*W*k*k*Cin*Cout.
-    Written as three matrix products on free reshapes of the kernel (no
-    transpose of the kernel): per tap v @ kernel[dy, dx], then the valid-tap
-    sums over dy and over dx, ~3x faster forward + backward than einsum.
+    Written as matrix products on free reshapes of the kernel (no transpose of
+    the kernel): per tap v @ kernel[dy, dx], then the valid-tap sums over dy
+    and over dx, ~3x faster forward + backward than einsum.
     """
-    k_h, k_w, cin, cout = kernel.shape
-    batch = vector.shape[0] if vector.shape[0] is not None else tf.shape(vector)[0]
-    taps = tf.matmul(tf.broadcast_to(vector[None], [k_h * k_w, batch, cin]),
-                     tf.reshape(kernel, [k_h * k_w, cin, cout]))  # [k*k, B, Cout]
+    if not isinstance(vectors, (list, tuple)):
+        vectors, kernels = [vectors], [kernels]
+    k_h, k_w, _, cout = kernels[0].shape
+    batch = vectors[0].shape[0] if vectors[0].shape[0] is not None else tf.shape(vectors[0])[0]
+    taps = tf.add_n([  # [k*k, B, Cout]
+        tf.matmul(tf.broadcast_to(v[None], [k_h * k_w, batch, v.shape[-1]]),
+                  tf.reshape(k, [k_h * k_w, k.shape[2], cout]))
+        for v, k in zip(vectors, kernels)])
     valid_y = tf.cast(_same_valid_taps(height, k_h), taps.dtype)  # [H, k]
     valid_x = tf.cast(_same_valid_taps(width, k_w), taps.dtype)  # [W, k]
     rows = tf.matmul(valid_y, tf.reshape(taps, [k_h, k_w * batch * cout]))  # [H, k*B*Cout]
@@ -119,9 +128,9 @@ class ConvLSTMCore(keras.layers.Layer):
         bias = tf.add_n([tf.cast(c.bias, dtype) for c in self.convs.values()])
         total = bias
         if vectors:
-            vec = tf.concat([tf.cast(vectors[k], dtype) for k in vectors], axis=-1)
-            kernel = tf.concat([self._kernel(k, dtype) for k in vectors], axis=2)
-            total = total + broadcast_conv(vec, kernel, self.height, self.width)
+            total = total + broadcast_conv([tf.cast(vectors[k], dtype) for k in vectors],
+                                           [self._kernel(k, dtype) for k in vectors],
+                                           self.height, self.width)
         if maps:
             x = tf.concat([tf.cast(maps[k], dtype) for k in maps], axis=-1)
             kernel = tf.concat([self._kernel(k, dtype) for k in maps], axis=2)
@@ -133,7 +142,8 @@ class ConvLSTMCore(keras.layers.Layer):
         return tf.concat([self._kernel(k, dtype) for k in names], axis=2)
 
     def fused_step(self, varying, kernel, constant, cell):
-        """Fused step: one conv of the concatenated varying inputs + constant part."""
+        """Fused step: one conv of the concatenated varying inputs + constant part
+        (``cell=None``: zero cell)."""
         gates = tf.nn.conv2d(tf.concat(varying, axis=-1), kernel, 1, "SAME") + constant
         return lstm_update(gates, cell, self.forget_bias)
 

@@ -35,6 +35,7 @@ import keras
 import tensorflow as tf
 
 from models.gqn.config import GQN_DEFAULT_CONFIG
+from models.gqn.canvas import LatentCanvas
 from models.gqn.draw import Eta, GeneratorCore, InferenceCore, sample_z
 from models.gqn.encoder import broadcast_to_grid, make_encoder, scene_representation
 
@@ -126,8 +127,9 @@ class GQNModel(keras.Model):
             maps = {"representation": r}
         return core_lstm.constant_gates(maps=maps, vectors=vectors, dtype=self.compute_dtype)
 
-    def _outputs(self, canvases, **stats):
-        images = [tf.cast(self.eta_g(u), tf.float32) for u in canvases]
+    def _outputs(self, images, **stats):
+        """Output dict from the per-step canvas images eta_g(u_l) and statistics."""
+        images = [tf.cast(image, tf.float32) for image in images]
         out = {"mu_target": images[-1], "canvases": tf.stack(images)}
         for key, values in stats.items():
             out[key] = tf.cast(tf.stack(values), tf.float32)
@@ -141,76 +143,95 @@ class GQNModel(keras.Model):
         target = tf.cast(target, self.compute_dtype)
         batch = tf.shape(target)[0]
         eps = self._noise(noise, batch)
+        if self.optimized:
+            return self._fused_posterior(r, pose, target, batch, eps)
         h_g, canvas = self._zero_states(batch)
         c_g, h_e, c_e = h_g, h_g, h_g
-        if self.optimized:
-            plan = self._fused_plan(r, pose)
-        else:
-            r_map = self._grid(r) if self.cfg.ENC_TYPE == "pool" else r
-            pose_map = self._grid(pose)
+        r_map = self._grid(r) if self.cfg.ENC_TYPE == "pool" else r
+        pose_map = self._grid(pose)
         canvases, mu_q, sigma_q, mu_pi, sigma_pi = [], [], [], [], []
         for step in range(self.cfg.SEQ_LENGTH):
             gen = self._core(self.generator_cores, step)
             inf = self._core(self.inference_cores, step)
-            first = self.optimized and step == 0  # zero states and canvas: skip their terms
             if not self.original_prior_timing:
-                prior = self._eta_of_zero(self.eta_pi, batch) if first else self.eta_pi(h_g)
-            if first:
-                k_inf, const_inf, k_gen, const_gen = plan[0]
-                c_e, h_e = inf.lstm.fused_step([inf.first_shift(target)], self._h_e_slice(k_inf),
-                                               const_inf, c_e)
-            elif self.optimized:
-                k_inf, const_inf, k_gen, const_gen = plan[step % len(plan)]
-                h_e_in = inf.shift_hidden(h_e, target, canvas)
-                c_e, h_e = inf.lstm.fused_step([h_g, h_e_in], k_inf, const_inf, c_e)
-            else:
-                c_e, h_e = inf({"representation": r_map, "query_pose": pose_map,
-                                "h_g": h_g, "h_e": h_e}, c_e, target, canvas)
+                prior = self.eta_pi(h_g)
+            c_e, h_e = inf({"representation": r_map, "query_pose": pose_map,
+                            "h_g": h_g, "h_e": h_e}, c_e, target, canvas)
             post = self.eta_q(h_e)
             z = sample_z(*post, eps[step])
-            if first:
-                c_g, h_g = gen.lstm.fused_step([z], self._z_slice(k_gen), const_gen, c_g)
-                canvas = gen.upsample(h_g)
-            elif self.optimized:
-                c_g, h_g = gen.lstm.fused_step([z, h_g], k_gen, const_gen, c_g)
-                canvas = canvas + gen.upsample(h_g)
-            else:
-                c_g, h_g, canvas = gen({"representation": r_map, "query_pose": pose_map,
-                                        "z": z, "h_g": h_g}, c_g, canvas)
+            c_g, h_g, canvas = gen({"representation": r_map, "query_pose": pose_map,
+                                    "z": z, "h_g": h_g}, c_g, canvas)
             if self.original_prior_timing:
                 prior = self.eta_pi(h_g)
-            canvases.append(canvas)
-            mu_q.append(post[0])
-            sigma_q.append(post[1])
-            mu_pi.append(prior[0])
-            sigma_pi.append(prior[1])
+            canvases.append(self.eta_g(canvas))
+            for values, value in zip((mu_q, sigma_q, mu_pi, sigma_pi), (*post, *prior)):
+                values.append(value)
         return self._outputs(canvases, posterior_mu=mu_q, posterior_sigma=sigma_q,
+                             prior_mu=mu_pi, prior_sigma=sigma_pi)
+
+    def _fused_posterior(self, r, pose, target, batch, eps):
+        """``call`` on the fused cores (see ``draw.py`` and ``canvas.py``).
+
+        At the first step the states and the canvas are zero, so only the
+        z (generator) and target (inference) terms of the gate inputs remain.
+        """
+        plan = self._fused_plan(r, pose, target)
+        canvas = LatentCanvas(self.generator_cores, self.eta_g, self.compute_dtype)
+        images, mu_q, sigma_q, mu_pi, sigma_pi = [], [], [], [], []
+        for step in range(self.cfg.SEQ_LENGTH):
+            core = step % len(plan)
+            gen, inf, p = self.generator_cores[core], self.inference_cores[core], plan[core]
+            if step == 0:
+                if not self.original_prior_timing:
+                    prior = self._eta_of_zero(self.eta_pi, batch)
+                c_e, h_e = inf.lstm.fused_step([p["target_shift"]], p["k_inf_first"],
+                                               p["const_inf"], None)
+            else:
+                if not self.original_prior_timing:
+                    prior = self.eta_pi(h_g)
+                h_e_in = h_e + p["target_shift"] + canvas.down(inf)
+                c_e, h_e = inf.lstm.fused_step([h_g, h_e_in], p["k_inf"], p["const_inf"], c_e)
+            post = self.eta_q(h_e)
+            z = sample_z(*post, eps[step])
+            if step == 0:
+                c_g, h_g = gen.lstm.fused_step([z], p["k_gen_first"], p["const_gen"], None)
+            else:
+                c_g, h_g = gen.lstm.fused_step([z, h_g], p["k_gen"], p["const_gen"], c_g)
+            if self.original_prior_timing:
+                prior = self.eta_pi(h_g)
+            canvas.add(h_g, core)
+            images.append(canvas.image)
+            for values, value in zip((mu_q, sigma_q, mu_pi, sigma_pi), (*post, *prior)):
+                values.append(value)
+        return self._outputs(images, posterior_mu=mu_q, posterior_sigma=sigma_q,
                              prior_mu=mu_pi, prior_sigma=sigma_pi)
 
     def _eta_of_zero(self, eta, batch):
         return eta.of_zero(batch, self.cfg.ENC_HEIGHT, self.cfg.ENC_WIDTH)
 
-    def _h_e_slice(self, k_inf):
-        """The h_e part of the fused (h_g, h_e) inference kernel."""
-        return k_inf[:, :, self.cfg.LSTM_OUTPUT_CHANNELS:, :]
-
-    def _z_slice(self, k_gen):
-        """The z part of the fused (z, h_g) generator kernel."""
-        return k_gen[:, :, :self.cfg.Z_CHANNELS, :]
-
-    def _fused_plan(self, r, pose, with_inference=True):
-        """Per core: fused kernels and step-invariant gates, computed once."""
-        dtype = self.compute_dtype
+    def _fused_plan(self, r, pose, target=None):
+        """Per core, what does not change across the DRAW steps, computed once:
+        the fused gate kernels of the steps the core runs (only the z / h_e
+        kernels at the zero-state first step), the step-invariant gates and,
+        with a target, the target's term of the inference input."""
+        dtype, steps = self.compute_dtype, self.cfg.SEQ_LENGTH
         plan = []
-        for gen, inf in zip(self.generator_cores, self.inference_cores):
-            k_gen = gen.lstm.fused_kernel(["z", "h_g"], dtype)
-            const_gen = self._constant_gates(gen.lstm, r, pose)
-            if with_inference:
-                k_inf = inf.lstm.fused_kernel(["h_g", "h_e"], dtype)
-                const_inf = self._constant_gates(inf.lstm, r, pose)
-            else:
-                k_inf = const_inf = None
-            plan.append((k_inf, const_inf, k_gen, const_gen))
+        for index, (gen, inf) in enumerate(zip(self.generator_cores, self.inference_cores)):
+            runs = range(index, steps, len(self.generator_cores))
+            first, later = 0 in runs, any(step > 0 for step in runs)
+            p = {"const_gen": self._constant_gates(gen.lstm, r, pose)}
+            if first:
+                p["k_gen_first"] = gen.lstm.fused_kernel(["z"], dtype)
+            if later:
+                p["k_gen"] = gen.lstm.fused_kernel(["z", "h_g"], dtype)
+            if target is not None:
+                p["const_inf"] = self._constant_gates(inf.lstm, r, pose)
+                p["target_shift"] = inf.first_shift(target)
+                if first:
+                    p["k_inf_first"] = inf.lstm.fused_kernel(["h_e"], dtype)
+                if later:
+                    p["k_inf"] = inf.lstm.fused_kernel(["h_g", "h_e"], dtype)
+            plan.append(p)
         return plan
 
     # ----------------------------------------------------------- generation
@@ -219,29 +240,35 @@ class GQNModel(keras.Model):
         r, pose = self._conditioning(query)
         batch = tf.shape(pose)[0]
         eps = self._noise(noise, batch)
+        if self.optimized:
+            return self._fused_generation(r, pose, batch, eps)
         h_g, canvas = self._zero_states(batch)
         c_g = h_g
-        if self.optimized:
-            plan = self._fused_plan(r, pose, with_inference=False)
-        else:
-            r_map = self._grid(r) if self.cfg.ENC_TYPE == "pool" else r
-            pose_map = self._grid(pose)
+        r_map = self._grid(r) if self.cfg.ENC_TYPE == "pool" else r
+        pose_map = self._grid(pose)
         canvases = []
         for step in range(self.cfg.SEQ_LENGTH):
             gen = self._core(self.generator_cores, step)
-            first = self.optimized and step == 0  # zero states and canvas: skip their terms
-            prior = self._eta_of_zero(self.eta_pi, batch) if first else self.eta_pi(h_g)
-            z = sample_z(*prior, eps[step])
-            if first:
-                _, _, k_gen, const_gen = plan[0]
-                c_g, h_g = gen.lstm.fused_step([z], self._z_slice(k_gen), const_gen, c_g)
-                canvas = gen.upsample(h_g)
-            elif self.optimized:
-                _, _, k_gen, const_gen = plan[step % len(plan)]
-                c_g, h_g = gen.lstm.fused_step([z, h_g], k_gen, const_gen, c_g)
-                canvas = canvas + gen.upsample(h_g)
-            else:
-                c_g, h_g, canvas = gen({"representation": r_map, "query_pose": pose_map,
-                                        "z": z, "h_g": h_g}, c_g, canvas)
-            canvases.append(canvas)
+            z = sample_z(*self.eta_pi(h_g), eps[step])
+            c_g, h_g, canvas = gen({"representation": r_map, "query_pose": pose_map,
+                                    "z": z, "h_g": h_g}, c_g, canvas)
+            canvases.append(self.eta_g(canvas))
         return self._outputs(canvases)
+
+    def _fused_generation(self, r, pose, batch, eps):
+        """``generate`` on the fused cores."""
+        plan = self._fused_plan(r, pose)
+        canvas = LatentCanvas(self.generator_cores, self.eta_g, self.compute_dtype)
+        images = []
+        for step in range(self.cfg.SEQ_LENGTH):
+            core = step % len(plan)
+            gen, p = self.generator_cores[core], plan[core]
+            if step == 0:
+                z = sample_z(*self._eta_of_zero(self.eta_pi, batch), eps[step])
+                c_g, h_g = gen.lstm.fused_step([z], p["k_gen_first"], p["const_gen"], None)
+            else:
+                z = sample_z(*self.eta_pi(h_g), eps[step])
+                c_g, h_g = gen.lstm.fused_step([z, h_g], p["k_gen"], p["const_gen"], c_g)
+            canvas.add(h_g, core)
+            images.append(canvas.image)
+        return self._outputs(images)
