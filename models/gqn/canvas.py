@@ -102,9 +102,11 @@ class LatentCanvas:
         key = ("image", core)
         if key not in self._cache:
             kernel = self.up[core][0]
-            k_h, k_w, _, c = kernel.shape
-            v = tf.einsum("yxic,ij->cyxj", kernel, self.g_matrix)
-            self._cache[key] = tf.reshape(v, [c, -1])
+            k_h, k_w, cc, c = kernel.shape
+            taps = tf.reshape(kernel, [k_h * k_w, cc, c])
+            g = tf.broadcast_to(self.g_matrix[None], [k_h * k_w, *self.g_matrix.shape])
+            v = tf.matmul(taps, g, transpose_a=True)  # [16, C, I]
+            self._cache[key] = tf.reshape(tf.transpose(v, [1, 0, 2]), [c, -1])
         return self._cache[key]
 
     # ------------------------------------------------------------- reading

@@ -147,6 +147,10 @@ class ConvLSTMCore(keras.layers.Layer):
         gates = tf.nn.conv2d(tf.concat(varying, axis=-1), kernel, 1, "SAME") + constant
         return lstm_update(gates, cell, self.forget_bias)
 
+    def update(self, gates, cell):
+        """State update from given gate pre-activations (``cell=None``: zero cell)."""
+        return lstm_update(gates, cell, self.forget_bias)
+
 
 class GeneratorCore(keras.layers.Layer):
     """Generator core: ConvLSTM over (representation, query_pose, z, h_g) and
@@ -195,11 +199,30 @@ class InferenceCore(keras.layers.Layer):
         return hidden + self.downsample(x)
 
     def first_shift(self, target):
-        """``shift_hidden`` at the first DRAW step, where h_e and the canvas are
-        zero: only the target's slice of the kernel contributes (exactly equal)."""
+        """The target's part of ``shift_hidden``: conv(concat(target, 0)); at the
+        first DRAW step, where h_e and the canvas are zero, all of it."""
         kernel = tf.cast(self.downsample.kernel, self.compute_dtype)
         channels = target.shape[-1]
         return tf.nn.conv2d(tf.cast(target, kernel.dtype), kernel[:, :, :channels, :], 4, "VALID")
+
+    def first_gates(self, target, h_e_kernel):
+        """conv(first_shift(target), h_e_kernel, SAME) without forming the shift.
+
+        The 4x4 / stride-4 convolution is space_to_depth(target, 4) times a
+        matrix D [16 * 3, C] at every position, so the two convolutions
+        compose into one SAME convolution of the 3-channel target blocks with
+        the per-tap products D @ h_e_kernel[dy, dx] ([k, k, 48, 4C]): a
+        48-channel instead of a C-channel input (exactly equal up to rounding).
+        """
+        kernel = tf.cast(self.downsample.kernel, self.compute_dtype)
+        block, channels = kernel.shape[0], target.shape[-1]
+        down = tf.reshape(kernel[:, :, :channels, :], [-1, kernel.shape[-1]])  # [48, C]
+        k_h, k_w, c, gates = h_e_kernel.shape
+        composed = tf.matmul(tf.broadcast_to(down[None], [k_h * k_w, *down.shape]),
+                             tf.reshape(h_e_kernel, [k_h * k_w, c, gates]))
+        composed = tf.reshape(composed, [k_h, k_w, down.shape[0], gates])
+        blocks = tf.nn.space_to_depth(tf.cast(target, kernel.dtype), block)
+        return tf.nn.conv2d(blocks, composed, 1, "SAME")
 
     def call(self, inputs, cell, target, canvas):
         """Naive step; ``inputs`` holds representation, query_pose, h_g, h_e."""

@@ -173,7 +173,8 @@ class GQNModel(keras.Model):
         """``call`` on the fused cores (see ``draw.py`` and ``canvas.py``).
 
         At the first step the states and the canvas are zero, so only the
-        z (generator) and target (inference) terms of the gate inputs remain.
+        z (generator) and target (inference, ``first_gates``) terms of the
+        gate inputs remain.
         """
         plan = self._fused_plan(r, pose, target)
         canvas = LatentCanvas(self.generator_cores, self.eta_g, self.compute_dtype)
@@ -184,8 +185,8 @@ class GQNModel(keras.Model):
             if step == 0:
                 if not self.original_prior_timing:
                     prior = self._eta_of_zero(self.eta_pi, batch)
-                c_e, h_e = inf.lstm.fused_step([p["target_shift"]], p["k_inf_first"],
-                                               p["const_inf"], None)
+                c_e, h_e = inf.lstm.update(
+                    inf.first_gates(target, p["k_inf_first"]) + p["const_inf"], None)
             else:
                 if not self.original_prior_timing:
                     prior = self.eta_pi(h_g)
@@ -226,7 +227,8 @@ class GQNModel(keras.Model):
                 p["k_gen"] = gen.lstm.fused_kernel(["z", "h_g"], dtype)
             if target is not None:
                 p["const_inf"] = self._constant_gates(inf.lstm, r, pose)
-                p["target_shift"] = inf.first_shift(target)
+                if later:
+                    p["target_shift"] = inf.first_shift(target)
                 if first:
                     p["k_inf_first"] = inf.lstm.fused_kernel(["h_e"], dtype)
                 if later:
