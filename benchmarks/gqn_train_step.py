@@ -17,11 +17,14 @@ step (a steadier figure when the machine is shared). Example (short run):
 
 ``--optimizers keras fused`` times Keras' Adam beside ``FusedAdam`` (same
 maths, one ResourceApplyAdam per variable). Measured on the shared 2-core
-machine (config b, batch 4, 4 steps after 2 warm-up; wall s/step, CPU-s/step):
-optimised bf16 with FusedAdam 1.18 s (2.28 CPU-s) vs 1.26 s (2.44) with
-Keras Adam, and 1.41 s (2.75) before FusedAdam, the matmul ``broadcast_conv``
-and the first-step zero skipping; optimised fp32 3.87 CPU-s (4.69 before);
-naive fp32 6.7-6.9 CPU-s. Inter-op 1 or 2 threads were slower than the default.
+machine (config b, batch 4; wall s/step, CPU-s/step in brackets): naive
+fp32 3.43 s (6.71), optimised fp32 1.81 s (3.51), optimised bf16 1.05-1.10 s
+(2.05-2.12) over five processes, XLA slower in every case (2.11 s optimised).
+The optimised bf16 step went 1.41 s -> 1.18 s with FusedAdam, the matmul
+``broadcast_conv`` and the zero first step, then -> 1.05 s with the canvas
+composed into the generator states and the first inference step as one
+convolution of the target blocks. Inter-op 1 or 2 threads were slower than
+the default.
 """
 import argparse
 import sys
