@@ -9,7 +9,7 @@ import pytest
 
 from evaluation import alphagan_eval as ev
 from evaluation import run as run_cli
-from training.loop import checkpoint_objects
+from training.loop import checkpoint_objects, present_gradients
 
 SMALL = ["CONST.N_VOX", "[16,16,16]", "NET.START_VOX", "[1,1,1]", "NET.DIM", "[8,8,8,8,12]",
          "NET.REFINE_CH", "4", "CONST.BATCH_SIZE", "4", "CHECK_FREQ", "2",
@@ -39,7 +39,8 @@ def _train_and_save(cfg, ckpt_dir, scenes, steps=4):
             probs = nets["generator"](z, training=True)
             loss = (reconstruction_loss(onehot, probs)
                     + reconstruction_loss(onehot, nets["refiner"](probs, training=True)))
-        opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        # the encoder's sigma head feeds no reconstruction loss: no gradient
+        opt.apply_gradients(present_gradients(tape.gradient(loss, variables), variables))
     ckpt = tf.train.Checkpoint(step=tf.Variable(steps, dtype=tf.int64),
                                **checkpoint_objects(nets))
     manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=5, checkpoint_name="ckpt")
