@@ -1,0 +1,273 @@
+"""What every command of the project shares.
+
+* **One flag dialect.** ``ArgumentParser`` shows defaults in ``--help`` and
+  reports a bad flag in one line (exit 2). ``add_set_argument`` gives the
+  config override flag ``--set K V [K V ...]``, repeatable; ``set_pairs``
+  turns it into ``(key, text)`` pairs and rejects an odd count.
+* **Exit codes.** ``run_main`` calls a command's ``run(args)`` and maps
+  errors to one line on stderr: 0 done, 1 failed (e.g. training diverged),
+  2 usage or bad input (``UsageError`` and the project's input errors),
+  130 stopped with Ctrl-C.
+* **Quiet start-up.** ``quiet_tensorflow`` hides TensorFlow's C++ start-up
+  chatter (oneDNN notes, ``cuInit`` on machines without a GPU); ``--verbose``
+  or ``TF_CPP_MIN_LOG_LEVEL`` set by the user shows it again.
+* **Safe outputs.** ``OutputSet`` writes files under temporary names and
+  renames them into place only when the whole set is complete, so a failed
+  run leaves the previous set untouched; ``load_npy`` reads an array with a
+  clear error for a missing, damaged or non-array file.
+"""
+import argparse
+import contextlib
+import os
+import re
+import sys
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(ValueError):
+    """A bad flag, file or value: reported in one line, exit code 2.
+
+    The project's input errors (a damaged voxel file, an unknown config key,
+    a missing checkpoint) derive from it, so every command reports them alike.
+    """
+
+
+class CommandFailed(RuntimeError):
+    """The command ran but could not finish (exit code 1)."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """``argparse`` with defaults in ``--help`` and one-line errors (exit 2)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def add_set_argument(parser, help_text="config override, e.g. --set KEY VALUE"):
+    """``--set K V [K V ...]``, repeatable; read it with ``set_pairs(args.set)``."""
+    parser.add_argument("--set", nargs="+", action="append", default=[], metavar="KEY VALUE",
+                        help=help_text + " (pairs; repeat --set or give several pairs)")
+
+
+def set_pairs(groups, flag="--set"):
+    """``[[k, v, k, v], [k, v]]`` (``--set`` given twice) -> ``[(k, v), (k, v), (k, v)]``.
+
+    Raises ``UsageError`` naming the flag when a group has an odd count.
+    """
+    pairs = []
+    for group in groups:
+        group = list(group)
+        if len(group) % 2:
+            raise UsageError(f"{flag} expects KEY VALUE pairs; {group[-1]!r} has no value")
+        pairs.extend(zip(group[0::2], group[1::2]))
+    return pairs
+
+
+def add_verbose_argument(parser):
+    """``--verbose``: show TensorFlow's start-up and C++ log lines."""
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's start-up and C++ log messages")
+
+
+@contextlib.contextmanager
+def _stderr_to(path):
+    """Send file descriptor 2 to ``path`` (C++ code writes there directly)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "w") as sink:
+        os.dup2(sink.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def quiet_tensorflow(verbose=False):
+    """Import TensorFlow without its start-up chatter; returns the module.
+
+    Unless ``verbose`` or the user set ``TF_CPP_MIN_LOG_LEVEL`` themselves,
+    TensorFlow's C++ log level is set to errors-only-silenced (3) and the
+    lines it prints while importing (before its logging is configured) are
+    discarded; if the import fails they are printed. Python warnings and
+    errors are not affected.
+    """
+    if "tensorflow" in sys.modules or verbose or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        import tensorflow as tf
+        return tf
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    import tempfile
+    fd, captured = tempfile.mkstemp(prefix="tf_import_", suffix=".log")
+    os.close(fd)
+    try:
+        with _stderr_to(captured):
+            import tensorflow as tf
+    except BaseException:
+        with open(captured) as f:
+            sys.stderr.write(f.read())
+        raise
+    finally:
+        os.remove(captured)
+    tf.get_logger().setLevel("ERROR")
+    return tf
+
+
+_TF_NOISE = (
+    re.compile(r"\{\{function_node [^}]*\}\}\s*"),
+    re.compile(r"\s*\[\[\{\{node [^]]*\]\]"),
+    re.compile(r"\s*\[\[[^]]*\]\]"),
+    re.compile(r"\s*\[Op:[^]]*\].*$"),
+    re.compile(r"^(assertion failed:\s*)+"),
+)
+
+
+def one_line(error, limit=500):
+    """The useful first line of an error, without TensorFlow's wrapping.
+
+    Drops ``{{function_node ...}}`` prefixes, ``[[{{node ...}}]]`` and
+    ``[Op:...]`` suffixes and ``assertion failed:``, and unwraps the
+    ``[message]`` brackets of ``tf.debugging`` assertions.
+    """
+    text = (getattr(error, "message", None) or str(error)).strip()
+    text = text.splitlines()[0] if text else type(error).__name__
+    for pattern in _TF_NOISE:
+        text = pattern.sub("", text)
+    text = text.strip()
+    while text.startswith("[") and text.endswith("]") and text.count("[") == 1:
+        text = text[1:-1].strip()
+    text = re.sub(r"\] \[", " ", text).strip("[] ")
+    return text[:limit] or type(error).__name__
+
+
+INPUT_ERRORS = (UsageError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
+                PermissionError, FileExistsError)
+
+
+def run_main(prog, run, args, *, input_error_types=(), failure_types=(), tensorflow=False):
+    """Run ``run(args)`` and return the exit code, errors as one line on stderr.
+
+    ``input_error_types``: extra exception types meaning bad input (exit 2);
+    ``failure_types``: types meaning the job failed (exit 1); with
+    ``tensorflow=True`` TensorFlow's data errors (a damaged record, a failed
+    assertion in the input pipeline) are bad input too.
+    """
+    usage = INPUT_ERRORS + tuple(input_error_types)
+    if tensorflow:
+        tf = sys.modules.get("tensorflow")
+        if tf is not None:
+            usage += (tf.errors.InvalidArgumentError, tf.errors.DataLossError,
+                      tf.errors.NotFoundError)
+    try:
+        run(args)
+    except KeyboardInterrupt:
+        print(f"{prog}: stopped", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except usage as e:
+        print(f"{prog}: error: {one_line(e)}", file=sys.stderr)
+        return EXIT_USAGE
+    except (CommandFailed, *failure_types) as e:
+        print(f"{prog}: failed: {one_line(e)}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def load_npy(path, what="file"):
+    """``np.load`` of an array file with one clear error per way it can fail.
+
+    Raises ``UsageError`` naming ``path`` when it does not exist, is a
+    directory, is not a ``.npy`` array (e.g. a text file), is truncated, or
+    holds Python objects (never unpickled).
+    """
+    import numpy as np
+
+    if not os.path.exists(path):
+        raise UsageError(f"{what} {path} does not exist")
+    if os.path.isdir(path):
+        raise UsageError(f"{what} {path} is a directory, expected a .npy file")
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+    except OSError as e:
+        raise UsageError(f"{what} {path} cannot be read: {e.strerror}") from None
+    if magic != b"\x93NUMPY":
+        raise UsageError(f"{what} {path} is not a valid .npy array file")
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as e:
+        if "pickle" in str(e):
+            raise UsageError(f"{what} {path} holds Python objects, not a numeric array") from None
+        raise UsageError(f"{what} {path} is not a valid .npy array file ({e})") from None
+    except (OSError, EOFError) as e:
+        raise UsageError(f"{what} {path} is damaged or truncated ({e})") from None
+
+
+class OutputSet:
+    """Files written together: all of them appear, or none changes.
+
+    ``path(name)`` returns a temporary path inside ``directory`` to write
+    ``name`` to; ``commit()`` renames every written file into place (each
+    rename is atomic), ``discard()`` removes the temporary files. As a context
+    manager it commits on success and discards on an exception, so a failure
+    part-way leaves the previous outputs of the same names untouched.
+    """
+
+    def __init__(self, directory):
+        self.directory = directory
+        self._pending = {}
+
+    def path(self, name):
+        final = os.path.join(self.directory, name)
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        head, tail = os.path.split(final)
+        temporary = os.path.join(head, f".{tail}.partial-{os.getpid()}")
+        self._pending[final] = temporary
+        return temporary
+
+    def save_npy(self, name, array):
+        """Write ``array`` as ``name`` (a ``.npy`` file); returns the final path."""
+        import numpy as np
+        with open(self.path(name), "wb") as f:
+            np.save(f, array)
+        return os.path.join(self.directory, name)
+
+    def write_text(self, name, text):
+        with open(self.path(name), "w") as f:
+            f.write(text)
+        return os.path.join(self.directory, name)
+
+    def commit(self):
+        for final, temporary in self._pending.items():
+            os.replace(temporary, final)
+        written = list(self._pending)
+        self._pending = {}
+        return written
+
+    def discard(self):
+        for temporary in self._pending.values():
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(temporary)
+        self._pending = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.commit()
+        else:
+            self.discard()
+        return False
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode="w"):
+    """Open a temporary file next to ``path``; rename it to ``path`` on success."""
+    with OutputSet(os.path.dirname(os.path.abspath(path))) as out:
+        with open(out.path(os.path.basename(path)), mode) as f:
+            yield f

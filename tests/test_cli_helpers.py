@@ -1,0 +1,128 @@
+"""The shared command-line layer: flag dialect, one-line errors, safe outputs, progress."""
+import os
+
+import numpy as np
+import pytest
+
+from data_provider import cli
+from data_provider.progress import Progress, format_duration, progress_line
+
+
+def test_set_accepts_pairs_and_repeats():
+    p = cli.ArgumentParser(prog="tool")
+    cli.add_set_argument(p)
+    args = p.parse_args(["--set", "A", "1", "B", "2", "--set", "C", "3"])
+    assert cli.set_pairs(args.set) == [("A", "1"), ("B", "2"), ("C", "3")]
+    assert cli.set_pairs(p.parse_args([]).set) == []
+
+
+def test_set_odd_count_names_the_flag():
+    with pytest.raises(cli.UsageError, match="--set expects KEY VALUE pairs; 'B' has no value"):
+        cli.set_pairs([["A", "1"], ["B"]])
+
+
+def test_parser_error_is_one_line_exit_2(capsys):
+    p = cli.ArgumentParser(prog="tool")
+    p.add_argument("--n", type=int, default=3, help="a number")
+    with pytest.raises(SystemExit) as e:
+        p.parse_args(["--n", "x"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("tool: error: argument --n")
+    assert "(default: 3)" in p.format_help()
+
+
+def test_run_main_exit_codes(capsys):
+    def bad(_):
+        raise cli.UsageError("--x: no such file y")
+
+    def failing(_):
+        raise cli.CommandFailed("it broke")
+
+    def interrupted(_):
+        raise KeyboardInterrupt
+
+    assert cli.run_main("tool", lambda a: None, None) == 0
+    assert cli.run_main("tool", bad, None) == 2
+    assert capsys.readouterr().err == "tool: error: --x: no such file y\n"
+    assert cli.run_main("tool", failing, None) == 1
+    assert cli.run_main("tool", interrupted, None) == 130
+    assert cli.run_main("tool", lambda a: open("/nonexistent/f"), None) == 2
+
+
+def test_one_line_strips_tensorflow_wrapping():
+    raw = ("{{function_node __wrapped__IteratorGetNext_output_types_2_device_/job:localhost/"
+           "replica:0/task:0/device:CPU:0}} assertion failed: [/d/0001-of-0002.tfrecord: "
+           "truncated record at offset 1024]\n\t [[{{node Assert/Assert}}]] [Op:IteratorGetNext]")
+    assert cli.one_line(ValueError(raw)) == "/d/0001-of-0002.tfrecord: truncated record at offset 1024"
+    assert cli.one_line(ValueError("plain message\nmore")) == "plain message"
+
+
+def test_load_npy_errors(tmp_path):
+    good = tmp_path / "a.npy"
+    np.save(good, np.arange(4))
+    np.testing.assert_array_equal(cli.load_npy(str(good)), np.arange(4))
+    text = tmp_path / "t.npy"
+    text.write_text("not an array\n")
+    with pytest.raises(cli.UsageError, match=r"t\.npy is not a valid \.npy array file"):
+        cli.load_npy(str(text))
+    objects = tmp_path / "o.npy"
+    np.save(objects, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(cli.UsageError, match="holds Python objects"):
+        cli.load_npy(str(objects))
+    truncated = tmp_path / "cut.npy"
+    truncated.write_bytes(good.read_bytes()[:-8])
+    with pytest.raises(cli.UsageError, match="cut.npy"):
+        cli.load_npy(str(truncated))
+    with pytest.raises(cli.UsageError, match="does not exist"):
+        cli.load_npy(str(tmp_path / "missing.npy"))
+
+
+def test_output_set_all_or_nothing(tmp_path):
+    (tmp_path / "a.npy").write_bytes(b"old a")
+    (tmp_path / "b.txt").write_text("old b")
+    with pytest.raises(RuntimeError):
+        with cli.OutputSet(str(tmp_path)) as out:
+            out.save_npy("a.npy", np.zeros(3))
+            out.write_text("b.txt", "new b")
+            raise RuntimeError("crash before the set is complete")
+    assert (tmp_path / "a.npy").read_bytes() == b"old a"
+    assert (tmp_path / "b.txt").read_text() == "old b"
+    assert sorted(os.listdir(tmp_path)) == ["a.npy", "b.txt"]
+    with cli.OutputSet(str(tmp_path)) as out:
+        out.save_npy("a.npy", np.ones(3))
+        out.write_text("sub/b.txt", "new b")
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.ones(3))
+    assert (tmp_path / "sub" / "b.txt").read_text() == "new b"
+
+
+def test_progress_format():
+    assert format_duration(3725) == "1:02:05"
+    assert format_duration(float("inf")) == "?"
+    assert progress_line("eval", 5, 10, "scenes", 2.5, 2.0) == \
+        "[eval] 5/10 scenes  2.5 scenes/s  ETA 0:00:02"
+    assert progress_line("train", 7, None, "steps", 1.0, extra="loss 3") == \
+        "[train] 7 steps  1 steps/s  loss 3"
+    lines = []
+    p = Progress("render", 3, "scenes", every=1e9, log=lines.append)
+    p.update(1)
+    p.update(2)
+    p.update(3)
+    assert len(lines) == 2 and lines[-1].startswith("[render] 3/3 scenes")
+
+
+def test_quiet_tensorflow_start_up(tmp_path):
+    """No C++ start-up lines by default; --verbose (or the user's own level) shows them."""
+    import subprocess
+    import sys
+    code = ("from data_provider.cli import quiet_tensorflow; import sys; "
+            "tf = quiet_tensorflow(verbose='-v' in sys.argv); print(float(tf.reduce_sum(tf.ones([3]))))")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    quiet = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env=env, cwd=root, timeout=120)
+    assert quiet.returncode == 0 and quiet.stdout.strip() == "3.0"
+    assert quiet.stderr == ""
+    loud = subprocess.run([sys.executable, "-c", code, "-v"], capture_output=True, text=True,
+                          env=env, cwd=root, timeout=120)
+    assert loud.returncode == 0 and "I0000" in loud.stderr
