@@ -9,6 +9,10 @@ from models.gen.embedder import PoolEmbedder
 from models.gen.graph import GraphStructure
 
 
+SMALL = dict(embedding_channels=14, embedder_channels=12)
+SMALL_GRAPH = dict(SMALL, hidden_units=20, message_channels=9)
+
+
 def count(layer):
     return sum(int(np.prod(v.shape)) for v in layer.trainable_variables)
 
@@ -42,8 +46,8 @@ def test_embedder_relu_after_the_last_conv():
 
 def test_fused_message_passing_equals_naive():
     frames, cameras, queries, graph = hotel_inputs()
-    composer = GraphComposer(optimized=True)
-    naive = GraphComposer(optimized=False)
+    composer = GraphComposer(optimized=True, **SMALL_GRAPH)
+    naive = GraphComposer(optimized=False, **SMALL_GRAPH)
     naive.set_weights(composer.get_weights())
     results = []
     for model in (composer, naive):
@@ -62,7 +66,7 @@ def test_fused_message_passing_equals_naive():
 @pytest.mark.parametrize("composer_class", [GraphComposer, BaselineComposer])
 def test_readout_does_not_depend_on_the_order_of_context_views(composer_class):
     frames, cameras, queries, graph = hotel_inputs(d=2, seed=3)
-    composer = composer_class()
+    composer = composer_class(**(SMALL_GRAPH if composer_class is GraphComposer else SMALL))
     r = composer(frames, cameras, queries, graph=graph).numpy()
     perm = np.random.default_rng(1).permutation(frames.shape[1])
     shuffled = composer(tf.gather(frames, perm, axis=1), tf.gather(cameras, perm, axis=1),
