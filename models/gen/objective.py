@@ -19,9 +19,10 @@ The per-query terms are ConvDRAW's (``models/draw/objective.py``).
 import tensorflow as tf
 
 from models.draw.objective import annealed, elbo_terms
+from models.gen.config import GEN_DEFAULT_CONFIG, learning_rate_schedule, sigma_schedule
 
-SIGMA_SCHEDULE = (2.0, 0.7, 2e5)            # alpha, beta, tau
-LEARNING_RATE_SCHEDULE = (8e-4, 5e-6, 1.6e6)
+SIGMA_SCHEDULE = sigma_schedule(GEN_DEFAULT_CONFIG)  # (alpha, beta, tau)
+LEARNING_RATE_SCHEDULE = learning_rate_schedule(GEN_DEFAULT_CONFIG)
 
 __all__ = ["gen_loss", "per_query_terms", "sigma_at", "learning_rate_at", "annealed",
            "SIGMA_SCHEDULE", "LEARNING_RATE_SCHEDULE"]
