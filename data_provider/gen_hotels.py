@@ -173,3 +173,24 @@ def gen_hotel_dataset(dataset, root, mode, *, batch_size=16, dims=(1, 2), max_di
     hotels = hotels.prefetch(tf.data.AUTOTUNE)
     hotels.corrupt_count = corrupt_count
     return hotels
+
+
+def gen_hotel_dataset_fn(dataset, root, mode, global_batch_size, **kwargs):
+    """``dataset_fn(input_context)`` for ``strategy.distribute_datasets_from_function``.
+
+    Each input pipeline reads its share of the files with a per-replica B of
+    ``input_context.get_per_replica_batch_size(global_batch_size)``; a given
+    ``seed`` is offset by the pipeline id. Other keyword arguments go to
+    ``gen_hotel_dataset``.
+    """
+    def dataset_fn(input_context):
+        args = dict(kwargs)
+        if args.get("seed") is not None:
+            args["seed"] = args["seed"] + input_context.input_pipeline_id
+        return gen_hotel_dataset(
+            dataset, root, mode,
+            batch_size=input_context.get_per_replica_batch_size(global_batch_size),
+            num_shards=input_context.num_input_pipelines,
+            shard_index=input_context.input_pipeline_id, **args)
+
+    return dataset_fn

@@ -40,7 +40,9 @@ import sys
 
 import numpy as np
 
-from data_provider import cli
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from data_provider import cli  # noqa: E402
 
 FLOOR_ROWS, FLOOR_COLS = slice(52, 64), slice(26, 38)
 MAP_PIXELS, VIEW_PIXELS = 288, 288
