@@ -177,12 +177,13 @@ def run_main(prog, run, args, *, input_error_types=(), failure_types=(), tensorf
     return EXIT_OK
 
 
-def load_npy(path, what="file"):
+def load_npy(path, what="file", mmap_mode=None):
     """``np.load`` of an array file with one clear error per way it can fail.
 
     Raises ``UsageError`` naming ``path`` when it does not exist, is a
     directory, is not a ``.npy`` array (e.g. a text file), is truncated, or
-    holds Python objects (never unpickled).
+    holds Python objects (never unpickled). ``mmap_mode="r"`` maps the file
+    instead of reading it (for picking a few scenes out of a large file).
     """
     import numpy as np
 
@@ -198,10 +199,12 @@ def load_npy(path, what="file"):
     if magic != b"\x93NUMPY":
         raise UsageError(f"{what} {path} is not a valid .npy array file")
     try:
-        return np.load(path, allow_pickle=False)
+        return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
     except ValueError as e:
-        if "pickle" in str(e):
+        if "pickle" in str(e) or "Python objects" in str(e):
             raise UsageError(f"{what} {path} holds Python objects, not a numeric array") from None
+        if "mmap length" in str(e):
+            raise UsageError(f"{what} {path} is damaged or truncated ({e})") from None
         raise UsageError(f"{what} {path} is not a valid .npy array file ({e})") from None
     except (OSError, EOFError) as e:
         raise UsageError(f"{what} {path} is damaged or truncated ({e})") from None

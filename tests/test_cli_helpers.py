@@ -78,6 +78,25 @@ def test_load_npy_errors(tmp_path):
         cli.load_npy(str(tmp_path / "missing.npy"))
 
 
+def test_load_npy_memory_mapped(tmp_path):
+    good = tmp_path / "a.npy"
+    np.save(good, np.arange(12).reshape(3, 4))
+    mapped = cli.load_npy(str(good), "scene file", mmap_mode="r")
+    assert isinstance(mapped, np.memmap)
+    np.testing.assert_array_equal(mapped[2], [8, 9, 10, 11])
+    (tmp_path / "t.npy").write_text("a text file\n")
+    with pytest.raises(cli.UsageError, match=r"scene file .*t\.npy is not a valid \.npy array file"):
+        cli.load_npy(str(tmp_path / "t.npy"), "scene file", mmap_mode="r")
+    truncated = tmp_path / "cut.npy"
+    truncated.write_bytes(good.read_bytes()[:-8])
+    with pytest.raises(cli.UsageError, match="cut.npy is damaged or truncated"):
+        cli.load_npy(str(truncated), mmap_mode="r")
+    objects = tmp_path / "o.npy"
+    np.save(objects, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(cli.UsageError, match="holds Python objects"):
+        cli.load_npy(str(objects), mmap_mode="r")
+
+
 def test_output_set_all_or_nothing(tmp_path):
     (tmp_path / "a.npy").write_bytes(b"old a")
     (tmp_path / "b.txt").write_text("old b")
