@@ -89,7 +89,7 @@ def load_system(model_dir, batch_size=8):
         raise UsageError(f"--model_dir: no checkpoint (ckpt-N.index) in {model_dir}")
     with open(path) as f:
         saved = json.load(f)
-    original_prior_timing = bool(saved.pop("ORIGINAL_PRIOR_TIMING", False))
+    original_prior_timing = bool(saved.get("ORIGINAL_PRIOR_TIMING", False))
     try:
         cfg = create_gqn_config(saved)
     except ValueError as e:

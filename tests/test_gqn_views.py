@@ -35,8 +35,8 @@ def trained(tmp_path):
     system = GQNSystem(cfg, 2, log=lambda m: None)
     system.build()
     # eta_g: zero kernel and a fixed bias, so every predicted mean is that colour
-    kernel, _ = system.model.eta_g.get_weights()
-    system.model.eta_g.set_weights([np.zeros_like(kernel), EXPECTED_MEAN])
+    kernel, _ = system.model.draw.eta_g.get_weights()
+    system.model.draw.eta_g.set_weights([np.zeros_like(kernel), EXPECTED_MEAN])
     model_dir = tmp_path / "model"
     step = tf.Variable(1000, dtype=tf.int64)
     ckpt = tf.train.Checkpoint(step=step, epoch=tf.Variable(0, dtype=tf.int64),

@@ -25,8 +25,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from models.gqn import FusedAdam, GQNModel, objective
+from models.gqn import GQNModel, objective
 from training import loop
+from training.fused_adam import FusedAdam
 
 BAR_WIDTH = 2
 
@@ -98,8 +99,8 @@ class GQNSystem(loop.TrainSystem):
 
     def build(self):
         dtype = "mixed_bfloat16" if self.mixed_precision == "bf16" else None
-        self.model = GQNModel(self.cfg, optimized=self.optimized, dtype=dtype,
-                              original_prior_timing=self.original_prior_timing)
+        self.model = GQNModel(self.cfg._replace(ORIGINAL_PRIOR_TIMING=self.original_prior_timing),
+                              optimized=self.optimized, dtype=dtype)
         self.model(self.dummy_batch(), training=True)
         cfg = self.cfg
         self.optimizer = FusedAdam(
@@ -118,7 +119,7 @@ class GQNSystem(loop.TrainSystem):
         return {"model": self.model, "optimizer": self.optimizer}
 
     def config_dict(self):
-        return dict(self.cfg._asdict(), ORIGINAL_PRIOR_TIMING=self.original_prior_timing)
+        return self.cfg._replace(ORIGINAL_PRIOR_TIMING=self.original_prior_timing)._asdict()
 
     # ------------------------------------------------------------------ steps
     def _terms(self, out, target, sigma):
