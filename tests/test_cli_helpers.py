@@ -122,6 +122,10 @@ def test_progress_format():
         "[eval] 5/10 scenes  2.5 scenes/s  ETA 0:00:02"
     assert progress_line("train", 7, None, "steps", 1.0, extra="loss 3") == \
         "[train] 7 steps  1 steps/s  loss 3"
+    assert progress_line("render", 40, 40, "rooms", 1493.7, 0) == \
+        "[render] 40/40 rooms  1494 rooms/s  ETA 0:00:00"  # no 1.49e+03
+    assert progress_line("eval", 1, 2, "pairs", 0.9583, 1.04) == \
+        "[eval] 1/2 pairs  0.958 pairs/s  ETA 0:00:01"
     lines = []
     p = Progress("render", 3, "scenes", every=1e9, log=lines.append)
     p.update(1)

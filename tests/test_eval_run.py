@@ -96,7 +96,7 @@ def test_all_modes_write_every_file(setup, capsys):
     table = captured.out
     assert "IoU_refine" in table and "all" in table and "\nobjs " in table
     progress = [line for line in captured.err.splitlines() if line.startswith("[evaluate_recons]")]
-    assert re.fullmatch(rf"\[evaluate_recons\] {n}/{n} scenes  [\d.e+]+ scenes/s  ETA 0:00:00",
+    assert re.fullmatch(rf"\[evaluate_recons\] {n}/{n} scenes  [\d.]+ scenes/s  ETA 0:00:00",
                         progress[-1])
     shapes = {"sample_z.npy": (3, 1, 1, 1, 16), "generate.npy": (3, 16, 16, 16),
               "generate_refine.npy": (3, 16, 16, 16), "real.npy": (n, 16, 16, 16),

@@ -74,7 +74,7 @@ def test_cli_bad_input_one_line_and_progress(tmp_path, capsys):
     assert not list(tmp_path.iterdir())
     assert rvs.main(["--root", str(tmp_path), "--num_scenes", "5", "--size", "8", "8", "8"]) == 0
     captured = capsys.readouterr()
-    assert re.fullmatch(r"\[render_voxel_scenes\] 5/5 rooms  [\d.e+]+ rooms/s  ETA 0:00:00",
+    assert re.fullmatch(r"\[render_voxel_scenes\] 5/5 rooms  [\d.]+ rooms/s  ETA 0:00:00",
                         captured.err.splitlines()[-1])
     assert captured.out == f"wrote 5 rooms under {tmp_path}\n"
     with pytest.raises(SystemExit) as stop:

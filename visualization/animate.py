@@ -129,7 +129,8 @@ def run(args):
         raise VoxelInputError(f"-u/--uniform-size: expected a positive size, got {args.uniform_size}")
     written = animate_paths(args.paths, args.out, args.size, args.view, args.duration,
                             threshold=args.threshold, uniform_size=args.uniform_size)
-    print(f"[animate] wrote {len(written)} GIFs" + (f": {written[0]}" if len(written) == 1 else ""))
+    print(f"[animate] wrote {written[0]}" if len(written) == 1 else
+          f"[animate] wrote {len(written)} GIFs: {written[0]} .. {written[-1]}")
     return written
 
 
