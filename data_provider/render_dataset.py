@@ -112,7 +112,7 @@ def render_dataset(dataset, root, num_train, num_test, seed=0, scenes_per_file=1
                 raise FileExistsError(
                     f"refusing to overwrite existing shard {path}; choose another --root "
                     "or remove the old files yourself")
-    cli.quiet_tensorflow()  # loaded before the clock starts: the writer needs it
+    import tensorflow  # noqa: F401  (loaded before the clock starts: the writer needs it)
 
     written, rendered, start = {}, 0, time.perf_counter()
     with cli.OutputSet(root) as outputs:
@@ -152,8 +152,7 @@ def build_parser():
 
 
 def run(args):
-    if args.verbose:
-        cli.quiet_tensorflow(verbose=True)
+    cli.quiet_tensorflow(args.verbose)
     written = render_dataset(args.dataset, args.root, args.num_train, args.num_test,
                              args.seed, args.scenes_per_file, args.workers, args.quality)
     print(f"wrote {len(written['train'])} train and {len(written['test'])} test shards under "
