@@ -119,6 +119,7 @@ def read_header(path, n_vox=N_VOX):
     offset in bytes); raises VoxelFileError naming the file.
     """
     path = os.fspath(path)
+    _check_magic(path)
     try:
         with open(path, "rb") as f:
             version = np.lib.format.read_magic(f)
@@ -131,6 +132,21 @@ def read_header(path, n_vox=N_VOX):
         raise VoxelFileError(f"{path}: unreadable .npy file ({err})") from None
     _check_shape_dtype(path, shape, dtype, n_vox)
     return dtype, bool(fortran), offset
+
+
+def _check_magic(path):
+    """VoxelFileError when ``path`` cannot be opened or is not a ``.npy`` file at all.
+
+    A text or other file renamed ``.npy`` gets "not a valid .npy array file"
+    (numpy itself would talk about pickled data and ``allow_pickle``).
+    """
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(len(np.lib.format.MAGIC_PREFIX))
+    except OSError as err:
+        raise VoxelFileError(f"{path}: unreadable .npy file ({err.strerror})") from None
+    if magic != np.lib.format.MAGIC_PREFIX:
+        raise VoxelFileError(f"{path}: not a valid .npy array file")
 
 
 def _check_shape_dtype(path, shape, dtype, n_vox):
@@ -148,6 +164,7 @@ def load_scene(path, n_vox=N_VOX):
     shape, a non-integer dtype, or labels outside 0..11.
     """
     path = os.fspath(path)
+    _check_magic(path)
     try:
         data = np.load(path, allow_pickle=False)
     except Exception as err:

@@ -267,6 +267,20 @@ def test_failed_run_leaves_earlier_outputs_byte_identical(setup, capsys):
     assert snapshot(eval_dir) == before
 
 
+def test_text_file_renamed_npy_among_test_scenes(setup, tmp_path, capsys):
+    from data_provider import voxel_provider
+    from data_provider.render_voxel_scenes import render_rooms
+    render_rooms(tmp_path / "vox", 10, seed=3, size=(16, 16, 16), log=lambda line: None)
+    scene_id, model_id = voxel_provider.list_pairs(tmp_path / "vox")[-1]  # a test scene
+    bad = voxel_provider.voxel_path(tmp_path / "vox", scene_id, model_id)
+    with open(bad, "w") as f:
+        f.write("0 0 1 2\n")
+    _run(setup, tmp_path / "eval", "--mode", "evaluate_recons", "--voxel_root", str(tmp_path / "vox"),
+         code=2)
+    assert capsys.readouterr().err == f"run.py: error: {bad}: not a valid .npy array file\n"
+    assert not (tmp_path / "eval").exists()
+
+
 def test_crash_part_way_leaves_the_previous_set(setup, monkeypatch):
     """A failure after some outputs were computed: no file changes, no temporary file stays."""
     eval_dir = setup["root"] / "crash"
