@@ -94,6 +94,9 @@ def run(args):
 def main(argv=None):
     """Command line: returns the exit code (0 done, 2 bad input, 130 interrupted)."""
     args = build_parser().parse_args(argv)
+    code = cli.run_main("run.py", check_flags, args)  # bad flags: answered before TensorFlow loads
+    if code:
+        return code
     cli.quiet_tensorflow(args.verbose)
     from models.fcr_alphagan.config import ConfigError
     return cli.run_main("run.py", run, args, input_error_types=(ConfigError,), tensorflow=True)
