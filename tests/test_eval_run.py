@@ -306,7 +306,6 @@ def test_script_is_quiet_and_one_line():
     """As a user runs it: no TensorFlow start-up chatter, one line, exit code 2."""
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    env["PYTHONPATH"] = os.pathsep.join([repo, env.get("PYTHONPATH", "")])
     proc = subprocess.run([sys.executable, "evaluation/run.py", "--mode", "evaluate_noise",
                            "--checkpoint_dir", "/nonexistent/ck", "--conf_epoch", "3"],
                           cwd=repo, env=env, capture_output=True, text=True, timeout=180)

@@ -12,8 +12,6 @@ from visualization.voxel_scene import (PALETTE, PALETTE_UINT8, VoxelInputError, 
                                        downsample, largest_component, scene_points)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# Scripts started in a subprocess import this checkout's packages, not an installed copy.
-SCRIPT_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")])}
 
 
 def exit_code(main, argv):
@@ -295,7 +293,7 @@ def test_small_grids_fill_the_picture(offscreen):
 def test_script_headless_writes_default_png(offscreen, tmp_path):
     path = tmp_path / "recons.npy"
     np.save(path, three_class_scene()[None])
-    env = {k: v for k, v in SCRIPT_ENV.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY",
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY",
                                                             vtk_env.ENV_VAR)}
     run = subprocess.run([sys.executable, "visualization/voxviz.py", str(path), "--size", "32"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
@@ -314,7 +312,7 @@ def test_child_process_picture_equals_cli_picture(offscreen, tmp_path):
     scene = three_class_scene()
     np.save(tmp_path / "s.npy", scene[None])
     child = np.asarray(Image.open(render_voxels(scene, str(tmp_path / "child.png"), size=80)))
-    env = {k: v for k, v in SCRIPT_ENV.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     run = subprocess.run([sys.executable, "visualization/voxviz.py", str(tmp_path / "s.npy"),
                           "--size", "80", "-sc", str(tmp_path / "cli")],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
@@ -339,7 +337,7 @@ def test_script_importing_tensorflow_renders_and_exits_cleanly(offscreen, tmp_pa
         "assert render_process.worker().submit(render_process.vtk_env.tensorflow_loaded)"
         ".result() is False\n"
         "print('drawn', int((pictures[1] < 250).any(axis=-1).sum()))\n")
-    env = dict(SCRIPT_ENV, TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     run = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=env, capture_output=True,
                          text=True, timeout=180)
     assert run.returncode == 0, run.stderr[-2000:]
@@ -397,7 +395,7 @@ def test_script_bad_input_one_line(tmp_path, case):
     argv = {"screenfile": [str(tmp_path / "real.npy"), "-i", "1", "-sc", "/nonexistent/shot"],
             "text": [str(tmp_path / "text.npy")]}[case]
     run = subprocess.run([sys.executable, "visualization/voxviz.py", *argv], cwd=ROOT,
-                         env=SCRIPT_ENV, capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=120)
     expected = {"screenfile": "voxviz.py: error: -sc/--screenfile /nonexistent/shot.png: "
                               "folder /nonexistent does not exist\n",
                 "text": f"voxviz.py: error: scene file {tmp_path}/text.npy is not a valid .npy "
