@@ -132,7 +132,8 @@ def one_line(error, limit=500):
 
     Drops ``{{function_node ...}}`` prefixes, ``[[{{node ...}}]]`` and
     ``[Op:...]`` suffixes and ``assertion failed:``, and unwraps the
-    ``[message]`` brackets of ``tf.debugging`` assertions.
+    ``[message]`` brackets of ``tf.debugging`` assertions. A line longer than
+    ``limit`` keeps its beginning and its end, joined by `` ... ``.
     """
     text = (getattr(error, "message", None) or str(error)).strip()
     text = text.splitlines()[0] if text else type(error).__name__
@@ -141,8 +142,12 @@ def one_line(error, limit=500):
     text = text.strip()
     while text.startswith("[") and text.endswith("]") and text.count("[") == 1:
         text = text[1:-1].strip()
-    text = re.sub(r"\] \[", " ", text).strip("[] ")
-    return text[:limit] or type(error).__name__
+    if text.startswith("[") and text.endswith("]"):  # several bracketed assertion messages
+        text = re.sub(r"\] \[", " ", text[1:-1]).strip()
+    if len(text) > limit:  # keep both ends: the subject first, the conclusion last
+        head = limit * 3 // 5
+        text = f"{text[:head]} ... {text[len(text) - (limit - head - 5):]}"
+    return text or type(error).__name__
 
 
 INPUT_ERRORS = (UsageError, FileNotFoundError, NotADirectoryError, IsADirectoryError,

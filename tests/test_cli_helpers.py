@@ -57,6 +57,13 @@ def test_one_line_strips_tensorflow_wrapping():
            "truncated record at offset 1024]\n\t [[{{node Assert/Assert}}]] [Op:IteratorGetNext]")
     assert cli.one_line(ValueError(raw)) == "/d/0001-of-0002.tfrecord: truncated record at offset 1024"
     assert cli.one_line(ValueError("plain message\nmore")) == "plain message"
+    assert cli.one_line(ValueError("assertion failed: [a.tfrecord: bad] [at byte 3]")) == \
+        "a.tfrecord: bad at byte 3"
+    assert cli.one_line(ValueError("this config has DIM [16, 8]")) == "this config has DIM [16, 8]"
+    long = "ckpt-2 does not hold this model (" + "x" * 900 + "); this config has DIM [16, 8]"
+    short = cli.one_line(ValueError(long), limit=100)
+    assert len(short) == 100 and short.startswith("ckpt-2 does not hold this model (xxx")
+    assert short.endswith("xx); this config has DIM [16, 8]") and " ... " in short
 
 
 def test_load_npy_errors(tmp_path):
