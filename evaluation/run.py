@@ -98,8 +98,7 @@ def main(argv=None):
     if code:
         return code
     cli.quiet_tensorflow(args.verbose)
-    from models.fcr_alphagan.config import ConfigError
-    return cli.run_main("run.py", run, args, input_error_types=(ConfigError,), tensorflow=True)
+    return cli.run_main("run.py", run, args, tensorflow=True)
 
 
 if __name__ == "__main__":

@@ -12,12 +12,15 @@ from data_provider import cli, voxel_classes
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 LAYERS = ("data_provider", "evaluation", "visualization")
-# Command-line tools built on data_provider/cli.py (module, program name).
+# Every command-line tool: built on data_provider/cli.py (module, program name).
 TOOLS = [("data_provider.render_dataset", "render_dataset.py"),
          ("data_provider.render_voxel_scenes", "render_voxel_scenes.py"),
          ("data_provider.sscnet_to_voxels", "sscnet_to_voxels.py"),
          ("data_provider.download_gqn", "download_gqn.py"),
          ("evaluation.run", "run.py"),
+         ("evaluation.gqn_views", "gqn_views.py"),
+         ("training.train_gqn_draw", "train_gqn_draw.py"),
+         ("training.train_fcr_alphagan", "train_fcr_alphagan.py"),
          ("visualization.voxviz", "voxviz.py"),
          ("visualization.montage", "montage.py"),
          ("visualization.animate", "animate.py")]
