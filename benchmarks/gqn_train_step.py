@@ -36,7 +36,7 @@ import tensorflow as tf
 
 from models.gqn import GQNModel, create_gqn_config, objective
 from training.fused_adam import FusedAdam
-from training.loop import present_gradients
+from training.system import present_gradients
 
 CONFIGS = {
     "a": ({}, True),
