@@ -145,7 +145,7 @@ def draw_frame(generated, base_map, view, node_positions, edges, pose, corners, 
         draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=(230, 30, 30, alpha))
     x, y = view.to_pixels(pose[:2])
     yaw = math.atan2(float(pose[3]), float(pose[4]))
-    length = 0.22 * view.scale
+    length = 0.3 * view.scale
     tip = (x + length * math.cos(yaw), y - length * math.sin(yaw))
     left = (x + 0.4 * length * math.cos(yaw + 2.5), y - 0.4 * length * math.sin(yaw + 2.5))
     right = (x + 0.4 * length * math.cos(yaw - 2.5), y - 0.4 * length * math.sin(yaw - 2.5))
