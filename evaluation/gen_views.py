@@ -17,10 +17,10 @@ the latest checkpoint, then:
    camera as an arrow pointing along its yaw. ``gen_views.png`` is a strip of
    frames.
 2. **Test L2** (``gen_l2.json`` and stdout): for each hotel size d in
-   ``--sizes`` (1..5), ``--batches`` test batches of ``floor(25 / d^2)``
-   hotels (as the training's test evaluation), the mean over held-out query
-   views of the mean squared error between the generated view and the true
-   one.
+   ``--sizes`` (1..5), ``--batches`` test batches of ``floor(D^2 / d^2)``
+   hotels, D the largest size asked for (25 / d^2 with the default sizes, as
+   the training's test evaluation), the mean over held-out query views of the
+   mean squared error between the generated view and the true one.
 
 The map (as the original: the floor just ahead of each true view, spread by
 nearest neighbours; done differently here): every one of the 300 true views
