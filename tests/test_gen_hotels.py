@@ -141,3 +141,15 @@ def test_real_mazes_hotels(gqn_real_root):
         # unit yaw vector: the provider's sin, cos order
         cams = b["context_cameras"].numpy()
         np.testing.assert_allclose(cams[..., 3] ** 2 + cams[..., 4] ** 2, 1.0, atol=1e-5)
+
+
+def test_undecodable_view_is_an_error_naming_the_file(tmp_path):
+    good = gqn_tfr_writer.encode_jpeg(np.zeros((84, 84, 3), np.uint8))
+    cameras = np.array([raw_camera(0, v) for v in range(VIEWS)])
+    scenes = [([good] * VIEWS, cameras), ([b"not a jpeg"] * VIEWS, cameras)]
+    paths = gqn_tfr_writer.write_shards(tmp_path, "mazes", "test", scenes, 2)
+    ds = gen_hotel_dataset("Labyrinth", tmp_path, "test", batch_size=1, dims=(1,), max_dim=1,
+                           num_batches=2, seed=0)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=f"undecodable JPEG in a record of {paths[0]}"):
+        list(ds)
