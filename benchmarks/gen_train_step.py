@@ -19,12 +19,15 @@ the composer alone (forward + backward to its variables) and ConvDRAW alone
 
     python benchmarks/gen_train_step.py --configs small --steps 3
 """
+import os
 import sys
 import time
 
 import numpy as np
 
-from data_provider import cli
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from data_provider import cli  # noqa: E402
 
 tf = cli.quiet_tensorflow("--verbose" in sys.argv[1:])
 import keras  # noqa: E402
