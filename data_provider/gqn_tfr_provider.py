@@ -375,9 +375,9 @@ def decode_frames(jpegs, paths, dataset, custom_frame_size=None):
         flat = tf.reshape(jpegs, [-1])
     frames = tf.map_fn(decode, flat, fn_output_signature=tf.uint8, parallel_iterations=16)
     frames = tf.image.convert_image_dtype(frames, tf.float32)
+    frames = tf.ensure_shape(frames, [None, size, size, NUM_CHANNELS])
     if custom_frame_size and custom_frame_size != size:
-        frames = tf.compat.v1.image.resize_bilinear(
-            frames, [custom_frame_size, custom_frame_size], align_corners=True)
+        frames = resize_bilinear_align_corners(frames, custom_frame_size)
     return tf.reshape(frames, tf.concat([tf.shape(jpegs), tf.shape(frames)[1:]], 0))
 
 
