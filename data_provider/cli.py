@@ -155,14 +155,9 @@ def run_main(prog, run, args, *, input_error_types=(), failure_types=(), tensorf
     ``input_error_types``: extra exception types meaning bad input (exit 2);
     ``failure_types``: types meaning the job failed (exit 1); with
     ``tensorflow=True`` TensorFlow's data errors (a damaged record, a failed
-    assertion in the input pipeline) are bad input too.
+    assertion in the input pipeline) are reported as ``data error`` (exit 2).
     """
     usage = INPUT_ERRORS + tuple(input_error_types)
-    if tensorflow:
-        tf = sys.modules.get("tensorflow")
-        if tf is not None:
-            usage += (tf.errors.InvalidArgumentError, tf.errors.DataLossError,
-                      tf.errors.NotFoundError)
     try:
         run(args)
     except KeyboardInterrupt:
@@ -172,9 +167,21 @@ def run_main(prog, run, args, *, input_error_types=(), failure_types=(), tensorf
         print(f"{prog}: error: {one_line(e)}", file=sys.stderr)
         return EXIT_USAGE
     except (CommandFailed, *failure_types) as e:
-        print(f"{prog}: failed: {one_line(e)}", file=sys.stderr)
+        print(f"{prog}: {one_line(e)}", file=sys.stderr)
         return EXIT_FAILED
+    except Exception as e:
+        if tensorflow and isinstance(e, _tensorflow_data_errors()):
+            print(f"{prog}: data error: {one_line(e)}", file=sys.stderr)
+            return EXIT_USAGE
+        raise
     return EXIT_OK
+
+
+def _tensorflow_data_errors():
+    tf = sys.modules.get("tensorflow")
+    if tf is None:
+        return ()
+    return (tf.errors.InvalidArgumentError, tf.errors.DataLossError, tf.errors.NotFoundError)
 
 
 def load_npy(path, what="file"):
@@ -225,7 +232,8 @@ class OutputSet:
         final = os.path.join(self.directory, name)
         os.makedirs(os.path.dirname(final), exist_ok=True)
         head, tail = os.path.split(final)
-        temporary = os.path.join(head, f".{tail}.partial-{os.getpid()}")
+        stem, ext = os.path.splitext(tail)  # the extension stays last (image writers use it)
+        temporary = os.path.join(head, f".{stem}.partial-{os.getpid()}{ext}")
         self._pending[final] = temporary
         return temporary
 

@@ -44,6 +44,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from data_provider.cli import UsageError
+
 NUM_CLASSES = 12
 CLASS_NAMES = ("empty", "ceiling", "floor", "wall", "window", "chair", "bed", "sofa",
                "table", "tvs", "furn", "objs")
@@ -53,7 +55,7 @@ DATASET_PORTION = (0.0, 0.95)
 log = logging.getLogger(__name__)
 
 
-class VoxelFileError(ValueError):
+class VoxelFileError(UsageError):
     """A voxel file that cannot be used; the message starts with the file's path."""
 
 

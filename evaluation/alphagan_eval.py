@@ -49,6 +49,7 @@ import time
 
 import numpy as np
 
+from data_provider.cli import UsageError
 from evaluation import metrics as metrics_lib
 
 INTERPOLATE_STEPS = 30
@@ -56,7 +57,7 @@ NOISE_VARIANTS = 10
 DEFAULT_NUM_SCENES = 200
 
 
-class EvaluationError(ValueError):
+class EvaluationError(UsageError):
     """Evaluation cannot run: a missing checkpoint, file or inconsistent input."""
 
 
@@ -82,40 +83,20 @@ class Progress:
 
 # ---------------------------------------------------------------- configuration, checkpoints
 
-def _flatten(data, prefix=""):
-    for key, value in data.items():
-        if isinstance(value, dict):
-            yield from _flatten(value, f"{prefix}{key}.")
-        else:
-            yield f"{prefix}{key}", value
-
-
 def load_config(checkpoint_dir, overrides=()):
-    """The config of a run: defaults, then ``<checkpoint_dir>/config.json``, then overrides.
+    """The config of a run: ``<checkpoint_dir>/config.json`` (model and run parts) when
+    present, else the defaults; then the ``--set`` overrides (a flat ``[KEY, VALUE, ...]``)."""
+    from models.fcr_alphagan.config import cfg_from_list, default_config, from_saved
+    from training import checkpointing
 
-    ``overrides`` is a flat ``[KEY, VALUE, ...]`` list (``--set``). Keys of
-    ``config.json`` that the config does not know are reported and ignored.
-    """
-    from models.fcr_alphagan.config import cfg_from_list, default_config
-    cfg = default_config()
-    path = os.path.join(os.fspath(checkpoint_dir), "config.json")
-    if os.path.isfile(path):
-        try:
-            with open(path) as f:
-                data = json.load(f)
-        except (OSError, ValueError) as e:
-            raise EvaluationError(f"{path}: not a readable JSON config ({e})") from None
-        if isinstance(data, dict) and "CONST" not in data:
-            data = next((v for v in data.values() if isinstance(v, dict) and "CONST" in v), data)
-        if not isinstance(data, dict):
-            raise EvaluationError(f"{path}: expected a JSON object of config keys")
-        for key, value in _flatten(data):
-            try:
-                cfg_from_list(cfg, [key, value], source=path)
-            except ValueError as e:
-                print(f"[config] ignoring {e}", file=sys.stderr)
-    cfg_from_list(cfg, list(overrides), source="--set")
-    return cfg
+    checkpoint_dir = os.fspath(checkpoint_dir)
+    if os.path.isfile(os.path.join(checkpoint_dir, checkpointing.CONFIG_FILE)):
+        model, run = checkpointing.load_saved_config(checkpoint_dir, "fcr_alphagan",
+                                                     "--checkpoint_dir")
+        cfg = from_saved(model, run, source=os.path.join(checkpoint_dir, "config.json"))
+    else:
+        cfg = default_config()
+    return cfg_from_list(cfg, list(overrides), source="--set")
 
 
 def checkpoint_numbers(checkpoint_dir):
@@ -142,20 +123,17 @@ def checkpoint_path(checkpoint_dir, conf_epoch):
 
 def restore_networks(cfg, checkpoint_dir, conf_epoch):
     """Encoder, generator and refiner of ``cfg`` with the weights of checkpoint ``conf_epoch``."""
-    import tensorflow as tf
     from models.fcr_alphagan import build_networks
-    from training.loop import checkpoint_objects
+    from training import checkpointing
+
     path = checkpoint_path(checkpoint_dir, conf_epoch)
     nets = build_networks(cfg)
     keep = {k: nets[k] for k in ("encoder", "generator", "refiner")}
     try:
-        tf.train.Checkpoint(**checkpoint_objects(keep)).restore(path).expect_partial() \
-            .assert_existing_objects_matched()
-    except (AssertionError, ValueError, tf.errors.OpError) as e:
-        tf.get_logger().setLevel("ERROR")  # no warnings about the abandoned restore at exit
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise EvaluationError(f"{path}: cannot restore encoder/generator/refiner with this "
-                              f"config (N_VOX {cfg.CONST.N_VOX}, DIM {cfg.NET.DIM}): {first}") from None
+        checkpointing.restore(path, keep, "--conf_epoch")
+    except checkpointing.CheckpointError as e:
+        raise EvaluationError(f"{e}; this config has N_VOX {cfg.CONST.N_VOX}, "
+                              f"DIM {cfg.NET.DIM}") from None
     return keep
 
 

@@ -46,6 +46,7 @@ def test_run_main_exit_codes(capsys):
     assert cli.run_main("tool", bad, None) == 2
     assert capsys.readouterr().err == "tool: error: --x: no such file y\n"
     assert cli.run_main("tool", failing, None) == 1
+    assert capsys.readouterr().err == "tool: it broke\n"
     assert cli.run_main("tool", interrupted, None) == 130
     assert cli.run_main("tool", lambda a: open("/nonexistent/f"), None) == 2
 

@@ -9,7 +9,8 @@ import pytest
 
 from evaluation import alphagan_eval as ev
 from evaluation import run as run_cli
-from training.loop import checkpoint_objects, present_gradients
+from training.checkpointing import checkpoint_objects, write_config
+from training.system import present_gradients
 
 SMALL = ["CONST.N_VOX", "[16,16,16]", "NET.START_VOX", "[1,1,1]", "NET.DIM", "[8,8,8,8,12]",
          "NET.REFINE_CH", "4", "CONST.BATCH_SIZE", "4", "CHECK_FREQ", "2",
@@ -37,16 +38,17 @@ def _train_and_save(cfg, ckpt_dir, scenes, steps=4):
         with tf.GradientTape() as tape:
             z, _ = nets["encoder"](onehot, training=True)
             probs = nets["generator"](z, training=True)
-            loss = (reconstruction_loss(onehot, probs)
-                    + reconstruction_loss(onehot, nets["refiner"](probs, training=True)))
+            loss = tf.reduce_mean(reconstruction_loss(onehot, probs)
+                                  + reconstruction_loss(onehot, nets["refiner"](probs,
+                                                                                training=True)))
         # the encoder's sigma head feeds no reconstruction loss: no gradient
         opt.apply_gradients(present_gradients(tape.gradient(loss, variables), variables))
     ckpt = tf.train.Checkpoint(step=tf.Variable(steps, dtype=tf.int64),
                                **checkpoint_objects(nets))
     manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=5, checkpoint_name="ckpt")
     manager.save(checkpoint_number=CONF_EPOCH)
-    with open(os.path.join(ckpt_dir, "config.json"), "w") as f:
-        json.dump(cfg, f)
+    from models.fcr_alphagan.config import model_config, run_config
+    write_config(ckpt_dir, "fcr_alphagan", model_config(cfg), run_config(cfg))
     return nets
 
 
@@ -209,5 +211,5 @@ def test_checkpoint_of_another_config_is_a_clear_error(setup, capsys):
                       "--set", "NET.DIM", "[16,8,8,8,12]"])
     assert exc.value.code == 2
     err = capsys.readouterr().err
-    assert f"ckpt-{CONF_EPOCH}: cannot restore" in err and "[16, 8, 8, 8, 12]" in err
+    assert f"ckpt-{CONF_EPOCH} does not hold a model of this configuration" in err and "[16, 8, 8, 8, 12]" in err
     assert not (setup["root"] / "y").exists()
