@@ -18,9 +18,11 @@ then averaged over the examples:
   cos pitch``).
 
 A model that has learnt nothing about the scene scores about the mean image; copying
-the closest view the model was shown is the nearest-context baseline. The model is
-built from ``<model_dir>/config.json`` and its latest checkpoint is restored without
-the optimizer.
+the closest view the model was shown is the nearest-context baseline. Also reported:
+``elbo``, the negative ELBO (NLL + KL) of the posterior pass at the image sigma of the
+checkpoint's step, over the same examples. The model is built from
+``<model_dir>/config.json`` and its latest checkpoint (or ``--checkpoint ckpt-N``) is
+restored without the optimizer.
 """
 import json
 import os
@@ -82,65 +84,45 @@ def mean_training_image(data_dir, dataset, img_size, context_size, max_scenes=No
     return (total / (scenes * (context_size + 1))).astype(np.float32)
 
 
-def load_model(model_dir):
-    """(GQNModel restored from the latest checkpoint of ``model_dir``, its config, step)."""
-    import tensorflow as tf
+def load_model(model_dir, checkpoint=None):
+    """(GQNModel, config, step) from ``model_dir``: its ``config.json`` and its latest
+    checkpoint, or ``checkpoint`` (a ``ckpt-N`` prefix) when given; no optimizer."""
+    from evaluation import gqn_views
+    from training import checkpointing
 
-    from models.gqn import GQNModel, create_gqn_config
-    from training import loop
-
-    path = os.path.join(model_dir, loop.CONFIG_FILE)
-    if not os.path.isfile(path):
-        raise cli.UsageError(f"--model_dir: {path} not found; expected a training output folder")
-    latest = tf.train.latest_checkpoint(model_dir)
-    if latest is None:
-        raise cli.UsageError(f"--model_dir: no checkpoint (ckpt-N.index) in {model_dir}")
-    with open(path) as f:
-        saved = json.load(f)
-    original_prior_timing = bool(saved.pop("ORIGINAL_PRIOR_TIMING", False))
-    try:
-        cfg = create_gqn_config(saved)
-    except ValueError as e:
-        raise cli.UsageError(f"{path}: {e}") from None
-    model = GQNModel(cfg, original_prior_timing=original_prior_timing)
-    model(_dummy_batch(cfg), training=True)
-    step = tf.Variable(0, dtype=tf.int64, name="step")
-    tf.train.Checkpoint(step=step, **loop.checkpoint_objects({"model": model})) \
-        .restore(latest).expect_partial()
-    return model, cfg, int(step.numpy())
-
-
-def _dummy_batch(cfg):
-    import tensorflow as tf
-
-    from data_provider.gqn_tfr_provider import Context, Query
-
-    frames = tf.zeros([1, cfg.CONTEXT_SIZE, cfg.IMG_HEIGHT, cfg.IMG_WIDTH, cfg.IMG_CHANNELS])
-    cameras = tf.zeros([1, cfg.CONTEXT_SIZE, cfg.POSE_CHANNELS])
-    query = Query(context=Context(frames=frames, cameras=cameras),
-                  query_camera=tf.zeros([1, cfg.POSE_CHANNELS]))
-    return query, tf.zeros([1, cfg.IMG_HEIGHT, cfg.IMG_WIDTH, cfg.IMG_CHANNELS])
+    model, cfg, step = gqn_views.load_model(model_dir)
+    if checkpoint is not None:
+        step, _ = checkpointing.restore(checkpoint, {"model": model}, flag="--checkpoint")
+    return model, cfg, step
 
 
 def evaluate(model, cfg, data_dir, dataset, mean_image, num_scenes=DEFAULT_NUM_SCENES,
-             batch_size=32, seed=0):
+             batch_size=32, seed=0, step=None):
     """Mean L2 of the generated view and of the two baselines over ``num_scenes`` test scenes.
 
     Returns ``{"l2_generated", "l2_mean_image", "l2_nearest_context", "num_scenes"}``
-    (fewer scenes when the test split holds fewer).
+    (fewer scenes when the test split holds fewer); with ``step``, also ``"elbo"``: the
+    negative ELBO (NLL + KL) of the posterior pass at the image sigma of that step,
+    averaged over the same examples.
     """
     import tensorflow as tf
 
     from data_provider.gqn_tfr_provider import gqn_input_fn
+    from models.draw.objective import elbo_terms
+    from models.gqn import objective
 
     ds = gqn_input_fn(dataset, cfg.CONTEXT_SIZE, data_dir, "test", batch_size=batch_size,
                       custom_frame_size=cfg.IMG_HEIGHT, seed=seed)
     tf.random.set_seed(seed)
     sums = {"l2_generated": 0.0, "l2_mean_image": 0.0, "l2_nearest_context": 0.0}
+    if step is not None:
+        sums["elbo"] = 0.0
+        sigma = objective.sigma_at(step, cfg)
     count = 0
     for query, target in ds:
         take = min(int(target.shape[0]), num_scenes - count)
-        target = target.numpy()[:take]
+        target_all = target.numpy()
+        target = target_all[:take]
         generated = model.generate(query)["mu_target"].numpy()[:take]
         nearest, _ = nearest_context_view(query.context.frames.numpy()[:take],
                                           query.context.cameras.numpy()[:take],
@@ -149,6 +131,10 @@ def evaluate(model, cfg, data_dir, dataset, mean_image, num_scenes=DEFAULT_NUM_S
         for key, images in (("l2_generated", generated), ("l2_mean_image", mean),
                             ("l2_nearest_context", nearest)):
             sums[key] += float(l2_per_example(images, target).sum())
+        if step is not None:
+            nll, kl, _ = elbo_terms(model((query, tf.constant(target_all)), training=False),
+                                    target_all, sigma)
+            sums["elbo"] += float(tf.reduce_sum((nll + kl)[:take]))
         count += take
         if count >= num_scenes:
             break
@@ -176,16 +162,17 @@ def run(args, log=print):
             find_shard_files(args.data_dir, args.dataset, split)
         except FileNotFoundError as e:
             raise cli.UsageError(f"--data_dir: {e}") from None
-    model, cfg, step = load_model(args.model_dir)
+    model, cfg, step = load_model(args.model_dir, args.checkpoint)
     log(f"[gqn_baselines] restored {args.model_dir} at step {step}")
     mean_image = mean_training_image(args.data_dir, args.dataset, cfg.IMG_HEIGHT,
                                      cfg.CONTEXT_SIZE, args.mean_scenes, args.seed)
     result = evaluate(model, cfg, args.data_dir, args.dataset, mean_image, args.num_scenes,
-                      args.batch_size, args.seed)
+                      args.batch_size, args.seed, step)
     result["step"] = step
     log(f"[gqn_baselines] {result['num_scenes']} test scenes, L2 against the target: "
         f"generated {result['l2_generated']:.5f}, mean training image "
-        f"{result['l2_mean_image']:.5f}, nearest context view {result['l2_nearest_context']:.5f}")
+        f"{result['l2_mean_image']:.5f}, nearest context view {result['l2_nearest_context']:.5f}; "
+        f"test elbo {result['elbo']:.6g}")
     if args.out:
         with cli.atomic_write(args.out) as f:
             json.dump(result, f, indent=2)
@@ -198,6 +185,8 @@ def build_parser():
     p.add_argument("--model_dir", required=True, help="training output with config.json and ckpt-N")
     p.add_argument("--data_dir", required=True, help="root holding <dataset>/{train,test}/*.tfrecord")
     p.add_argument("--dataset", required=True, help="name of the GQN dataset")
+    p.add_argument("--checkpoint", default=None,
+                   help="a ckpt-N prefix in --model_dir to evaluate (default: the latest)")
     p.add_argument("--num_scenes", type=int, default=DEFAULT_NUM_SCENES,
                    help="test scenes to evaluate (one example each)")
     p.add_argument("--mean_scenes", type=int, default=None,

@@ -8,8 +8,10 @@ import tensorflow as tf
 from data_provider.gqn_tfr_provider import gqn_input_fn
 from data_provider.gqn_tfr_writer import write_shards
 from evaluation import gqn_baselines
-from models.gqn import GQNModel, create_gqn_config
-from training import loop
+from models.draw.objective import elbo_terms
+from models.gqn import create_gqn_config, objective
+from training import checkpointing
+from training.gqn_system import GQNSystem
 
 DATASET = "rooms_ring_camera"       # 10 views of 64x64 per scene
 CFG = dict(IMG_HEIGHT=16, IMG_WIDTH=16, ENC_HEIGHT=4, ENC_WIDTH=4, CONTEXT_SIZE=3, SEQ_LENGTH=2,
@@ -44,17 +46,17 @@ def data(tmp_path):
 @pytest.fixture
 def model_dir(tmp_path):
     """A model_dir as training leaves it; eta_g predicts the flat colour PREDICTED."""
-    cfg = create_gqn_config(CFG)
-    model = GQNModel(cfg)
-    model(gqn_baselines._dummy_batch(cfg), training=True)
-    kernel, _ = model.eta_g.get_weights()
-    model.eta_g.set_weights([np.zeros_like(kernel), PREDICTED])
+    system = GQNSystem(create_gqn_config(CFG), 2, log=lambda m: None)
+    system.build()
+    kernel, _ = system.model.draw.eta_g.get_weights()
+    system.model.draw.eta_g.set_weights([np.zeros_like(kernel), PREDICTED])
     out = tmp_path / "model"
-    ckpt = tf.train.Checkpoint(step=tf.Variable(700, dtype=tf.int64),
-                               **loop.checkpoint_objects({"model": model}))
-    tf.train.CheckpointManager(ckpt, str(out), 1, checkpoint_name=loop.CHECKPOINT_PREFIX).save(700)
-    (out / loop.CONFIG_FILE).write_text(json.dumps(dict(cfg._asdict(),
-                                                        ORIGINAL_PRIOR_TIMING=False)))
+    for step in (300, 700):      # two checkpoints: the latest is the default
+        ckpt = tf.train.Checkpoint(step=tf.Variable(step, dtype=tf.int64),
+                                   **checkpointing.checkpoint_objects(system.checkpoint_items()))
+        tf.train.CheckpointManager(ckpt, str(out), 2,
+                                   checkpoint_name=checkpointing.CHECKPOINT_PREFIX).save(step)
+    checkpointing.write_config(str(out), "gqn", system.model_config(), system.run_config())
     return str(out)
 
 
@@ -106,7 +108,8 @@ def test_cli_reports_the_three_l2_values(data, model_dir, tmp_path, capsys):
     ds = gqn_input_fn(DATASET, 3, data, "test", batch_size=8, custom_frame_size=16, seed=0)
     query, target = next(iter(ds))
     frames, cameras = query.context.frames.numpy()[:4], query.context.cameras.numpy()[:4]
-    qcam, target = query.query_camera.numpy()[:4], target.numpy()[:4]
+    qcam, target_all = query.query_camera.numpy()[:4], target.numpy()
+    target = target_all[:4]
     mean_image = gqn_baselines.mean_training_image(data, DATASET, 16, 3, seed=0)
     gen, near, mean = [], [], []
     for i in range(4):
@@ -117,11 +120,22 @@ def test_cli_reports_the_three_l2_values(data, model_dir, tmp_path, capsys):
     assert result["l2_generated"] == pytest.approx(np.mean(gen), rel=1e-5)
     assert result["l2_nearest_context"] == pytest.approx(np.mean(near), rel=1e-5)
     assert result["l2_mean_image"] == pytest.approx(np.mean(mean), rel=1e-5)
+    # the ELBO of the posterior pass at the sigma of step 700, same examples
+    model, cfg, step = gqn_baselines.load_model(model_dir)
+    nll, kl, _ = elbo_terms(model((query, tf.constant(target_all)), training=False), target_all,
+                            objective.sigma_at(700, cfg))
+    assert step == 700
+    assert result["elbo"] == pytest.approx(float(np.mean((nll + kl).numpy()[:4])), rel=1e-4)
     assert "generated" in capsys.readouterr().out
+    # an older checkpoint by its prefix
+    code = gqn_baselines.main(["--model_dir", model_dir, "--data_dir", data, "--dataset", DATASET,
+                               "--num_scenes", "2", "--checkpoint", model_dir + "/ckpt-300",
+                               "--out", str(out)])
+    assert code == 0 and json.loads(out.read_text())["step"] == 300
 
 
 def test_cli_without_checkpoint_is_a_usage_error(data, tmp_path, capsys):
     code = gqn_baselines.main(["--model_dir", str(tmp_path), "--data_dir", data,
                                "--dataset", DATASET])
     assert code == 2
-    assert "config.json not found" in capsys.readouterr().err
+    assert "config.json" in capsys.readouterr().err
