@@ -10,7 +10,8 @@ Facts kept from the original ``evaluate.py`` (3D-FCR-alphaGAN):
   (``real.npy``), their reconstructions before / after the refiner
   (``recons.npy``, ``recons_refine.npy``) and codes (``decode_z.npy``); IoU and
   AP as in :mod:`evaluation.metrics` (``IoU.csv``, ``AP.csv``,
-  ``IoU_refine.csv``, ``AP_refine.csv``; AP scores are the softmax outputs).
+  ``IoU_refine.csv``, ``AP_refine.csv``; AP scores are the softmax outputs); beyond the
+  original, the usual IoU (Jaccard) in ``Jaccard.csv`` / ``Jaccard_refine.csv``.
 - ``evaluate_interpolate``: for each ordered pair ``l != r`` of the first ``B``
   codes of ``decode_z.npy``, 30 codes ``z_0 = z_l``, ``z_i = z_{i-1} + (z_r -
   z_l) / 29`` (accumulated in float32 as the original does), refined labels in
@@ -231,7 +232,8 @@ def evaluate_recons(nets, cfg, voxel_root, eval_dir, batch_size, num_scenes=DEFA
                     seed=None, workers=None, out=None):
     """Sample, reconstruct and score; writes the original's files plus ``metrics.json``.
 
-    Returns ``{"IoU": rows, "AP": rows, "IoU_refine": rows, "AP_refine": rows}``.
+    Returns ``{"IoU": rows, "AP": rows, "Jaccard": rows}`` and the same keys with
+    ``_refine``; ``Jaccard`` (the usual IoU, ``Jaccard.csv``) is not in the original.
     """
     from data_provider import voxel_provider
     rng = np.random.default_rng(seed)
@@ -269,7 +271,7 @@ def evaluate_recons(nets, cfg, voxel_root, eval_dir, batch_size, num_scenes=DEFA
     results = {}
     for suffix, acc in scores.items():
         rows = acc.result()
-        for metric in ("IoU", "AP"):
+        for metric in ("IoU", "AP", "Jaccard"):
             results[metric + suffix] = rows[metric]
             metrics_lib.save_rows(os.path.join(eval_dir, f"{metric}{suffix}.csv"), rows[metric])
     summary = {"num_scenes": count, "seed": seed,
