@@ -41,6 +41,7 @@ mkdir -p "$WORK" "$IMAGES"
 WORK="$(cd "$WORK" && pwd)"
 cd "$WORK"
 export TF_CPP_MIN_LOG_LEVEL=2
+export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"   # this checkout's packages first
 seconds() { "$PY" -c "import sys; print(float(sys.argv[1]) * 60 * float(sys.argv[2]))" "$MINUTES" "$1"; }
 T0=$(date +%s)
 
@@ -96,5 +97,6 @@ T2=$(date +%s)
 
 "$PY" "$REPO/docs/picture_tools.py" summary --fcr_eval eval --fcr1_log fcr1.log --fcr2_log fcr2.log \
     --gqn_l2 gqn_l2.json --gqn_log gqn.log --minutes "$MINUTES" --out summary.json
+echo "[pictures] load average at the end: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
 echo "[pictures] FCR-alphaGAN part $(( (T1 - T0) / 60 )) min, GQN part $(( (T2 - T1) / 60 )) min, total $(( ($(date +%s) - T0) / 60 )) min"
 echo "[pictures] summary: $WORK/summary.json; pictures: $IMAGES"
