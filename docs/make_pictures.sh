@@ -91,7 +91,7 @@ GQN_DATASET=$("$PY" -c "import sys; sys.path.insert(0, '$REPO'); from training i
 "$PY" "$REPO/evaluation/gqn_baselines.py" --model_dir demo/model --data_dir demo/data \
     --dataset "$GQN_DATASET" --num_scenes 200 --out gqn_l2.json
 "$PY" "$REPO/docs/picture_tools.py" strip demo/data/"$GQN_DATASET"/test/001-of-*.tfrecord \
-    "$IMAGES/gqn_dataset_views.png" 0 5
+    "$IMAGES/gqn_rooms_views.png" 0 5
 cp demo/views/views.png "$IMAGES/gqn_demo_views.png"
 T2=$(date +%s)
 
