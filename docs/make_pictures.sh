@@ -40,9 +40,8 @@ IMAGES="$REPO/docs/images"
 mkdir -p "$WORK" "$IMAGES"
 WORK="$(cd "$WORK" && pwd)"
 cd "$WORK"
-export TF_CPP_MIN_LOG_LEVEL=2
 export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"   # this checkout's packages first
-seconds() { "$PY" -c "import sys; print(float(sys.argv[1]) * 60 * float(sys.argv[2]))" "$MINUTES" "$1"; }
+seconds() { "$PY" -c "import sys; print(round(float(sys.argv[1]) * 60 * float(sys.argv[2]), 1))" "$MINUTES" "$1"; }
 T0=$(date +%s)
 
 # ---------------------------------------------------------------- FCR-alphaGAN, 32x16x32 rooms
