@@ -51,7 +51,8 @@ def _run(cmd, log_path):
     start = time.monotonic()
     with open(log_path, "w") as log:
         done = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-                              env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+                              env=dict(os.environ, PYTHONPATH=os.pathsep.join(
+                                  [REPO] + [p for p in [os.environ.get("PYTHONPATH")] if p])))
     if done.returncode:
         raise SystemExit(f"speed_to_quality.py: failed ({done.returncode}): {' '.join(cmd)}; "
                          f"see {log_path}")
