@@ -75,7 +75,8 @@ T1=$(date +%s)
 NYU="$REPO/../shared/data/sscnet/NYU0001_0000.bin"
 if [ -f "$NYU" ]; then
   "$PY" "$REPO/data_provider/sscnet_to_voxels.py" "$NYU" --out real/voxels
-  "$PY" "$REPO/visualization/voxviz.py" real/voxels/NYU0001/0000.npy --size 1400 -sc "$IMAGES/nyu0001_voxels"
+  "$PY" "$REPO/visualization/voxviz.py" real/voxels/NYU0001/0000.npy --view original --size 1400 \
+      -sc "$IMAGES/nyu0001_voxels"
   # top view without the ceiling (class 1), which would hide the room
   "$PY" -c "import numpy as np; v = np.load('real/voxels/NYU0001/0000.npy'); v[v == 1] = 0; np.save('real/no_ceiling.npy', v)"
   "$PY" "$REPO/visualization/voxviz.py" real/no_ceiling.npy --view top --size 1400 -sc "$IMAGES/nyu0001_top"

@@ -293,14 +293,16 @@ def test_resume_after_kill_9(tmp_path):
                    model_dir={str(model_dir)!r}, global_batch_size=8, max_steps=100000,
                    chkpt_steps=5, log=lambda s: None)
     """, wait=False)
+    def latest_number():  # what a resume reads: the checkpoint state, not the files alone
+        latest = tf.train.latest_checkpoint(str(model_dir)) if model_dir.is_dir() else None
+        return int(latest.rsplit("-", 1)[1]) if latest else 0
+
     deadline = time.time() + 90
-    while time.time() < deadline:
-        if model_dir.is_dir() and any(n >= 10 for n in _ckpt_numbers(model_dir)):
-            break
+    while time.time() < deadline and latest_number() < 10:
         time.sleep(0.2)
     proc.kill()
     proc.wait()
-    saved = max(_ckpt_numbers(model_dir))
+    saved = latest_number()
     assert saved >= 10
     reader = tf.train.load_checkpoint(str(model_dir / f"ckpt-{saved}"))
     keys = [k for k in reader.get_variable_to_shape_map()

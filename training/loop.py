@@ -109,6 +109,71 @@ def evaluate(system, eval_dataset_fn, global_batch_size, strategy=None, runner=N
     return result
 
 
+class _Limits:
+    """When training stops: ``max_steps``, ``epochs``, a time budget ``max_seconds``."""
+
+    def __init__(self, max_steps, epochs, max_seconds):
+        if epochs is None and max_steps is None and max_seconds is None:
+            epochs = 1
+        self.max_steps, self.epochs, self.max_seconds = max_steps, epochs, max_seconds
+        self.steps_per_epoch = None
+        self.start = self.step_start = time.monotonic()
+        self.steps_run, self.last_step_seconds = 0, 0.0
+
+    def reached(self, step, epoch):
+        if self.max_steps is not None and step >= self.max_steps:
+            return "max_steps"
+        if self.epochs is not None and epoch >= self.epochs:
+            return "epochs"
+        return None
+
+    def over_budget(self):
+        """True if one more step (as long as the last one) would overrun the budget."""
+        self.step_start = time.monotonic()
+        return (self.max_seconds is not None
+                and self.step_start - self.start + self.last_step_seconds > self.max_seconds)
+
+    def step_done(self):
+        # the first step of a run traces the step function: not a step time
+        if self.steps_run:
+            self.last_step_seconds = time.monotonic() - self.step_start
+        self.steps_run += 1
+
+    def total_steps(self):
+        if self.max_steps is not None:
+            return self.max_steps
+        if self.epochs is not None and self.steps_per_epoch:
+            return self.epochs * self.steps_per_epoch
+        return None
+
+    def seconds_left(self, step, rate):
+        """The nearer of the step limit's and the budget's end, or None."""
+        total, left = self.total_steps(), []
+        if total is not None:
+            left.append((total - step) / rate)
+        if self.max_seconds is not None:
+            left.append(self.max_seconds - (time.monotonic() - self.start))
+        return min(left) if left else None
+
+
+class _Window:
+    """Steps and examples since the last progress line."""
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self.start, self.steps, self.examples = time.monotonic(), 0, 0
+
+    def add(self, examples):
+        self.steps += 1
+        self.examples += examples
+
+    def rates(self):
+        seconds = max(time.monotonic() - self.start, 1e-9)
+        return self.steps / seconds, self.examples / seconds
+
+
 class _Run:
     """The state of one call of ``train``: model dir, checkpoints, summaries."""
 
@@ -142,6 +207,34 @@ class _Run:
     @property
     def epoch(self):
         return int(self.epoch_var.numpy())
+
+    def train_step(self, phase, batch, signal, over_budget):
+        """One distributed step; (losses, values, examples, reduced stop flags)."""
+        step = self.step
+        flags = tf.constant([int(signal), int(over_budget)], tf.int64)
+        out = self.runner.train(phase, batch, tf.constant(step, tf.int64), flags)
+        losses, values = _floats(out[0]), _floats(out[1])
+        _check_finite(dict(losses, **values), f"training step {step + 1}")
+        self.step_var.assign(step + 1)
+        return losses, values, int(out[2]), out[3].numpy()
+
+    def log_progress(self, batch, losses, values, window, limits):
+        """Summaries, the ``on_log`` hook and a progress line; resets the window."""
+        step = self.step
+        rate, examples_rate = window.rates()
+        scalars = dict(losses, **values, examples_per_sec=examples_rate)
+        with self.summaries.train.as_default(step=step):
+            summaries.scalars(scalars, step)
+            self.system.on_log(self.strategy.experimental_local_results(batch)[0], step)
+        self.summaries.train.flush()
+        self.log(progress_line("train", step, limits.total_steps(), "steps", rate,
+                               limits.seconds_left(step, rate), _format(scalars)))
+        window.reset()
+
+    def finish(self):
+        self.summaries.flush()
+        if not self.chief:
+            shutil.rmtree(self.write_dir, ignore_errors=True)
 
     def save(self):
         """Save unless the latest checkpoint holds this step and epoch already."""
@@ -209,8 +302,7 @@ def train(system, train_dataset_fn, *, model_dir, global_batch_size, max_steps=N
     if not system.name:
         raise TypeError(f"{type(system).__name__} must set the class attribute `name`")
     strategy = strategy or make_strategy()
-    if epochs is None and max_steps is None and max_seconds is None:
-        epochs = 1
+    limits = _Limits(max_steps, epochs, max_seconds)
     eval_sets = {} if eval_dataset_fn is None else (
         dict(eval_dataset_fn) if isinstance(eval_dataset_fn, dict) else {"": eval_dataset_fn})
     model_config = system.model_config()
@@ -220,69 +312,32 @@ def train(system, train_dataset_fn, *, model_dir, global_batch_size, max_steps=N
     if run.chief:
         checkpointing.write_config(model_dir, system.name, model_config, system.run_config())
 
-    def limit_reached():
-        if max_steps is not None and run.step >= max_steps:
-            return "max_steps"
-        if epochs is not None and run.epoch >= epochs:
-            return "epochs"
-        return None
-
-    eval_results, losses, values = {}, {}, {}
-    stopped_by = limit_reached()
+    eval_results, losses, values, interrupted = {}, {}, {}, False
+    stopped_by = limits.reached(run.step, run.epoch)
     if initial_eval and eval_sets and stopped_by is None:
         eval_results = run.evaluate(eval_sets, global_batch_size)
-
-    start = time.monotonic()
-    interrupted, steps_run = False, 0
-    window_start, window_steps, window_examples = start, 0, 0
-    steps_per_epoch, last_step_seconds = None, 0.0
+    window = _Window()
     with _StopRequest() as stop:
         while stopped_by is None:
             epoch_steps = 0
             for batch in strategy.distribute_datasets_from_function(train_dataset_fn):
-                step = run.step
-                phase = system.phase(step)
-                elapsed = time.monotonic() - start
-                over_budget = max_seconds is not None and elapsed + last_step_seconds > max_seconds
+                phase = system.phase(run.step)
                 sent_signal = stop.signal  # decisions follow the reduced flags only
-                flags = tf.constant([int(sent_signal is not None), int(over_budget)], tf.int64)
-                step_start = time.monotonic()
-                out = run.runner.train(phase, batch, tf.constant(step, tf.int64), flags)
-                losses, values = _floats(out[0]), _floats(out[1])
-                examples, flags = int(out[2]), out[3].numpy()
-                _check_finite(dict(losses, **values), f"training step {step + 1}")
-                # the first step of a run traces the step function: not a step time
-                last_step_seconds = time.monotonic() - step_start if steps_run else 0.0
-                steps_run += 1
-                step += 1
+                losses, values, examples, flags = run.train_step(
+                    phase, batch, sent_signal is not None, limits.over_budget())
+                limits.step_done()
                 epoch_steps += 1
-                window_steps += 1
-                window_examples += examples
-                run.step_var.assign(step)
+                window.add(examples)
+                step = run.step
                 if flags[STOP_SIGNAL]:
                     interrupted = True
                     stopped_by = sent_signal or "another worker's stop request"
                 elif flags[STOP_BUDGET]:
                     stopped_by = "max_seconds"
                 else:
-                    stopped_by = limit_reached()
+                    stopped_by = limits.reached(step, run.epoch)
                 if step % log_steps == 0 or stopped_by:
-                    now = time.monotonic()
-                    rate = window_steps / max(now - window_start, 1e-9)
-                    scalars = dict(losses, **values,
-                                   examples_per_sec=window_examples / max(now - window_start, 1e-9))
-                    total = max_steps if max_steps is not None else (
-                        epochs * steps_per_epoch if epochs is not None and steps_per_epoch else None)
-                    left = [] if total is None else [(total - step) / rate]
-                    if max_seconds is not None:
-                        left.append(max_seconds - (now - start))
-                    with run.summaries.train.as_default(step=step):
-                        summaries.scalars(scalars, step)
-                        system.on_log(strategy.experimental_local_results(batch)[0], step)
-                    run.summaries.train.flush()
-                    log(progress_line("train", step, total, "steps", rate,
-                                      min(left) if left else None, _format(scalars)))
-                    window_start, window_steps, window_examples = now, 0, 0
+                    run.log_progress(batch, losses, values, window, limits)
                 if step % chkpt_steps == 0:
                     run.save()
                 if eval_steps and step % eval_steps == 0 and eval_sets:
@@ -293,18 +348,16 @@ def train(system, train_dataset_fn, *, model_dir, global_batch_size, max_steps=N
                 if epoch_steps == 0:
                     raise cli.UsageError("the training dataset is empty")
                 run.epoch_var.assign_add(1)
-                steps_per_epoch = epoch_steps
+                limits.steps_per_epoch = epoch_steps
                 log(f"[train] epoch {run.epoch} done at step {run.step}")
                 if eval_sets:
                     eval_results = run.evaluate(eval_sets, global_batch_size)
-                stopped_by = limit_reached()
+                stopped_by = limits.reached(run.step, run.epoch)
         if interrupted:
             log(f"[train] {stopped_by}: saving a checkpoint at step {run.step} and stopping")
         run.save()
     system.on_train_end(run.step)
-    run.summaries.flush()
-    if not run.chief:
-        shutil.rmtree(run.write_dir, ignore_errors=True)
+    run.finish()
     return {"step": run.step, "epoch": run.epoch, "losses": losses, "values": values,
             "eval": eval_results, "status": "interrupted" if interrupted else "completed",
             "stopped_by": stopped_by, "checkpoint": run.saved_path}
