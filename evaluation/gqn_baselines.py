@@ -61,27 +61,28 @@ def nearest_context_view(frames, cameras, query_camera):
     return frames[np.arange(frames.shape[0]), index], index
 
 
-def mean_training_image(data_dir, dataset, img_size, context_size, max_scenes=None, seed=0):
-    """Per-pixel mean [H, W, 3] of the context and target views of one pass over train.
+def mean_training_image(data_dir, dataset, img_size, max_scenes=None, seed=0):
+    """Per-pixel mean [H, W, 3] of every view of the training scenes.
 
-    Reads the train split through the training input pipeline (same decoding and
-    resizing as the model sees), one example of ``context_size + 1`` views per scene;
-    ``max_scenes`` stops early.
+    Reads the train split in one deterministic pass (files in a seeded order,
+    one reader), decodes and resizes every view as the model's input pipeline
+    does; ``max_scenes`` stops after that many scenes.
     """
-    from data_provider.gqn_tfr_provider import gqn_input_fn
+    from data_provider.gqn_tfr_provider import decode_frames, gqn_scene_dataset
 
-    ds = gqn_input_fn(dataset, context_size, data_dir, "train", batch_size=1, num_epochs=1,
-                      custom_frame_size=img_size, seed=seed, buffer_size=1, num_threads=1)
-    total, scenes = None, 0
-    for query, target in ds:
-        views = np.concatenate([query.context.frames.numpy()[0], target.numpy()], axis=0)
-        total = views.sum(0, dtype=np.float64) + (0.0 if total is None else total)
-        scenes += 1
-        if max_scenes is not None and scenes >= max_scenes:
-            break
-    if not scenes:
+    scenes = gqn_scene_dataset(dataset, data_dir, "train", num_epochs=1, num_threads=1,
+                               seed=seed)
+    if max_scenes is not None:
+        scenes = scenes.take(max_scenes)
+    total, views = None, 0
+    for path, jpegs, _ in scenes.batch(8):
+        frames = decode_frames(jpegs, path, dataset, custom_frame_size=img_size).numpy()
+        frames = frames.reshape(-1, *frames.shape[2:])
+        total = frames.sum(0, dtype=np.float64) + (0.0 if total is None else total)
+        views += frames.shape[0]
+    if not views:
         raise cli.UsageError(f"--data_dir {data_dir}: no training scenes of {dataset}")
-    return (total / (scenes * (context_size + 1))).astype(np.float32)
+    return (total / views).astype(np.float32)
 
 
 def load_model(model_dir, checkpoint=None):
@@ -165,7 +166,7 @@ def run(args, log=print):
     model, cfg, step = load_model(args.model_dir, args.checkpoint)
     log(f"[gqn_baselines] restored {args.model_dir} at step {step}")
     mean_image = mean_training_image(args.data_dir, args.dataset, cfg.IMG_HEIGHT,
-                                     cfg.CONTEXT_SIZE, args.mean_scenes, args.seed)
+                                     args.mean_scenes, args.seed)
     result = evaluate(model, cfg, args.data_dir, args.dataset, mean_image, args.num_scenes,
                       args.batch_size, args.seed, step)
     result["step"] = step

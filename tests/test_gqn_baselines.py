@@ -82,18 +82,18 @@ def test_nearest_context_view_picks_the_closest_camera():
 
 
 def test_mean_training_image_averages_the_training_views(tmp_path):
-    # one flat colour per scene: the mean does not depend on which views are drawn
+    # one flat colour per scene: the mean of every view of every scene
     root = str(tmp_path / "flat")
     colours = np.array([[250, 10, 10], [10, 250, 10], [10, 10, 250], [200, 200, 0],
                         [0, 100, 100]], np.uint8)
     scenes = [(np.broadcast_to(c, (10, 64, 64, 3)).copy(), np.zeros((10, 5), np.float32))
               for c in colours]
     write_shards(root, DATASET, "train", scenes, 2)
-    mean = gqn_baselines.mean_training_image(root, DATASET, 16, 3, seed=0)
+    mean = gqn_baselines.mean_training_image(root, DATASET, 16, seed=0)
     assert mean.shape == (16, 16, 3)
     np.testing.assert_allclose(mean, np.broadcast_to(colours.mean(0) / 255, (16, 16, 3)),
                                atol=2 / 255)
-    first_two = gqn_baselines.mean_training_image(root, DATASET, 16, 3, max_scenes=2, seed=0)
+    first_two = gqn_baselines.mean_training_image(root, DATASET, 16, max_scenes=2, seed=0)
     assert not np.allclose(first_two, mean, atol=0.05)   # stopped early: two scenes only
 
 
@@ -110,7 +110,7 @@ def test_cli_reports_the_three_l2_values(data, model_dir, tmp_path, capsys):
     frames, cameras = query.context.frames.numpy()[:4], query.context.cameras.numpy()[:4]
     qcam, target_all = query.query_camera.numpy()[:4], target.numpy()
     target = target_all[:4]
-    mean_image = gqn_baselines.mean_training_image(data, DATASET, 16, 3, seed=0)
+    mean_image = gqn_baselines.mean_training_image(data, DATASET, 16, seed=0)
     gen, near, mean = [], [], []
     for i in range(4):
         best = min(range(3), key=lambda k: float(np.sum((cameras[i, k] - qcam[i]) ** 2)))
