@@ -39,10 +39,11 @@ GQN_FLAGS = ["--img_size", "32", "--context_size", "3", "--seq_length", "4", "--
              "--samples_per_scene", "4", "--train_epochs", "100000", "--log_steps", "500",
              "--chkpt_steps", "100000", "--seed", "0",
              "--set", "LSTM_OUTPUT_CHANNELS", "32", "LSTM_CANVAS_CHANNELS", "32",
-             "Z_CHANNELS", "16", "ENC_CHANNELS", "64", "ANNEAL_SIGMA_TAU", "2000"]
+             "Z_CHANNELS", "16", "ENC_CHANNELS", "64", "GENERATOR_SIGMA_BETA", "2.0"]
 FCR_SET = ["CONST.N_VOX", "[32,16,32]", "NET.START_VOX", "[2,1,2]", "NET.DIM", "[64,32,16,16,12]",
            "NET.REFINE_CH", "8", "CONST.BATCH_SIZE", "8", "CHECK_FREQ", "100",
            "LEARNING_RATE_G", "0.001", "LEARNING_RATE_V", "[0.001,100000000,0.001]"]
+FCR_FLAGS = ["--bn_moving_averages"]
 FCR_ROWS = {"all": 12, "ceiling": 1, "floor": 2, "wall": 3}
 
 
@@ -120,7 +121,7 @@ def fcr(args):
         _run([PY, "data_provider/render_voxel_scenes.py", "--root", rooms, "--num_scenes", "4000",
               "--seed", "0", "--size", "32", "16", "32"], os.path.join(args.work, "render.log"))
     base = [PY, "training/train_fcr_alphagan.py", "--voxel_root", rooms, "--checkpoint_dir", ckpt,
-            "--seed", "0", "--log_steps", "1000"]
+            "--seed", "0", "--log_steps", "1000"] + FCR_FLAGS
     startup = _run(base + ["--max_iterations", "0", "--set"] + FCR_SET,
                    os.path.join(args.work, "startup.log"))
     print(f"FCR-alphaGAN 32x16x32: start-up {startup:.1f} s (not counted)")

@@ -46,12 +46,13 @@ seconds() { "$PY" -c "import sys; print(round(float(sys.argv[1]) * 60 * float(sy
 T0=$(date +%s)
 
 # ---------------------------------------------------------------- FCR-alphaGAN, 32x16x32 rooms
-# Sizes and rates for a CPU budget (architecture, losses and two-phase schedule unchanged).
+# Sizes and rates for a CPU budget (architecture, losses and two-phase schedule unchanged);
+# batch normalisation with moving averages at inference (measured: Jaccard all 0.59 against 0.52).
 FCR_SET=(CONST.N_VOX [32,16,32] NET.START_VOX [2,1,2] NET.DIM [64,32,16,16,12] NET.REFINE_CH 8
          CONST.BATCH_SIZE 8 CHECK_FREQ 100 LEARNING_RATE_G 0.001)
 "$PY" "$REPO/data_provider/render_voxel_scenes.py" --root rooms --num_scenes 4000 --seed 0 --size 32 16 32
 FCR=("$PY" "$REPO/training/train_fcr_alphagan.py" --voxel_root rooms --checkpoint_dir fcr --seed 0
-     --log_steps 100)
+     --log_steps 100 --bn_moving_averages)
 # phase 1 (auto-encoding GAN): 70 % of the budget, the switch is set past its end
 "${FCR[@]}" --max_seconds "$(seconds 0.7)" \
     --set "${FCR_SET[@]}" SWITCHING_ITE 100000000 LEARNING_RATE_V [0.001,100000000,0.001] | tee fcr1.log

@@ -87,9 +87,18 @@ def summary(args):
     for name, row in CLASS_ROWS.items():
         out["fcr"][f"iou_{name}"] = fcr["Jaccard_refine"][row]
         out["fcr"][f"iou_original_{name}"] = fcr["IoU_refine"][row]
+        out["fcr"][f"iou_unrefined_{name}"] = fcr["Jaccard"][row]
     out["gqn"] = {"minutes": args.minutes, "steps": _completed_steps(args.gqn_log),
                   "test_scenes": gqn["num_scenes"],
                   **{k: gqn[k] for k in ("l2_generated", "l2_mean_image", "l2_nearest_context")}}
+    if args.air_results:
+        with open(args.air_results) as f:
+            air = json.load(f)
+        keys = ("count_accuracy", "presence_accuracy", "type_accuracy", "position_mae",
+                "position_mae_view", "rotation_mae_euler", "rotation_geodesic_median")
+        out["air"] = {**{k: air["metrics"][k] for k in keys}, "best_epoch": air["best_epoch"],
+                      "minutes": (air["timing"]["synthesis_seconds"]
+                                  + air["timing"]["training_seconds"]) / 60}
     with open(args.out, "w") as f:
         json.dump(out, f, indent=2)
     print(json.dumps(out, indent=2))
@@ -112,6 +121,7 @@ def main(argv=None):
     for flag in ("--fcr_eval", "--fcr1_log", "--fcr2_log", "--gqn_l2", "--gqn_log", "--out"):
         m.add_argument(flag, required=True)
     m.add_argument("--minutes", type=float, required=True)
+    m.add_argument("--air_results", default=None, help="train_air.py's results.json")
     args = p.parse_args(argv)
     if args.command == "crop":
         crop(args.paths)
