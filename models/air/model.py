@@ -1,0 +1,90 @@
+"""AIR 3D inference network: image -> per slot presence, type, position, rotation.
+
+``AIRInference3D`` = ``ConvEncoder`` + a head:
+
+* ``glimpse`` (default), attend then infer as in AIR: the grid head finds the
+  primitives (presence and image point per cell of the 8x8 feature map), then
+  the ``GlimpseReader`` reads type, rotation, the exact centre and the depth
+  correction from a full-resolution window around each found point;
+* ``grid``: the grid head alone (every cell a candidate);
+* ``slots``: the reference's layout (``SlotHead``), ``max_primitives`` slots
+  read from the flattened features.
+
+``call(images)`` returns the candidates (``[B, S, ...]``, ``S`` cells or
+slots): ``presence_logit``, ``type_logits`` (sphere, cube, cylinder),
+``position`` (targets in [-1, 1]), ``rotation`` (3x3 matrices) and, for the
+grid, ``image_uv``; float32 whatever the compute dtype. ``read(images,
+image_index, uv)`` runs the glimpse reader; ``slots(images)`` returns the
+``max_primitives`` slots, most present first (with the glimpse readings).
+"""
+import keras
+import tensorflow as tf
+
+from models.air.encoder import ConvEncoder
+from models.air.glimpse import GlimpseReader, crop_glimpses
+from models.air.grid_head import GridHead, position_from_view
+from models.air.slot_head import SlotHead
+
+HEADS = ("glimpse", "grid", "slots")
+SLOT_KEYS = ("presence_logit", "type_logits", "position", "rotation")
+
+
+def top_slots(candidates, k):
+    """The ``k`` candidates of highest presence logit, in that order (dict of ``[B, k, ...]``)."""
+    _, index = tf.math.top_k(candidates["presence_logit"], k=k)
+    return {name: tf.gather(value, index, axis=1, batch_dims=1)
+            for name, value in candidates.items()}
+
+
+class AIRInference3D(keras.Model):
+    """``call(images) -> candidates``; ``slots(images) -> max_primitives slots``."""
+
+    def __init__(self, max_primitives=3, head="glimpse", channels=None, kernels=None,
+                 strides=None, hidden=128, glimpse_size=24, **kwargs):
+        kwargs.setdefault("name", "air_inference_3d")
+        super().__init__(**kwargs)
+        if head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+        self.max_primitives, self.head_name, self.glimpse_size = max_primitives, head, glimpse_size
+        encoder_args = {k: tuple(v) for k, v in
+                        (("channels", channels), ("kernels", kernels), ("strides", strides))
+                        if v is not None}
+        policy = self.dtype_policy
+        self.encoder = ConvEncoder(dtype=policy, **encoder_args)
+        self.head = (SlotHead(max_primitives, hidden, name="slot_head", dtype=policy)
+                     if head == "slots" else GridHead(hidden, name="grid_head", dtype=policy))
+        self.reader = GlimpseReader(dtype=policy) if head == "glimpse" else None
+
+    def call(self, images):
+        return self.head(self.encoder(images))
+
+    def read(self, images, image_index, uv):
+        """Glimpse readings at image points ``uv [N, 2]`` of images ``image_index [N]``:
+        ``type_logits``, ``rotation``, ``position`` (dict of ``[N, ...]``)."""
+        what = self.reader(crop_glimpses(images, image_index, uv, self.glimpse_size))
+        return {"type_logits": what["type_logits"], "rotation": what["rotation"],
+                "position": position_from_view(uv + what["offset_uv"], what["delta"])}
+
+    def slots(self, images):
+        top = top_slots(self(images), self.max_primitives)
+        if self.reader is not None:
+            batch = tf.shape(images)[0]
+            index = tf.repeat(tf.range(batch), self.max_primitives)
+            read = self.read(images, index, tf.reshape(top["image_uv"], [-1, 2]))
+            top.update({name: tf.reshape(value, tf.concat([[batch, self.max_primitives],
+                                                           tf.shape(value)[1:]], 0))
+                        for name, value in read.items()})
+        return {name: top[name] for name in SLOT_KEYS}
+
+
+def build_air_model_3d(config):
+    """The inference network of ``config`` (``models.air.config``), built on a dummy batch."""
+    policy = "mixed_bfloat16" if config["mixed_precision"] else "float32"
+    model = AIRInference3D(config["max_primitives"], config["head"], config["channels"],
+                           config["kernels"], config["strides"], config["hidden"],
+                           config["glimpse_size"], dtype=policy)
+    images = tf.zeros([1, config["image_size"], config["image_size"], 1])
+    model(images)
+    if model.reader is not None:
+        model.read(images, tf.zeros([1], tf.int32), tf.zeros([1, 2]))
+    return model
