@@ -5,7 +5,7 @@
    all codes of a base / pair in batches. Moving-average batch normalisation is
    used so both give identical scenes, which is checked.
 2. The metrics step on random 80x48x80 scenes: the original's loops
-   (:mod:`evaluation.metrics_reference`: float64 one-hot volumes, scikit-learn per
+   (``tests/metrics_reference.py``: float64 one-hot volumes, scikit-learn per
    scene and class) against :mod:`evaluation.metrics` (label counts, sort-based
    AP over a thread pool). Equality of the numbers is checked.
 
@@ -45,7 +45,9 @@ def random_scenes(num, shape=(80, 48, 80), seed=0, classes=12):
 
 def bench_metrics(num_scenes, workers):
     from evaluation import metrics as M
-    from evaluation import metrics_reference as R
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                    "tests"))
+    import metrics_reference as R  # the test suite's transcription of the original loops
     print(f"== metrics: {num_scenes} random 80x48x80 scenes, 12 classes, {workers} threads")
     true, probs = random_scenes(num_scenes)
     pred = probs.argmax(-1).astype(np.uint8)

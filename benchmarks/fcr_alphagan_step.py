@@ -1,7 +1,7 @@
 """FCR-alphaGAN training-iteration speed, float32 and bfloat16 side by side.
 
-Prints iterations/s of the original iteration (phase "before": 2 x (encoder, generator)
-+ discriminator + code discriminator steps; phase "after": refiner + discriminator
+Prints iterations/s of the original iteration (phase "autoencoder_gan": 2 x (encoder, generator)
++ discriminator + code discriminator steps; phase "refiner": refiner + discriminator
 steps) at a small config, and seconds per iteration at the original config
 (80x48x80, 12 classes, ``--orig_batch`` scenes; 20 is the original batch), for float32
 and ``mixed_bfloat16`` compute, with the ratio. Beside each figure: the GFLOP of one
@@ -9,14 +9,14 @@ iteration (convolutions and matrix products of the traced step, counted from the
 static shapes, ops that feed no output left out) and the rate achieved, which shows
 whether a phase is compute bound.
 
-Measured (2-core shared CPU, one run, float32): small config, phase "before" 11.9
-GFLOP/it at 35 GFLOP/s, phase "after" 254.9 GFLOP/it at 90 GFLOP/s (a single 3x3x3
-convolution peaks near 115 GFLOP/s here); original config, batch 2, before 1286
-GFLOP/it in 15.3 s, after 2798 GFLOP/it in 28.2 s. The after phase is compute bound:
+Measured (2-core shared CPU, one run, float32): small config, phase "autoencoder_gan" 11.9
+GFLOP/it at 35 GFLOP/s, phase "refiner" 254.9 GFLOP/it at 90 GFLOP/s (a single 3x3x3
+convolution peaks near 115 GFLOP/s here); original config, batch 2, autoencoder_gan 1286
+GFLOP/it in 15.3 s, refiner 2798 GFLOP/it in 28.2 s. The refiner phase is compute bound:
 its refiner runs at full resolution with 241,920 multiply-adds per voxel per forward (as
 many as its weights), 4 forwards and 2 backwards per iteration, while the small config
 shrinks the channels of the other networks but not the refiner's 32 (21x the work of
-the before phase there, 2.2x at the original config).
+the autoencoder_gan phase there, 2.2x at the original config).
 
     python benchmarks/fcr_alphagan_step.py [--iters 5] [--orig_batch 2] [--skip_original]
 """
@@ -82,7 +82,7 @@ def time_iterations(cfg, dtype, phase, iters, seed=0):
         system.build()
     rng = np.random.default_rng(seed)
     batch = tf.constant(rng.integers(0, 12, size=(batch_size, *cfg.CONST.N_VOX)), tf.int32)
-    step = tf.function(lambda b, s: system.train_step(phase, b, s))
+    step = tf.function(lambda b, s: system.train_step(b, s, phase)[0])
     out = step(batch, tf.constant(0, tf.int64))  # trace + first run
     float(out["recons_loss"])
     start = time.perf_counter()
@@ -96,14 +96,14 @@ def time_iterations(cfg, dtype, phase, iters, seed=0):
 
 def compare(title, cfg, iters, unit):
     print(title)
-    for phase in ("before", "after"):
+    for phase in ("autoencoder_gan", "refiner"):
         t32, l32, gflop = time_iterations(cfg, None, phase, iters)
         t16, l16, _ = time_iterations(cfg, "mixed_bfloat16", phase, iters)
         if unit == "it/s":
             figures = f"float32 {1 / t32:7.3f} it/s   bfloat16 {1 / t16:7.3f} it/s"
         else:
             figures = f"float32 {t32:7.2f} s/it   bfloat16 {t16:7.2f} s/it"
-        print(f"  phase {phase:6s}: {figures}   bf16/fp32 speed {t32 / t16:5.2f}x   "
+        print(f"  phase {phase:15s}: {figures}   bf16/fp32 speed {t32 / t16:5.2f}x   "
               f"{gflop:8.1f} GFLOP/it: fp32 {gflop / t32:6.1f} GFLOP/s, bf16 {gflop / t16:6.1f}"
               f" GFLOP/s   (recons {l32:.1f} / {l16:.1f})")
 

@@ -34,8 +34,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from models.gqn import FusedAdam, GQNModel, create_gqn_config, objective
-from training.loop import present_gradients
+from models.gqn import GQNModel, create_gqn_config, objective
+from training.fused_adam import FusedAdam
+from training.system import present_gradients
 
 CONFIGS = {
     "a": ({}, True),

@@ -27,7 +27,8 @@ def measure(dataset, scenes, workers, seed=0):
     with tempfile.TemporaryDirectory() as root:
         cpu = time.process_time()
         written = render_dataset.render_dataset(dataset, root, scenes, 0, seed=seed,
-                                                scenes_per_file=scenes, workers=workers)
+                                                scenes_per_file=scenes, workers=workers,
+                                                log=lambda line: None)
         cpu = time.process_time() - cpu
     return written["scenes_per_minute"], 60.0 * scenes / max(cpu, 1e-9)
 

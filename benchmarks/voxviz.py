@@ -3,7 +3,7 @@
     python benchmarks/voxviz.py [--voxels 25000] [--subset 2500] [--size 512] [--repeats 3]
 
 Scene: 80x48x80 labels with ``--voxels`` occupied voxels of random classes
-1..11, drawn offscreen to PNG with the original camera. "one actor" is our
+1..11, drawn offscreen to PNG with the default camera. "one actor" is our
 path (``visualization.voxviz.render_voxels``, a fresh window each time, as the
 CLI does). "per voxel" rebuilds the original ``eval/util_vtk.py`` approach:
 for every voxel its own 8-point, 6-quad polydata, mapper and actor. That is

@@ -132,7 +132,8 @@ def one_line(error, limit=500):
 
     Drops ``{{function_node ...}}`` prefixes, ``[[{{node ...}}]]`` and
     ``[Op:...]`` suffixes and ``assertion failed:``, and unwraps the
-    ``[message]`` brackets of ``tf.debugging`` assertions.
+    ``[message]`` brackets of ``tf.debugging`` assertions. A line longer than
+    ``limit`` keeps its beginning and its end, joined by `` ... ``.
     """
     text = (getattr(error, "message", None) or str(error)).strip()
     text = text.splitlines()[0] if text else type(error).__name__
@@ -141,8 +142,12 @@ def one_line(error, limit=500):
     text = text.strip()
     while text.startswith("[") and text.endswith("]") and text.count("[") == 1:
         text = text[1:-1].strip()
-    text = re.sub(r"\] \[", " ", text).strip("[] ")
-    return text[:limit] or type(error).__name__
+    if text.startswith("[") and text.endswith("]"):  # several bracketed assertion messages
+        text = re.sub(r"\] \[", " ", text[1:-1]).strip()
+    if len(text) > limit:  # keep both ends: the subject first, the conclusion last
+        head = limit * 3 // 5
+        text = f"{text[:head]} ... {text[len(text) - (limit - head - 5):]}"
+    return text or type(error).__name__
 
 
 INPUT_ERRORS = (UsageError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
@@ -155,14 +160,9 @@ def run_main(prog, run, args, *, input_error_types=(), failure_types=(), tensorf
     ``input_error_types``: extra exception types meaning bad input (exit 2);
     ``failure_types``: types meaning the job failed (exit 1); with
     ``tensorflow=True`` TensorFlow's data errors (a damaged record, a failed
-    assertion in the input pipeline) are bad input too.
+    assertion in the input pipeline) are reported as ``data error`` (exit 2).
     """
     usage = INPUT_ERRORS + tuple(input_error_types)
-    if tensorflow:
-        tf = sys.modules.get("tensorflow")
-        if tf is not None:
-            usage += (tf.errors.InvalidArgumentError, tf.errors.DataLossError,
-                      tf.errors.NotFoundError)
     try:
         run(args)
     except KeyboardInterrupt:
@@ -172,17 +172,30 @@ def run_main(prog, run, args, *, input_error_types=(), failure_types=(), tensorf
         print(f"{prog}: error: {one_line(e)}", file=sys.stderr)
         return EXIT_USAGE
     except (CommandFailed, *failure_types) as e:
-        print(f"{prog}: failed: {one_line(e)}", file=sys.stderr)
+        print(f"{prog}: {one_line(e)}", file=sys.stderr)
         return EXIT_FAILED
+    except Exception as e:
+        if tensorflow and isinstance(e, _tensorflow_data_errors()):
+            print(f"{prog}: data error: {one_line(e)}", file=sys.stderr)
+            return EXIT_USAGE
+        raise
     return EXIT_OK
 
 
-def load_npy(path, what="file"):
+def _tensorflow_data_errors():
+    tf = sys.modules.get("tensorflow")
+    if tf is None:
+        return ()
+    return (tf.errors.InvalidArgumentError, tf.errors.DataLossError, tf.errors.NotFoundError)
+
+
+def load_npy(path, what="file", mmap_mode=None):
     """``np.load`` of an array file with one clear error per way it can fail.
 
     Raises ``UsageError`` naming ``path`` when it does not exist, is a
     directory, is not a ``.npy`` array (e.g. a text file), is truncated, or
-    holds Python objects (never unpickled).
+    holds Python objects (never unpickled). ``mmap_mode="r"`` maps the file
+    instead of reading it (for picking a few scenes out of a large file).
     """
     import numpy as np
 
@@ -198,10 +211,12 @@ def load_npy(path, what="file"):
     if magic != b"\x93NUMPY":
         raise UsageError(f"{what} {path} is not a valid .npy array file")
     try:
-        return np.load(path, allow_pickle=False)
+        return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
     except ValueError as e:
-        if "pickle" in str(e):
+        if "pickle" in str(e) or "Python objects" in str(e):
             raise UsageError(f"{what} {path} holds Python objects, not a numeric array") from None
+        if "mmap length" in str(e):
+            raise UsageError(f"{what} {path} is damaged or truncated ({e})") from None
         raise UsageError(f"{what} {path} is not a valid .npy array file ({e})") from None
     except (OSError, EOFError) as e:
         raise UsageError(f"{what} {path} is damaged or truncated ({e})") from None
@@ -225,7 +240,8 @@ class OutputSet:
         final = os.path.join(self.directory, name)
         os.makedirs(os.path.dirname(final), exist_ok=True)
         head, tail = os.path.split(final)
-        temporary = os.path.join(head, f".{tail}.partial-{os.getpid()}")
+        stem, ext = os.path.splitext(tail)  # the extension stays last (image writers use it)
+        temporary = os.path.join(head, f".{stem}.partial-{os.getpid()}{ext}")
         self._pending[final] = temporary
         return temporary
 

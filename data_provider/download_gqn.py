@@ -9,15 +9,16 @@ land in ``<root>/<dataset>/{train,test}/`` with their original names, which is
 the layout ``gqn_input_fn`` reads. Without ``--train_shards`` /
 ``--test_shards`` the whole split is copied (the rooms datasets are hundreds
 of GB). Shards already present are not fetched again. ``--dry_run`` prints the
-gsutil commands instead of running them.
+gsutil commands instead of running them. Exit codes: 0 done, 1 a gsutil copy
+failed, 2 bad input (one line naming the flag or value).
 """
-import argparse
 import os
 import shutil
 import subprocess
 import sys
 
-from data_provider import gqn_datasets
+from data_provider import cli, gqn_datasets
+from data_provider.progress import Progress
 
 BUCKET = "gs://gqn-dataset"
 
@@ -27,7 +28,7 @@ def shard_urls(dataset, mode, count=None):
     total = gqn_datasets.num_shards(dataset, mode)
     count = total if count is None else count
     if not 0 <= count <= total:
-        raise ValueError(f"{dataset}/{mode} has {total} shards; cannot fetch {count}")
+        raise cli.UsageError(f"--{mode}_shards {count}: {dataset}/{mode} has {total} shards")
     base = f"{BUCKET}/{gqn_datasets.dataset_info(dataset).basepath}/{gqn_datasets.canonical_mode(mode)}"
     return [f"{base}/{gqn_datasets.shard_name(i, total)}" for i in range(1, count + 1)]
 
@@ -45,8 +46,9 @@ def download_commands(dataset, root, train_shards=None, test_shards=None):
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--dataset", required=True, help="one of: " + ", ".join(sorted(gqn_datasets.DATASETS)))
+    p = cli.ArgumentParser(prog="download_gqn.py", description=__doc__.split("\n\n")[0])
+    p.add_argument("--dataset", required=True, choices=sorted(gqn_datasets.DATASETS),
+                   help="which dataset")
     p.add_argument("--root", required=True, help="data root (the --data_dir of train_gqn_draw.py)")
     p.add_argument("--train_shards", type=int, default=None, help="first N train shards [all]")
     p.add_argument("--test_shards", type=int, default=None, help="first N test shards [all]")
@@ -54,28 +56,33 @@ def build_parser():
     return p
 
 
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    try:
-        commands = download_commands(args.dataset, args.root, args.train_shards, args.test_shards)
-    except ValueError as err:
-        print(f"download_gqn.py: error: {err}", file=sys.stderr)
-        return 2
+def run(args):
+    commands = download_commands(args.dataset, args.root, args.train_shards, args.test_shards)
     if not commands:
         print("all requested shards are already present")
-        return 0
-    if not args.dry_run and shutil.which("gsutil") is None:
-        print("download_gqn.py: error: gsutil not found; install it with "
-              "'pip install -r requirements-download.txt'", file=sys.stderr)
-        return 2
-    for dest, argv_ in commands:
-        if args.dry_run:
-            print(" ".join(argv_))
-            continue
+        return
+    if args.dry_run:
+        for _, argv in commands:
+            print(" ".join(argv))
+        return
+    if shutil.which("gsutil") is None:
+        raise cli.UsageError("gsutil not found; install it with "
+                             "'pip install -r requirements-download.txt'")
+    total = sum(len(argv) - 4 for _, argv in commands)
+    progress = Progress("download_gqn", total, "shards", every=0)
+    done = 0
+    for dest, argv in commands:
         os.makedirs(dest, exist_ok=True)
-        print(f"fetching {len(argv_) - 4} shards into {dest}", flush=True)
-        subprocess.run(argv_, check=True)
-    return 0
+        print(f"fetching {len(argv) - 4} shards into {dest}", flush=True)
+        subprocess.run(argv, check=True)
+        done += len(argv) - 4
+        progress.update(done, dest)
+
+
+def main(argv=None):
+    """Command line: returns the exit code (0 done, 1 a copy failed, 2 bad input)."""
+    return cli.run_main("download_gqn.py", run, build_parser().parse_args(argv),
+                        failure_types=(subprocess.CalledProcessError,))
 
 
 if __name__ == "__main__":

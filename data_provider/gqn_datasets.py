@@ -16,6 +16,8 @@ tf-gqn ``gqn_tfr_provider.py``):
 import collections
 import os
 
+from data_provider.cli import UsageError
+
 DatasetInfo = collections.namedtuple(
     "DatasetInfo", ["basepath", "train_size", "test_size", "frame_size", "sequence_size"])
 
@@ -37,11 +39,11 @@ MODES = ("train", "test")
 
 
 def dataset_info(dataset):
-    """The ``DatasetInfo`` of ``dataset``; a clear ``ValueError`` when unknown."""
+    """The ``DatasetInfo`` of ``dataset``; a clear ``UsageError`` (a ``ValueError``) when unknown."""
     try:
         return DATASETS[dataset]
     except KeyError:
-        raise ValueError(
+        raise UsageError(
             f"unknown GQN dataset {dataset!r}; expected one of: {', '.join(sorted(DATASETS))}"
         ) from None
 
@@ -51,7 +53,7 @@ def canonical_mode(mode):
     if mode == "eval":
         return "test"
     if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}; expected 'train', 'test' or 'eval'")
+        raise UsageError(f"unknown mode {mode!r}; expected 'train', 'test' or 'eval'")
     return mode
 
 

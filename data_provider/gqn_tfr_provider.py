@@ -9,7 +9,8 @@ tf-gqn ``data_provider/gqn_tfr_provider.py``):
 * an example is ``context_size + 1`` distinct views of one scene drawn at
   random; the last drawn view is the query / target;
 * frames are decoded to float32 in ``[0, 1]``; ``custom_frame_size`` resizes
-  bilinearly with ``align_corners=True`` (as ``tf.image.resize_bilinear`` did);
+  bilinearly with ``align_corners=True`` (``tf.image.resize_bilinear``; here
+  :func:`resize_bilinear_align_corners`, same output without the deprecated op);
 * a camera becomes ``[x, y, z, sin(yaw), cos(yaw), sin(pitch), cos(pitch)]``;
 * elements are ``(Query(Context(frames, cameras), query_camera), target)``;
   train shuffles with a buffer of ``buffer_size * batch_size`` examples.
@@ -42,7 +43,12 @@ while iterating, inside the graph, and raised as
   no file, so every file is read with errors ignored and the framed bytes it
   yielded (record length + 16 per record) are compared with the file size at
   its end; a shortfall means the file stopped at a damaged record (the rest
-  of that file is unreadable);
+  of that file is unreadable). The message starts with the file name, then the
+  byte offset of the damaged record and the cause: ``<file>: damaged tfrecord
+  at byte <offset> of <size>: the file ends inside this record (truncated
+  file)`` or ``...: record checksum mismatch (corrupted data)``. TensorFlow
+  wraps it (``{{function_node ...}} assertion failed: [...]``);
+  ``data_provider.cli.one_line`` strips that for the command line;
 * records whose ``frames`` / ``cameras`` lengths differ from the table (also
   missing features) are found after the batched parse;
 * drawn JPEGs are checked for the JPEG start (``FF D8 FF``) and end
@@ -59,6 +65,7 @@ import logging
 import os
 import random
 
+import numpy as np
 import tensorflow as tf
 
 from data_provider.gqn_datasets import (  # noqa: F401  (re-exported)
@@ -74,11 +81,11 @@ from data_provider.gqn_datasets import (  # noqa: F401  (re-exported)
 
 Context = collections.namedtuple("Context", ["frames", "cameras"])
 Query = collections.namedtuple("Query", ["context", "query_camera"])
-TaskData = collections.namedtuple("TaskData", ["query", "target"])
 
 logger = logging.getLogger(__name__)
 
 _RECORD_FRAMING_BYTES = 16  # uint64 length + 2 x uint32 CRC around each record
+_RECORD_HEADER_BYTES = 12  # uint64 length + its uint32 CRC, before the data
 # Records are parsed in batches from one file: 32 rooms records (10 views), 1 mazes record.
 _VIEWS_PER_PARSE_BATCH = 320
 _MAX_UNROLLED_DECODES = 32
@@ -149,9 +156,8 @@ def _file_batches(path, size, records_per_batch, skip_corrupt, counter):
         lengths = tf.cast(tf.strings.length(records), tf.int64)
         framed = tf.reduce_sum(lengths + _RECORD_FRAMING_BYTES)
         damaged = tf.logical_and(is_end, tf.not_equal(consumed, size))
-        message = tf.strings.format(
-            "corrupted or truncated tfrecord file {}: records readable up to byte {} of {}",
-            (path, consumed, size))
+        message = tf.cond(damaged, lambda: _damage_message(path, consumed, size),
+                          lambda: tf.constant(""))
         if skip_corrupt:
             guard = _count_skip(counter, damaged, message)
         else:
@@ -162,6 +168,29 @@ def _file_batches(path, size, records_per_batch, skip_corrupt, counter):
 
     batches = batches.scan(tf.constant(0, tf.int64), account)
     return batches.filter(lambda path, records, is_end: tf.logical_not(is_end))
+
+
+@_graph_only
+def _damage_message(path, offset, size):
+    """``<path>: damaged tfrecord at byte <offset> of <size>: <cause>`` (string scalar).
+
+    ``offset`` is where the readable records end. The cause is "truncated" when
+    the file ends inside the record that starts there (its 12-byte header or the
+    length that header declares does not fit), else "corrupted" (a checksum
+    does not match).
+    """
+    remaining = size - offset
+    header = tf.cond(remaining >= 8,
+                     lambda: tf.strings.substr(tf.io.read_file(path), offset, 8),
+                     lambda: tf.constant(b"\0" * 8))
+    length = tf.reshape(tf.io.decode_raw(header, tf.int64), [])
+    truncated = tf.logical_or(remaining < _RECORD_HEADER_BYTES, tf.logical_or(
+        length < 0, length > remaining - _RECORD_FRAMING_BYTES))
+    cause = tf.where(truncated, "the file ends inside this record (truncated file)",
+                     "record checksum mismatch (corrupted data)")
+    return tf.strings.join([path, ": damaged tfrecord at byte ", tf.strings.as_string(offset),
+                            " of ", tf.strings.as_string(size), ": ", cause,
+                            "; the rest of the file is unreadable"])
 
 
 @_graph_only
@@ -262,6 +291,44 @@ def _jpeg_ok(jpegs):
         tf.equal(head, b"\xff\xd8\xff"), tf.equal(tail, b"\xff\xd9")))
 
 
+def _align_corners_weights(n_in, n_out):
+    """Source rows (lower, upper) and float32 weights of the upper one, per output row.
+
+    ``align_corners`` maps output ``i`` to input ``i * (n_in - 1) / (n_out - 1)``,
+    computed in float32 exactly as TensorFlow's legacy bilinear kernel does.
+    """
+    scale = np.float32(n_in - 1) / np.float32(n_out - 1) if n_out > 1 else np.float32(n_in)
+    position = np.arange(n_out, dtype=np.float32) * scale
+    floor = np.floor(position)
+    lower = np.maximum(floor.astype(np.int64), 0)
+    upper = np.minimum(np.ceil(position).astype(np.int64), n_in - 1)
+    return lower, upper, (position - floor).astype(np.float32)
+
+
+def resize_bilinear_align_corners(images, size):
+    """Bilinear resize of ``[..., H, W, C]`` float images to ``[..., size, size, C]``, corners aligned.
+
+    The output of the deprecated ``tf.compat.v1.image.resize_bilinear(images,
+    [size, size], align_corners=True)`` (the original's resize), bit for bit:
+    the same source rows, float32 weights and order of operations
+    ``top + (bottom - top) * dy`` with ``top = left + (right - left) * dx``.
+    ``tf.image.resize`` has no ``align_corners``. ``H`` and ``W`` must be static.
+    """
+    height, width = images.shape[-3], images.shape[-2]
+    y_lo, y_hi, dy = _align_corners_weights(height, size)
+    x_lo, x_hi, dx = _align_corners_weights(width, size)
+    dx = tf.constant(dx[:, None], images.dtype)
+    dy = tf.constant(dy[:, None, None], images.dtype)
+
+    def along_x(rows):
+        left = tf.gather(rows, x_lo, axis=-2)
+        return left + (tf.gather(rows, x_hi, axis=-2) - left) * dx
+
+    top = along_x(tf.gather(images, y_lo, axis=-3))
+    bottom = along_x(tf.gather(images, y_hi, axis=-3))
+    return top + (bottom - top) * dy
+
+
 @_graph_only
 def _decode_example(jpegs, cameras, info, custom_frame_size):
     """Decode the ``E`` drawn JPEGs of one example and split off the query.
@@ -281,8 +348,7 @@ def _decode_example(jpegs, cameras, info, custom_frame_size):
         frames = tf.map_fn(decode, jpegs, fn_output_signature=tf.uint8, parallel_iterations=16)
     frames = tf.image.convert_image_dtype(frames, tf.float32)
     if custom_frame_size and custom_frame_size != size:
-        frames = tf.compat.v1.image.resize_bilinear(
-            frames, [custom_frame_size, custom_frame_size], align_corners=True)
+        frames = resize_bilinear_align_corners(frames, custom_frame_size)
     context = Context(frames=frames[:-1], cameras=cameras[:-1])
     return Query(context=context, query_camera=cameras[-1]), frames[-1]
 

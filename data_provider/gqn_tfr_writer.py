@@ -17,7 +17,7 @@ import os
 import numpy as np
 from PIL import Image
 
-from data_provider import gqn_datasets
+from data_provider import cli, gqn_datasets
 
 
 def encode_jpeg(image, quality=95):
@@ -52,12 +52,18 @@ def scene_example(frames, cameras, quality=95):
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
-def write_shards(root, dataset, mode, scenes, scenes_per_file, first_shard=1, quality=95):
+def write_shards(root, dataset, mode, scenes, scenes_per_file, first_shard=1, quality=95,
+                 outputs=None):
     """Write ``scenes`` (an iterable of ``(frames, cameras)``) as shard files.
 
     Files are filled with ``scenes_per_file`` records each, numbered from
     ``first_shard`` and named after the full dataset's shard count. Returns the
     list of written paths. Refuses to overwrite an existing shard.
+
+    The shards are written under temporary names and appear together when the
+    last one is complete (a failure part-way leaves no shard behind).
+    ``outputs``: a ``cli.OutputSet`` of ``root`` to add the shards to instead,
+    renamed into place when the caller commits it (several splits as one set).
     """
     import tensorflow as tf
 
@@ -66,6 +72,8 @@ def write_shards(root, dataset, mode, scenes, scenes_per_file, first_shard=1, qu
     total = gqn_datasets.num_shards(dataset, mode)
     base = gqn_datasets.split_dir(root, dataset, mode)
     os.makedirs(base, exist_ok=True)
+    own = outputs is None
+    outputs = cli.OutputSet(os.fspath(root)) if own else outputs
     paths, writer, index, in_file = [], None, first_shard - 1, 0
     try:
         for frames, cameras in scenes:
@@ -80,12 +88,19 @@ def write_shards(root, dataset, mode, scenes, scenes_per_file, first_shard=1, qu
                 path = os.path.join(base, gqn_datasets.shard_name(index, total))
                 if os.path.exists(path):
                     raise FileExistsError(f"refusing to overwrite existing shard {path}")
-                writer = tf.io.TFRecordWriter(path)
+                writer = tf.io.TFRecordWriter(outputs.path(os.path.relpath(path, root)))
                 paths.append(path)
                 in_file = 0
             writer.write(scene_example(frames, cameras, quality))
             in_file += 1
-    finally:
+    except BaseException:
         if writer is not None:
             writer.close()
+        if own:
+            outputs.discard()
+        raise
+    if writer is not None:
+        writer.close()
+    if own:
+        outputs.commit()
     return paths

@@ -5,8 +5,8 @@ One format everywhere::
     [what] 120/1000 steps  3.20 steps/s  ETA 0:04:35  elbo 1234.5, kl 12.1
 
 ``total=None`` (an open-ended job) drops the ``/total`` and the ETA. The rate
-is measured from the first ``update`` call (or from ``start``), so start-up
-work before the loop does not count.
+is measured from the moment the ``Progress`` is made (or from ``start``), so
+make it just before the loop: start-up work before it does not count.
 """
 import math
 import sys
@@ -21,10 +21,15 @@ def format_duration(seconds):
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
+def format_rate(rate):
+    """Three significant digits below 1000 (``0.958``, ``13.2``), whole numbers above (``1490``)."""
+    return f"{rate:.3g}" if abs(rate) < 1000 else f"{rate:.0f}"
+
+
 def progress_line(what, done, total, unit, rate, eta_seconds=None, extra=""):
     """The one progress format: ``[what] done/total unit  rate unit/s  ETA h:mm:ss  extra``."""
     count = f"{done}/{total}" if total is not None else f"{done}"
-    line = f"[{what}] {count} {unit}  {rate:.3g} {unit}/s"
+    line = f"[{what}] {count} {unit}  {format_rate(rate)} {unit}/s"
     if total is not None or eta_seconds is not None:
         line += f"  ETA {format_duration(eta_seconds)}"
     return line + (f"  {extra}" if extra else "")

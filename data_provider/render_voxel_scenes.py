@@ -17,17 +17,20 @@ is a larger share of the volume, so they are fuller.
 
 The generator refuses to overwrite a file it did not create: every file it
 writes is recorded in ``<root>/.rendered_voxel_scenes``; an existing file not
-listed there raises FileExistsError.
+listed there raises FileExistsError. The rooms are written under temporary
+names and appear together when all are complete.
 
 CLI::
 
     python data_provider/render_voxel_scenes.py --root DIR --num_scenes N --seed S [--size 80 48 80]
 """
-import argparse
 import os
 import sys
 
 import numpy as np
+
+from data_provider import cli
+from data_provider.progress import Progress
 
 MANIFEST = ".rendered_voxel_scenes"
 ROOMS_PER_SCENE = 4
@@ -102,57 +105,65 @@ def _read_manifest(root):
         return {line.strip() for line in f if line.strip()}
 
 
-def render_rooms(root, num_scenes, seed=0, size=(80, 48, 80)):
+def render_rooms(root, num_scenes, seed=0, size=(80, 48, 80), log=None):
     """Write ``num_scenes`` synthetic rooms under ``root``; returns their paths.
 
     Names: ``<root>/synth<seed>_<k>/rm<j>.npy`` with four rooms per scene
     directory. Raises FileExistsError for an existing file this tool did not
-    write (it is never overwritten).
+    write (it is never overwritten), ``cli.UsageError`` (a ``ValueError``) for
+    a bad count or size, both before anything is written. Progress lines go to
+    ``log`` (default: stderr).
     """
     root = os.fspath(root)
     if int(num_scenes) < 0:
-        raise ValueError(f"num_scenes must be >= 0, got {num_scenes}")
+        raise cli.UsageError(f"--num_scenes must be >= 0, got {num_scenes}")
     size = tuple(int(s) for s in size)
     if len(size) != 3:
-        raise ValueError(f"size must be three integers X Y Z, got {size}")
+        raise cli.UsageError(f"--size must be three integers X Y Z, got {size}")
+    if min(size) < 4:
+        raise cli.UsageError(f"--size must be at least 4 voxels per axis, got {size}")
+    if os.path.exists(root) and not os.path.isdir(root):
+        raise cli.UsageError(f"--root {root} exists and is not a directory")
     rng = np.random.default_rng(seed)
     names = [os.path.join(f"synth{seed:03d}_{i // ROOMS_PER_SCENE:05d}",
                           f"rm{i % ROOMS_PER_SCENE:02d}.npy") for i in range(int(num_scenes))]
-    os.makedirs(root, exist_ok=True)
     created = _read_manifest(root)
     for name in names:
         path = os.path.join(root, name)
         if os.path.exists(path) and name not in created:
             raise FileExistsError(f"{path} exists and was not written by render_voxel_scenes; "
                                   "refusing to overwrite it (choose another --root or --seed)")
+    os.makedirs(root, exist_ok=True)
     paths = []
-    with open(os.path.join(root, MANIFEST), "a") as manifest:
-        for name in names:
-            path = os.path.join(root, name)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            if name not in created:
-                manifest.write(name + "\n")
-                manifest.flush()
-            np.save(path, make_room(rng, size))
-            paths.append(path)
+    progress = Progress("render_voxel_scenes", len(names), "rooms", log=log)
+    with cli.OutputSet(root) as outputs:
+        for done, name in enumerate(names, 1):
+            paths.append(outputs.save_npy(name, make_room(rng, size)))
+            progress.update(done)
+        with open(os.path.join(root, MANIFEST), "a") as manifest:  # before the rooms appear
+            manifest.writelines(name + "\n" for name in names if name not in created)
+    return paths
+
+
+def build_parser():
+    parser = cli.ArgumentParser(prog="render_voxel_scenes.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--root", required=True, help="output voxel root")
+    parser.add_argument("--num_scenes", type=int, required=True, help="number of rooms to write")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (names carry it too)")
+    parser.add_argument("--size", type=int, nargs=3, default=[80, 48, 80], metavar=("X", "Y", "Z"),
+                        help="grid size, middle axis the height")
+    return parser
+
+
+def run(args):
+    paths = render_rooms(args.root, args.num_scenes, args.seed, args.size)
+    print(f"wrote {len(paths)} rooms under {args.root}")
     return paths
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--root", required=True, help="output voxel root")
-    parser.add_argument("--num_scenes", type=int, required=True, help="number of rooms to write")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--size", type=int, nargs=3, default=[80, 48, 80], metavar=("X", "Y", "Z"),
-                        help="grid size, middle axis the height (default 80 48 80)")
-    args = parser.parse_args(argv)
-    try:
-        paths = render_rooms(args.root, args.num_scenes, args.seed, args.size)
-    except (ValueError, FileExistsError, OSError) as err:
-        print(f"render_voxel_scenes: error: {err}", file=sys.stderr)
-        return 2
-    print(f"wrote {len(paths)} rooms under {args.root}")
-    return 0
+    """Command line: returns the exit code (0 done, 2 bad input, 130 interrupted)."""
+    return cli.run_main("render_voxel_scenes.py", run, build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -39,29 +39,34 @@ voxels after reduction are skipped (``--min_occupied 10000``, the original's
 CLI::
 
     python data_provider/sscnet_to_voxels.py INPUT.bin [...] --out DIR [--min_occupied 10000]
+
+Existing outputs are never replaced unless ``--overwrite``; the outputs are
+written under temporary names and appear together when every input is
+converted (a bad input part-way leaves nothing behind).
 """
-import argparse
 import logging
 import os
 import sys
-import time
 
 import numpy as np
+
+from data_provider import cli
+from data_provider.progress import Progress
+from data_provider.voxel_classes import NUM_CLASSES
 
 SHAPE = (240, 144, 240)
 FACTOR = 3
 HEADER_FLOATS = 19
-NUM_CLASSES = 12
 RAW_TO_CLASS = np.array([0, 1, 2, 3, 4, 11, 5, 6, 7, 8, 8, 10, 10, 10, 11, 11, 9, 8, 11, 11, 11,
                          11, 11, 11, 11, 11, 11, 10, 10, 11, 8, 10, 11, 9, 11, 11, 11], np.uint8)
 UNOBSERVED = 255
 MIN_BLOCK = 3
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
-class SSCNetFileError(ValueError):
-    """A ``.bin`` file that is not a valid SSCNet volume; the message names the file."""
+class SSCNetFileError(cli.UsageError):
+    """A ``.bin`` file that is not a valid SSCNet volume; the message names the file (exit code 2)."""
 
 
 def read_sscnet_bin(path, shape=SHAPE):
@@ -128,63 +133,71 @@ def output_ids(path):
     return (scene, model) if sep and scene else (stem, stem)
 
 
-def convert(paths, out, min_occupied=0, min_block=MIN_BLOCK, overwrite=False):
+def convert(paths, out, min_occupied=0, min_block=MIN_BLOCK, overwrite=False, log=None):
     """Convert many files into ``<out>/<sceneId>/<modelId>.npy``.
 
     Returns (written paths, skipped input paths below the occupancy filter).
     Never overwrites an existing output unless ``overwrite``; raises
-    FileExistsError naming it before converting anything.
+    FileExistsError naming it (or ``cli.UsageError`` for a missing input,
+    ``--min_block`` outside 1..27 or two inputs with one output name) before
+    converting anything. The outputs appear together when every input is
+    converted. Progress lines go to ``log`` (default: stderr).
     """
+    if not 1 <= min_block <= 27:
+        raise cli.UsageError(f"--min_block must be in 1..27, got {min_block}")
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise cli.UsageError(f"--out {out} exists and is not a directory")
     targets = []
     for path in paths:
+        if not os.path.isfile(path):
+            raise SSCNetFileError(f"{path}: no such file")
         scene, model = output_ids(path)
-        target = os.path.join(os.fspath(out), scene, model + ".npy")
+        name = os.path.join(scene, model + ".npy")
+        target = os.path.join(os.fspath(out), name)
         if os.path.exists(target) and not overwrite:
             raise FileExistsError(f"{target} exists; refusing to overwrite it (pass --overwrite)")
-        targets.append(target)
+        targets.append(name)
     if len(set(targets)) != len(targets):
-        raise ValueError("two inputs map to the same output name; rename them")
+        raise cli.UsageError("two inputs map to the same output name; rename them")
     written, skipped = [], []
-    start = time.time()
-    for i, (path, target) in enumerate(zip(paths, targets), 1):
-        vox = convert_file(path, min_block)
-        occupied = int(np.count_nonzero(vox))
-        if occupied <= min_occupied:
-            log.info("skip %s: %d occupied voxels <= %d", path, occupied, min_occupied)
-            skipped.append(path)
-        else:
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            np.save(target, vox)
-            written.append(target)
-        rate = i / max(time.time() - start, 1e-9)
-        log.info("%d/%d files, %.2f files/s, ETA %.0f s", i, len(paths), rate, (len(paths) - i) / rate)
+    progress = Progress("sscnet_to_voxels", len(paths), "files", log=log)
+    with cli.OutputSet(os.fspath(out)) as outputs:
+        for i, (path, name) in enumerate(zip(paths, targets), 1):
+            vox = convert_file(path, min_block)
+            occupied = int(np.count_nonzero(vox))
+            if occupied <= min_occupied:
+                logger.info("skip %s: %d occupied voxels <= %d", path, occupied, min_occupied)
+                skipped.append(path)
+            else:
+                written.append(outputs.save_npy(name, vox))
+            progress.update(i)
     return written, skipped
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def build_parser():
+    parser = cli.ArgumentParser(prog="sscnet_to_voxels.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("inputs", nargs="+", metavar="INPUT.bin", help="SSCNet ground-truth files")
     parser.add_argument("--out", required=True, help="output voxel root")
     parser.add_argument("--min_occupied", type=int, default=0,
                         help="keep only scenes with more occupied voxels (original: 10000)")
     parser.add_argument("--min_block", type=int, default=MIN_BLOCK,
-                        help="occupied voxels (of 27) that make a 3x3x3 block occupied (default 3)")
+                        help="occupied voxels (of 27) that make a 3x3x3 block occupied")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def run(args):
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if not 1 <= args.min_block <= 27:
-        print(f"sscnet_to_voxels: error: --min_block must be in 1..27, got {args.min_block}",
-              file=sys.stderr)
-        return 2
-    try:
-        written, skipped = convert(args.inputs, args.out, args.min_occupied, args.min_block,
-                                   args.overwrite)
-    except (SSCNetFileError, FileExistsError, ValueError, OSError) as err:
-        print(f"sscnet_to_voxels: error: {err}", file=sys.stderr)
-        return 2
+    written, skipped = convert(args.inputs, args.out, args.min_occupied, args.min_block,
+                               args.overwrite)
     print(f"wrote {len(written)} scenes under {args.out}, skipped {len(skipped)} "
           f"with <= {args.min_occupied} occupied voxels")
-    return 0
+    return written, skipped
+
+
+def main(argv=None):
+    """Command line: returns the exit code (0 done, 2 bad input, 130 interrupted)."""
+    return cli.run_main("sscnet_to_voxels.py", run, build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -4,9 +4,9 @@ Layout kept from the original (3D-FCR-alphaGAN ``util.py``, ``cfg.DIR.VOXEL_PATH
 
     <voxel_root>/<sceneId>/<modelId>.npy     integer labels, shape [80, 48, 80]
 
-The middle axis is the height. Labels 0..11 are the 12 scene classes
-(:data:`CLASS_NAMES`: empty, ceiling, floor, wall, window, chair, bed, sofa,
-table, tvs, furn, objs).
+The middle axis is the height. Labels 0..11 are the 12 scene classes of
+:mod:`data_provider.voxel_classes` (empty, ceiling, floor, wall, window, chair,
+bed, sofa, table, tvs, furn, objs).
 
 Facts kept from the original:
 
@@ -33,10 +33,9 @@ Differences, on purpose:
   ``skip_bad=True`` is skipped, logged and counted.
 
 Input format: the npy tree is read directly. Packing it into TFRecord shards
-was measured with ``benchmarks/voxel_input.py`` and was not 2x faster (0.8-0.9x
-for uint8 files, 0.6-3.1x, median about 1.7x, for int64 files on a shared
-2-core machine), so no packed format is provided; store the files as uint8
-(as ``sscnet_to_voxels.py`` and ``render_voxel_scenes.py`` do) to keep them small.
+did not pay off (``benchmarks/voxel_input.py`` compares both; figures in the
+README), so no packed format is provided; store the files as uint8 (as
+``sscnet_to_voxels.py`` and ``render_voxel_scenes.py`` do) to keep them small.
 """
 import logging
 import os
@@ -44,17 +43,20 @@ import os
 import numpy as np
 import tensorflow as tf
 
-NUM_CLASSES = 12
-CLASS_NAMES = ("empty", "ceiling", "floor", "wall", "window", "chair", "bed", "sofa",
-               "table", "tvs", "furn", "objs")
+from data_provider.cli import UsageError
+from data_provider.voxel_classes import NUM_CLASSES, check_labels, label_range
+
 N_VOX = (80, 48, 80)
 DATASET_PORTION = (0.0, 0.95)
 
 log = logging.getLogger(__name__)
 
 
-class VoxelFileError(ValueError):
-    """A voxel file that cannot be used; the message starts with the file's path."""
+class VoxelFileError(UsageError):
+    """A voxel file that cannot be used; the message starts with the file's path.
+
+    A ``cli.UsageError``: the command-line tools report it in one line, exit code 2.
+    """
 
 
 def voxel_path(voxel_root, scene_id, model_id):
@@ -117,6 +119,7 @@ def read_header(path, n_vox=N_VOX):
     offset in bytes); raises VoxelFileError naming the file.
     """
     path = os.fspath(path)
+    _check_magic(path)
     try:
         with open(path, "rb") as f:
             version = np.lib.format.read_magic(f)
@@ -131,9 +134,19 @@ def read_header(path, n_vox=N_VOX):
     return dtype, bool(fortran), offset
 
 
-def check_header(path, n_vox=N_VOX):
-    """Validate a ``.npy`` header only (see :func:`read_header`); returns the dtype."""
-    return read_header(path, n_vox)[0]
+def _check_magic(path):
+    """VoxelFileError when ``path`` cannot be opened or is not a ``.npy`` file at all.
+
+    A text or other file renamed ``.npy`` gets "not a valid .npy array file"
+    (numpy itself would talk about pickled data and ``allow_pickle``).
+    """
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(len(np.lib.format.MAGIC_PREFIX))
+    except OSError as err:
+        raise VoxelFileError(f"{path}: unreadable .npy file ({err.strerror})") from None
+    if magic != np.lib.format.MAGIC_PREFIX:
+        raise VoxelFileError(f"{path}: not a valid .npy array file")
 
 
 def _check_shape_dtype(path, shape, dtype, n_vox):
@@ -141,7 +154,7 @@ def _check_shape_dtype(path, shape, dtype, n_vox):
         raise VoxelFileError(f"{path}: shape {tuple(shape)}, expected {tuple(n_vox)}")
     if dtype.kind not in "iu":
         raise VoxelFileError(f"{path}: dtype {dtype}, expected an integer dtype "
-                             f"with labels 0..{NUM_CLASSES - 1}")
+                             f"with labels {label_range()}")
 
 
 def load_scene(path, n_vox=N_VOX):
@@ -151,6 +164,7 @@ def load_scene(path, n_vox=N_VOX):
     shape, a non-integer dtype, or labels outside 0..11.
     """
     path = os.fspath(path)
+    _check_magic(path)
     try:
         data = np.load(path, allow_pickle=False)
     except Exception as err:
@@ -158,10 +172,7 @@ def load_scene(path, n_vox=N_VOX):
     if not isinstance(data, np.ndarray):
         raise VoxelFileError(f"{path}: expected one array, got {type(data).__name__}")
     _check_shape_dtype(path, data.shape, data.dtype, n_vox)
-    lo, hi = int(data.min()), int(data.max())
-    if lo < 0 or hi >= NUM_CLASSES:
-        raise VoxelFileError(f"{path}: labels outside 0..{NUM_CLASSES - 1} "
-                             f"(found min {lo}, max {hi})")
+    check_labels(data, path, error=VoxelFileError)
     return data.astype(np.int32, copy=False)
 
 

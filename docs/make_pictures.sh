@@ -92,7 +92,8 @@ time "${EVAL[@]}" --mode evaluate_noise --bases 1
 
 # 2. A real scene: SSCNet ground truth NYU0001_0000 reduced to 80x48x80 and 12 classes.
 "$PY" "$REPO/data_provider/sscnet_to_voxels.py" /work/shared/data/sscnet/NYU0001_0000.bin --out real/voxels
-"$PY" "$REPO/visualization/voxviz.py" real/voxels/NYU0001/0000.npy --size 1400 -sc "$OUT/nyu0001_voxels"
+"$PY" "$REPO/visualization/voxviz.py" real/voxels/NYU0001/0000.npy --view original --size 1400 \
+    -sc "$OUT/nyu0001_voxels"
 # top view without the ceiling (class 1), which would hide the room
 "$PY" -c "import numpy as np; v = np.load('real/voxels/NYU0001/0000.npy'); v[v == 1] = 0; np.save('real/no_ceiling.npy', v)"
 "$PY" "$REPO/visualization/voxviz.py" real/no_ceiling.npy --view top --size 1400 -sc "$OUT/nyu0001_top"

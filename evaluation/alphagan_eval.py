@@ -39,16 +39,23 @@ Differences, on purpose:
 - Beyond: ``change_map{b}.npy`` ``[5, 3, 5, X, Z]``, for each latent position
   the fraction of voxels (over the 9 noisy variants and the height axis) whose
   refined class differs from the base scene, drawn as ``change_map{b}.png``.
+
+Safe outputs: each mode checks its inputs (voxel root and the test scenes'
+headers, or ``decode_z.npy`` and its shape) before it runs the networks, and
+writes all its files through one ``cli.OutputSet``: they appear together when
+the mode completes, and a failure leaves the earlier files of the same names
+byte for byte as they were.
 """
 import glob
 import json
 import os
 import re
 import sys
-import time
 
 import numpy as np
 
+from data_provider import cli
+from data_provider.progress import Progress
 from evaluation import metrics as metrics_lib
 
 INTERPOLATE_STEPS = 30
@@ -56,66 +63,26 @@ NOISE_VARIANTS = 10
 DEFAULT_NUM_SCENES = 200
 
 
-class EvaluationError(ValueError):
-    """Evaluation cannot run: a missing checkpoint, file or inconsistent input."""
-
-
-class Progress:
-    """Log lines ``what i/n  rate  ETA`` on stderr, at most every ``every`` seconds."""
-
-    def __init__(self, what, total, unit="items", every=5.0, stream=None):
-        self.what, self.total, self.unit, self.every = what, total, unit, every
-        self.stream = stream or sys.stderr
-        self.start = self.last = time.time()
-
-    def update(self, done):
-        now = time.time()
-        if now - self.last < self.every and done < self.total:
-            return
-        self.last = now
-        rate = done / max(now - self.start, 1e-9)
-        eta = (self.total - done) / rate if rate > 0 else float("inf")
-        print(f"[{self.what}] {done}/{self.total} {self.unit}  {rate:.2f} {self.unit}/s  "
-              f"ETA {time.strftime('%H:%M:%S', time.gmtime(eta)) if eta < 1e6 else '?'}",
-              file=self.stream, flush=True)
+class EvaluationError(cli.UsageError):
+    """Evaluation cannot run: a missing checkpoint, file or inconsistent input (exit code 2)."""
 
 
 # ---------------------------------------------------------------- configuration, checkpoints
 
-def _flatten(data, prefix=""):
-    for key, value in data.items():
-        if isinstance(value, dict):
-            yield from _flatten(value, f"{prefix}{key}.")
-        else:
-            yield f"{prefix}{key}", value
-
-
 def load_config(checkpoint_dir, overrides=()):
-    """The config of a run: defaults, then ``<checkpoint_dir>/config.json``, then overrides.
+    """The config of a run: ``<checkpoint_dir>/config.json`` (model and run parts) when
+    present, else the defaults; then the ``--set`` overrides (a flat ``[KEY, VALUE, ...]``)."""
+    from models.fcr_alphagan.config import cfg_from_list, default_config, from_saved
+    from training import checkpointing
 
-    ``overrides`` is a flat ``[KEY, VALUE, ...]`` list (``--set``). Keys of
-    ``config.json`` that the config does not know are reported and ignored.
-    """
-    from models.fcr_alphagan.config import cfg_from_list, default_config
-    cfg = default_config()
-    path = os.path.join(os.fspath(checkpoint_dir), "config.json")
-    if os.path.isfile(path):
-        try:
-            with open(path) as f:
-                data = json.load(f)
-        except (OSError, ValueError) as e:
-            raise EvaluationError(f"{path}: not a readable JSON config ({e})") from None
-        if isinstance(data, dict) and "CONST" not in data:
-            data = next((v for v in data.values() if isinstance(v, dict) and "CONST" in v), data)
-        if not isinstance(data, dict):
-            raise EvaluationError(f"{path}: expected a JSON object of config keys")
-        for key, value in _flatten(data):
-            try:
-                cfg_from_list(cfg, [key, value], source=path)
-            except ValueError as e:
-                print(f"[config] ignoring {e}", file=sys.stderr)
-    cfg_from_list(cfg, list(overrides), source="--set")
-    return cfg
+    checkpoint_dir = os.fspath(checkpoint_dir)
+    if os.path.isfile(os.path.join(checkpoint_dir, checkpointing.CONFIG_FILE)):
+        model, run = checkpointing.load_saved_config(checkpoint_dir, "fcr_alphagan",
+                                                     "--checkpoint_dir")
+        cfg = from_saved(model, run, source=os.path.join(checkpoint_dir, "config.json"))
+    else:
+        cfg = default_config()
+    return cfg_from_list(cfg, list(overrides), source="--set")
 
 
 def checkpoint_numbers(checkpoint_dir):
@@ -142,20 +109,17 @@ def checkpoint_path(checkpoint_dir, conf_epoch):
 
 def restore_networks(cfg, checkpoint_dir, conf_epoch):
     """Encoder, generator and refiner of ``cfg`` with the weights of checkpoint ``conf_epoch``."""
-    import tensorflow as tf
     from models.fcr_alphagan import build_networks
-    from training.loop import checkpoint_objects
+    from training import checkpointing
+
     path = checkpoint_path(checkpoint_dir, conf_epoch)
     nets = build_networks(cfg)
     keep = {k: nets[k] for k in ("encoder", "generator", "refiner")}
     try:
-        tf.train.Checkpoint(**checkpoint_objects(keep)).restore(path).expect_partial() \
-            .assert_existing_objects_matched()
-    except (AssertionError, ValueError, tf.errors.OpError) as e:
-        tf.get_logger().setLevel("ERROR")  # no warnings about the abandoned restore at exit
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise EvaluationError(f"{path}: cannot restore encoder/generator/refiner with this "
-                              f"config (N_VOX {cfg.CONST.N_VOX}, DIM {cfg.NET.DIM}): {first}") from None
+        checkpointing.restore(path, keep, "--conf_epoch")
+    except checkpointing.CheckpointError as e:
+        raise EvaluationError(f"{e}; this config has N_VOX {cfg.CONST.N_VOX}, "
+                              f"DIM {cfg.NET.DIM}") from None
     return keep
 
 
@@ -245,29 +209,47 @@ def test_scene_pairs(cfg, voxel_root, num_scenes, rng):
     return [test[i] for i in order]
 
 
-def _save(eval_dir, name, array):
-    np.save(os.path.join(eval_dir, name), array)
+def recons_plan(cfg, voxel_root, batch_size, num_scenes=DEFAULT_NUM_SCENES, seed=None):
+    """Everything ``evaluate_recons`` draws, checked before any network runs or file is written.
 
-
-def evaluate_recons(nets, cfg, voxel_root, eval_dir, batch_size, num_scenes=DEFAULT_NUM_SCENES,
-                    seed=None, workers=None, out=None):
-    """Sample, reconstruct and score; writes the original's files plus ``metrics.json``.
-
-    Returns ``{"IoU": rows, "AP": rows, "IoU_refine": rows, "AP_refine": rows}``.
+    Returns ``{"sample_z", "pairs"}``: the ``B`` codes ``z ~ N(0, 1)`` and the
+    test scenes drawn at random (in the original's order of draws). Raises
+    EvaluationError / VoxelFileError for a missing voxel root, no test scenes
+    or a test scene whose header does not fit ``CONST.N_VOX``.
     """
     from data_provider import voxel_provider
     rng = np.random.default_rng(seed)
-    os.makedirs(eval_dir, exist_ok=True)
+    shape = [batch_size] + list(cfg.NET.START_VOX) + [cfg.NET.DIM_Z]
+    sample_z = rng.normal(size=shape).astype(np.float32)
+    pairs = test_scene_pairs(cfg, voxel_root, num_scenes, rng)
+    for scene_id, model_id in pairs:
+        voxel_provider.read_header(voxel_provider.voxel_path(voxel_root, scene_id, model_id),
+                                   tuple(cfg.CONST.N_VOX))
+    return {"sample_z": sample_z, "pairs": pairs}
+
+
+def check_eval_dir(eval_dir):
+    """EvaluationError when ``--eval_dir`` exists and is not a directory."""
+    if os.path.exists(eval_dir) and not os.path.isdir(eval_dir):
+        raise EvaluationError(f"--eval_dir {eval_dir}: exists and is not a directory")
+
+
+def evaluate_recons(nets, cfg, voxel_root, eval_dir, batch_size, num_scenes=DEFAULT_NUM_SCENES,
+                    seed=None, workers=None, out=None, plan=None):
+    """Sample, reconstruct and score; writes the original's files plus ``metrics.json``.
+
+    ``plan``: the result of :func:`recons_plan` (made here when None). All the
+    files appear together at the end (see the module docstring). Returns
+    ``{"IoU": rows, "AP": rows, "IoU_refine": rows, "AP_refine": rows}``.
+    """
+    from data_provider import voxel_provider
+    check_eval_dir(eval_dir)
+    plan = plan or recons_plan(cfg, voxel_root, batch_size, num_scenes, seed)
     start, dim_z, n_vox = list(cfg.NET.START_VOX), cfg.NET.DIM_Z, tuple(cfg.CONST.N_VOX)
     num_classes = int(cfg.NET.DIM[4])
 
-    sample_z = rng.normal(size=[batch_size] + start + [dim_z]).astype(np.float32)
-    _save(eval_dir, "sample_z.npy", sample_z)
+    sample_z, pairs = plan["sample_z"], plan["pairs"]
     gen, gen_ref = generate_labels(nets, sample_z, batch_size)
-    _save(eval_dir, "generate.npy", gen)
-    _save(eval_dir, "generate_refine.npy", gen_ref)
-
-    pairs = test_scene_pairs(cfg, voxel_root, num_scenes, rng)
     count = len(pairs)
     real = np.empty((count,) + n_vox, np.uint8)
     recons, recons_ref = np.empty_like(real), np.empty_like(real)
@@ -284,41 +266,51 @@ def evaluate_recons(nets, cfg, voxel_root, eval_dir, batch_size, num_scenes=DEFA
         scores[""].update(true, recons[a:b], probs)
         scores["_refine"].update(true, recons_ref[a:b], refined)
         progress.update(b)
-    for name, array in (("real.npy", real), ("recons.npy", recons),
-                        ("recons_refine.npy", recons_ref), ("decode_z.npy", decode_z)):
-        _save(eval_dir, name, array)
 
     results = {}
     for suffix, acc in scores.items():
         rows = acc.result()
         for metric in ("IoU", "AP"):
             results[metric + suffix] = rows[metric]
-            metrics_lib.save_rows(os.path.join(eval_dir, f"{metric}{suffix}.csv"), rows[metric])
     summary = {"num_scenes": count, "seed": seed,
                "rows": list(metrics_lib.ROW_NAMES[:num_classes + 1]),
                **{k: [None if np.isnan(v) else float(v) for v in rows]
                   for k, rows in results.items()}}
-    with open(os.path.join(eval_dir, "metrics.json"), "w") as f:
-        json.dump(summary, f, indent=1)
+    with cli.OutputSet(eval_dir) as files:
+        for name, array in (("sample_z.npy", sample_z), ("generate.npy", gen),
+                            ("generate_refine.npy", gen_ref), ("real.npy", real),
+                            ("recons.npy", recons), ("recons_refine.npy", recons_ref),
+                            ("decode_z.npy", decode_z)):
+            files.save_npy(name, array)
+        for name, rows in results.items():
+            metrics_lib.save_rows(files.path(f"{name}.csv"), rows)
+        files.write_text("metrics.json", json.dumps(summary, indent=1))
     print(metrics_lib.format_table(results), file=out or sys.stdout, flush=True)
     return results
 
 
 # ---------------------------------------------------------------- decode_z based modes
 
-def load_decode_z(eval_dir, batch_size, mode):
-    """The first ``batch_size`` codes of ``<eval_dir>/decode_z.npy``; explains how to make it."""
+def load_decode_z(eval_dir, batch_size, mode, cfg=None):
+    """The first ``batch_size`` codes of ``<eval_dir>/decode_z.npy``; explains how to make it.
+
+    With ``cfg`` the codes' shape is checked against ``NET.START_VOX`` and
+    ``NET.DIM_Z``. Raises EvaluationError naming the file.
+    """
     path = os.path.join(eval_dir, "decode_z.npy")
     if not os.path.isfile(path):
         raise EvaluationError(
             f"{path} not found: {mode} starts from the codes of test scenes; make them first with "
             f"'python evaluation/run.py --mode evaluate_recons --conf_epoch N --eval_dir {eval_dir}'")
     try:
-        codes = np.load(path, allow_pickle=False)
-    except Exception as e:  # noqa: BLE001 - any unreadable file gets the same message
-        raise EvaluationError(f"{path}: unreadable .npy file ({e})") from None
-    if codes.ndim != 5 or len(codes) == 0:
-        raise EvaluationError(f"{path}: expected codes [N, X, Y, Z, dim_z], got shape {codes.shape}")
+        codes = cli.load_npy(path, "codes file")
+    except cli.UsageError as e:
+        raise EvaluationError(str(e)) from None
+    if codes.ndim != 5 or len(codes) == 0 or codes.dtype.kind != "f":
+        raise EvaluationError(f"{path}: expected float codes [N, X, Y, Z, dim_z], got "
+                              f"{codes.dtype} of shape {codes.shape}")
+    if cfg is not None:
+        _check_code_shape(codes, cfg, path)
     return codes[:batch_size].astype(np.float32, copy=False)
 
 
@@ -346,17 +338,20 @@ def ordered_pairs(count, limit=None):
 
 
 def evaluate_interpolate(nets, cfg, eval_dir, batch_size, pairs=None, per_sample=False):
-    """Interpolate between the codes of ``decode_z.npy``; returns the ``(l, r)`` pairs done."""
-    codes = load_decode_z(eval_dir, batch_size, "evaluate_interpolate")
-    _check_code_shape(codes, cfg, os.path.join(eval_dir, "decode_z.npy"))
+    """Interpolate between the codes of ``decode_z.npy``; returns the ``(l, r)`` pairs done.
+
+    The files appear together when every pair is done (see the module docstring).
+    """
+    codes = load_decode_z(eval_dir, batch_size, "evaluate_interpolate", cfg)
     todo = ordered_pairs(len(codes), pairs)
     progress = Progress("evaluate_interpolate", len(todo), "pairs")
-    for i, (l, r) in enumerate(todo):
-        z = interpolation_codes(codes[l], codes[r])
-        labels = _refined(nets, z, batch_size, np.delete(codes, l, axis=0), per_sample)
-        _save(eval_dir, f"interpolation_z{l}-{r}.npy", z)
-        _save(eval_dir, f"interpolation{l}-{r}.npy", labels)
-        progress.update(i + 1)
+    with cli.OutputSet(eval_dir) as files:
+        for i, (l, r) in enumerate(todo):
+            z = interpolation_codes(codes[l], codes[r])
+            labels = _refined(nets, z, batch_size, np.delete(codes, l, axis=0), per_sample)
+            files.save_npy(f"interpolation_z{l}-{r}.npy", z)
+            files.save_npy(f"interpolation{l}-{r}.npy", labels)
+            progress.update(i + 1)
     return todo
 
 
@@ -398,36 +393,45 @@ def save_change_map_png(path, cmap, gap=4):
             for k in range(c2):
                 top, col = gap + i * (x + gap), left + k * (z + gap)
                 canvas[top:top + x, col:col + z] = _heat(cmap[i, j, k] / scale)
-    Image.fromarray(canvas).save(path)
+    Image.fromarray(canvas).save(path, format="PNG")
 
 
 def evaluate_noise(nets, cfg, eval_dir, batch_size, seed=None, per_sample=False, bases=None,
                    out=None):
-    """Latent noise per position for the codes of ``decode_z.npy``; returns the change maps."""
-    codes = load_decode_z(eval_dir, batch_size, "evaluate_noise")
-    _check_code_shape(codes, cfg, os.path.join(eval_dir, "decode_z.npy"))
+    """Latent noise per position for the codes of ``decode_z.npy``; returns the change maps.
+
+    The files appear together when every base is done (see the module docstring).
+    """
+    codes = load_decode_z(eval_dir, batch_size, "evaluate_noise", cfg)
     rng = np.random.default_rng(seed)
     count = len(codes) if bases is None else min(bases, len(codes))
     grid = tuple(codes.shape[1:-1])
     maps = []
-    for b in range(count):
-        eps = rng.normal(size=(NOISE_VARIANTS - 1, codes.shape[-1])).astype(np.float32)
-        z, positions = noise_codes(codes[b], eps)
-        progress = Progress(f"evaluate_noise base {b + 1}/{count}", len(z), "codes")
-        labels = _refined(nets, z, batch_size, np.delete(codes, b, axis=0), per_sample, progress)
-        z = z.reshape((len(positions), NOISE_VARIANTS) + z.shape[1:])
-        labels = labels.reshape((len(positions), NOISE_VARIANTS) + labels.shape[1:])
-        for p, pos in enumerate(positions):
-            tag = "".join(str(i) for i in pos)
-            _save(eval_dir, f"noise_z{b}_{tag}.npy", z[p])
-            _save(eval_dir, f"noise{b}_{tag}.npy", labels[p])
-        cmap = change_map(labels).reshape(grid + labels.shape[2:3] + labels.shape[4:5])
-        _save(eval_dir, f"change_map{b}.npy", cmap)
-        save_change_map_png(os.path.join(eval_dir, f"change_map{b}.png"), cmap)
-        frac = cmap.mean(axis=(-2, -1))
-        top = np.unravel_index(np.argmax(frac), frac.shape)
-        print(f"base {b}: {100 * frac.mean():.2f}% of voxels change on average; most at latent "
-              f"position {''.join(map(str, top))} ({100 * frac.max():.2f}%)",
-              file=out or sys.stdout, flush=True)
-        maps.append(cmap)
+    with cli.OutputSet(eval_dir) as files:
+        for b in range(count):
+            maps.append(_noise_base(nets, codes, b, count, rng, batch_size, per_sample, grid,
+                                    files, out))
     return maps
+
+
+def _noise_base(nets, codes, b, count, rng, batch_size, per_sample, grid, files, out):
+    """``evaluate_noise`` for base code ``b``: writes its files into ``files``; returns its map."""
+    eps = rng.normal(size=(NOISE_VARIANTS - 1, codes.shape[-1])).astype(np.float32)
+    z, positions = noise_codes(codes[b], eps)
+    progress = Progress(f"evaluate_noise base {b + 1}/{count}", len(z), "codes")
+    labels = _refined(nets, z, batch_size, np.delete(codes, b, axis=0), per_sample, progress)
+    z = z.reshape((len(positions), NOISE_VARIANTS) + z.shape[1:])
+    labels = labels.reshape((len(positions), NOISE_VARIANTS) + labels.shape[1:])
+    for p, pos in enumerate(positions):
+        tag = "".join(str(i) for i in pos)
+        files.save_npy(f"noise_z{b}_{tag}.npy", z[p])
+        files.save_npy(f"noise{b}_{tag}.npy", labels[p])
+    cmap = change_map(labels).reshape(grid + labels.shape[2:3] + labels.shape[4:5])
+    files.save_npy(f"change_map{b}.npy", cmap)
+    save_change_map_png(files.path(f"change_map{b}.png"), cmap)
+    frac = cmap.mean(axis=(-2, -1))
+    top = np.unravel_index(np.argmax(frac), frac.shape)
+    print(f"base {b}: {100 * frac.mean():.2f}% of voxels change on average; most at latent "
+          f"position {''.join(map(str, top))} ({100 * frac.max():.2f}%)",
+          file=out or sys.stdout, flush=True)
+    return cmap

@@ -4,7 +4,8 @@
         [--num_scenes K] [--out DIR]
 
 Reads the model configuration from ``<model_dir>/config.json`` (written by the
-training loop), restores the latest checkpoint and, for the first K test
+training loop), restores the model of the latest checkpoint (not the optimizer)
+and, for the first K test
 scenes, runs the generation pass (z from the prior, no target). Writes to
 ``--out`` (default ``<model_dir>/views``):
 
@@ -16,8 +17,11 @@ scenes, runs the generation pass (z from the prior, no target). Writes to
   camera rotated about the vertical (z) axis through the origin in N equal
   steps (position and yaw turn together, height and pitch are kept), i.e. a
   view interpolation around the scene;
-* ``views.png``: one row per scene (context views | target | predicted mean);
-  ``ring_<k>.gif``: the ring as an animation; ``metrics.json``.
+* ``views.png``: one row per scene, columns labelled context 1..C | target |
+  prediction, each view enlarged to at least 128 pixels; ``ring_<k>.gif``: the
+  ring as an animation; ``metrics.json``.
+
+All outputs are written under temporary names and renamed into place together.
 
 It also evaluates the posterior pass over the whole test split: the negative
 ELBO (``elbo = target_llh + kl_regularizer``) and ``l2_reconstruction``, at the
@@ -27,22 +31,23 @@ Original behaviour kept behind a flag: tf-gqn returns the annealed standard
 deviation sigma_t under the name ``predicted_variance``; by default this tool
 writes the variance sigma_t^2 there, ``--original_variance`` writes sigma_t.
 """
-import argparse
 import json
 import os
 import sys
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from data_provider import cli  # noqa: E402
+
+PROG = "gqn_views.py"
 RING_STEPS = 16
-
-
-class UsageError(ValueError):
-    """Bad flag, model folder or data (exit code 2)."""
+MIN_VIEW_SIDE = 128
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description="Render novel views with a trained GQN.")
+    p = cli.ArgumentParser(prog=PROG, description="Render novel views with a trained GQN.")
     p.add_argument("--model_dir", required=True, help="training output with config.json and ckpt-N")
     p.add_argument("--data_dir", required=True, help="root holding <dataset>/test/*.tfrecord")
     p.add_argument("--dataset", required=True, help="name of the GQN dataset")
@@ -53,6 +58,7 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0, help="seed of the view draws and the prior noise")
     p.add_argument("--original_variance", action="store_true",
                    help="write sigma (as tf-gqn) instead of sigma^2 as predicted_variance")
+    cli.add_verbose_argument(p)
     return p
 
 
@@ -74,50 +80,39 @@ def ring_cameras(query_camera, steps):
     return np.stack([x, y, z, np.sin(new_yaw), np.cos(new_yaw), *pitch], axis=-1).astype(np.float32)
 
 
-def load_system(model_dir, batch_size=8):
-    """(GQNSystem with restored model and optimizer, step) from ``model_dir``."""
-    import tensorflow as tf
+def load_model(model_dir):
+    """(GQNModel restored from the latest checkpoint, its config, its step)."""
     from models.gqn import create_gqn_config
-    from training import loop
-    from training.gqn_system import GQNSystem
+    from training import checkpointing
+    from training.gqn_system import build_model
 
-    path = os.path.join(model_dir, loop.CONFIG_FILE)
-    if not os.path.isfile(path):
-        raise UsageError(f"--model_dir: {path} not found; expected a training output folder")
-    latest = tf.train.latest_checkpoint(model_dir)
-    if latest is None:
-        raise UsageError(f"--model_dir: no checkpoint (ckpt-N.index) in {model_dir}")
-    with open(path) as f:
-        saved = json.load(f)
-    original_prior_timing = bool(saved.pop("ORIGINAL_PRIOR_TIMING", False))
+    model, run = checkpointing.load_saved_config(model_dir, "gqn")
     try:
-        cfg = create_gqn_config(saved)
+        cfg = create_gqn_config(dict(run, **model))
     except ValueError as e:
-        raise UsageError(f"{path}: {e}") from None
-    system = GQNSystem(cfg, batch_size, log=lambda message: None,
-                       original_prior_timing=original_prior_timing)
-    system.build()
-    step = tf.Variable(0, dtype=tf.int64, name="step")
-    tf.train.Checkpoint(step=step, **loop.checkpoint_objects(system.checkpoint_items())) \
-        .restore(latest).expect_partial()
-    return system, int(step.numpy())
+        raise cli.UsageError(f"{model_dir}/{checkpointing.CONFIG_FILE}: {e}") from None
+    gqn = build_model(cfg)
+    step, _ = checkpointing.restore(model_dir, {"model": gqn})
+    return gqn, cfg, step
 
 
 def _to_uint8(images):
     return (np.clip(np.asarray(images), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
-def save_grid(path, rows):
-    """PNG of ``rows`` (each a list of [H, W, 3] float images in [0, 1]) with 2-pixel gaps."""
+def save_grid(path, rows, column_labels):
+    """PNG of ``rows`` (lists of [H, W, 3] float images in [0, 1]) under labelled columns,
+    each view enlarged (nearest neighbour) to at least ``MIN_VIEW_SIDE`` pixels."""
     from PIL import Image
+    from visualization.montage import compose
 
-    h, w = rows[0][0].shape[:2]
-    cols = max(len(r) for r in rows)
-    grid = np.full(((h + 2) * len(rows), (w + 2) * cols, 3), 255, np.uint8)
-    for i, row in enumerate(rows):
-        for j, image in enumerate(row):
-            grid[i * (h + 2):i * (h + 2) + h, j * (w + 2):j * (w + 2) + w] = _to_uint8(image)
-    Image.fromarray(grid).save(path)
+    side = rows[0][0].shape[0]
+    scale = max(1, -(-MIN_VIEW_SIDE // side))
+    grid = [[np.asarray(Image.fromarray(_to_uint8(image)).resize(
+        (side * scale, side * scale), Image.NEAREST)) for image in row] for row in rows]
+    sheet = compose(grid, column_labels, [str(i + 1) for i in range(len(rows))],
+                    pad=max(24, side * scale // 6))
+    Image.fromarray(sheet).save(path)
 
 
 def save_gif(path, frames, duration_ms=120):
@@ -128,22 +123,21 @@ def save_gif(path, frames, duration_ms=120):
     images[0].save(path, save_all=True, append_images=images[1:], duration=duration_ms, loop=0)
 
 
-def render_views(system, step, data_dir, dataset, num_scenes, out, ring_steps=RING_STEPS,
+def render_views(model, cfg, step, data_dir, dataset, num_scenes, out, ring_steps=RING_STEPS,
                  seed=0, original_variance=False):
-    """Write the npy files, ``views.png`` and ``ring_<k>.gif`` for ``num_scenes`` test scenes."""
+    """Write the npy files, ``views.png`` and ``ring_<k>.gif`` for ``num_scenes`` test
+    scenes into the ``cli.OutputSet`` ``out``; returns the number of scenes."""
     import tensorflow as tf
     from data_provider.gqn_tfr_provider import Context, Query, gqn_input_fn
-    from training.gqn_system import annealed_value
+    from models.gqn import objective
 
-    cfg = system.cfg
     dataset_obj = gqn_input_fn(dataset, cfg.CONTEXT_SIZE, data_dir, "test", batch_size=num_scenes,
                                custom_frame_size=cfg.IMG_HEIGHT, seed=seed)
     query, target = next(iter(dataset_obj))
     k = int(target.shape[0])
     tf.random.set_seed(seed)
-    mean = system.model.generate(query)["mu_target"].numpy()
-    sigma = annealed_value(step, cfg.GENERATOR_SIGMA_ALPHA, cfg.GENERATOR_SIGMA_BETA,
-                           cfg.ANNEAL_SIGMA_TAU)
+    mean = model.generate(query)["mu_target"].numpy()
+    sigma = float(objective.sigma_at(step, cfg))
     variance = np.full_like(mean, sigma if original_variance else sigma ** 2)
     ring_cams = ring_cameras(query.query_camera.numpy(), ring_steps)
     frames, cameras = query.context.frames, query.context.cameras
@@ -151,78 +145,86 @@ def render_views(system, step, data_dir, dataset, num_scenes, out, ring_steps=RI
     for i in range(ring_steps):
         ring_query = Query(context=Context(frames=frames, cameras=cameras),
                            query_camera=tf.constant(ring_cams[:, i]))
-        ring.append(system.model.generate(ring_query)["mu_target"].numpy())
+        ring.append(model.generate(ring_query)["mu_target"].numpy())
     ring = np.stack(ring, axis=1)
-    os.makedirs(out, exist_ok=True)
     arrays = {"context": frames.numpy(), "context_cameras": cameras.numpy(),
               "target": target.numpy(), "query_camera": query.query_camera.numpy(),
               "predicted_mean": mean, "predicted_variance": variance,
               "ring_cameras": ring_cams, "ring": ring}
     for name, array in arrays.items():
-        np.save(os.path.join(out, f"{name}.npy"), array)
+        out.save_npy(f"{name}.npy", array)
     rows = [list(arrays["context"][i]) + [arrays["target"][i], mean[i]] for i in range(k)]
-    save_grid(os.path.join(out, "views.png"), rows)
+    labels = [f"context {c + 1}" for c in range(cfg.CONTEXT_SIZE)] + ["target", "prediction"]
+    save_grid(out.path("views.png"), rows, labels)
     for i in range(k):
-        save_gif(os.path.join(out, f"ring_{i:03d}.gif"), ring[i])
+        save_gif(out.path(f"ring_{i:03d}.gif"), ring[i])
     return k
 
 
-def evaluate_test(system, data_dir, dataset, batch_size, seed=0):
-    """Negative ELBO, its terms and L2 averaged over every test example."""
-    from data_provider.gqn_tfr_provider import gqn_dataset_fn
-    from training import loop
+def evaluate_test(model, cfg, step, data_dir, dataset, batch_size, seed=0):
+    """Negative ELBO, its terms and L2 (posterior pass at the step's sigma), averaged
+    over every test example."""
+    import tensorflow as tf
+    from data_provider.gqn_tfr_provider import gqn_input_fn
+    from models.draw.objective import elbo_terms
+    from models.gqn import objective
 
-    cfg = system.cfg
-    fn = gqn_dataset_fn(dataset, cfg.CONTEXT_SIZE, data_dir, "test", batch_size,
-                        custom_frame_size=cfg.IMG_HEIGHT, seed=seed)
-    return loop.evaluate(system, fn, batch_size)
+    sigma = objective.sigma_at(step, cfg)
+
+    @tf.function
+    def terms(query, target):
+        nll, kl, l2 = elbo_terms(model((query, target)), target, sigma)
+        return {"elbo": nll + kl, "target_llh": nll, "kl_regularizer": kl,
+                "l2_reconstruction": l2}
+
+    totals, examples = {}, 0
+    for query, target in gqn_input_fn(dataset, cfg.CONTEXT_SIZE, data_dir, "test", batch_size,
+                                      custom_frame_size=cfg.IMG_HEIGHT, seed=seed):
+        for key, values in terms(query, target).items():
+            totals[key] = totals.get(key, 0.0) + float(tf.reduce_sum(values))
+        examples += int(target.shape[0])
+    metrics = {k: v / examples for k, v in totals.items()}
+    metrics["examples"] = examples
+    return metrics
 
 
 def run(args, log=print):
+    cli.quiet_tensorflow(args.verbose)
     from data_provider import gqn_datasets
+    from data_provider.gqn_tfr_provider import find_shard_files
 
     try:
         gqn_datasets.dataset_info(args.dataset)
     except ValueError as e:
-        raise UsageError(f"--dataset: {e}") from None
+        raise cli.UsageError(f"--dataset: {e}") from None
     for name in ("num_scenes", "ring_steps", "batch_size"):
         if getattr(args, name) < 1:
-            raise UsageError(f"--{name} must be >= 1, got {getattr(args, name)}")
-    from data_provider.gqn_tfr_provider import find_shard_files
+            raise cli.UsageError(f"--{name} must be >= 1, got {getattr(args, name)}")
     try:
         find_shard_files(args.data_dir, args.dataset, "test")
     except FileNotFoundError as e:
-        raise UsageError(f"--data_dir: {e}") from None
-    out = args.out or os.path.join(args.model_dir, "views")
-    system, step = load_system(args.model_dir, args.batch_size)
+        raise cli.UsageError(f"--data_dir: {e}") from None
+    out_dir = args.out or os.path.join(args.model_dir, "views")
+    model, cfg, step = load_model(args.model_dir)
     log(f"restored {args.model_dir} at step {step}")
-    k = render_views(system, step, args.data_dir, args.dataset, args.num_scenes, out,
-                     args.ring_steps, args.seed, args.original_variance)
-    metrics = evaluate_test(system, args.data_dir, args.dataset, args.batch_size, args.seed)
-    metrics["step"] = step
-    with open(os.path.join(out, "metrics.json"), "w") as f:
-        json.dump(metrics, f, indent=2)
+    with cli.OutputSet(out_dir) as out:
+        k = render_views(model, cfg, step, args.data_dir, args.dataset, args.num_scenes, out,
+                         args.ring_steps, args.seed, args.original_variance)
+        metrics = evaluate_test(model, cfg, step, args.data_dir, args.dataset, args.batch_size,
+                                args.seed)
+        metrics["step"] = step
+        out.write_text("metrics.json", json.dumps(metrics, indent=2))
     log(f"test split ({metrics['examples']} examples): elbo {metrics['elbo']:.6g}, "
         f"l2_reconstruction {metrics['l2_reconstruction']:.6g}")
-    log(f"wrote {k} scenes to {out}: views.png, ring_*.gif, *.npy, metrics.json")
+    log(f"wrote {k} scenes to {out_dir}: views.png, ring_*.gif, *.npy, metrics.json")
     return metrics
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    import tensorflow as tf
-
-    try:
-        run(args, log=lambda message: print(message, flush=True))
-    except UsageError as e:
-        print(f"gqn_views.py: error: {e}", file=sys.stderr)
-        sys.exit(2)
-    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as e:
-        message = (getattr(e, "message", None) or str(e)).strip().splitlines()[0][:500]
-        print(f"gqn_views.py: data error: {message}", file=sys.stderr)
-        sys.exit(2)
+    sys.exit(cli.run_main(PROG, lambda a: run(a, log=lambda m: print(m, flush=True)), args,
+                          tensorflow=True))
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     main()

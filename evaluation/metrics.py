@@ -1,8 +1,8 @@
 """Reconstruction metrics of FCR-alphaGAN: per-class IoU and AP, fast and light.
 
-The numbers are those of the original ``evaluate.py`` (see
-:mod:`evaluation.metrics_reference` for a literal transcription); only the way
-they are computed differs.
+The numbers are those of the original ``evaluate.py`` (the tests hold a
+literal transcription, ``tests/metrics_reference.py``); only the way they are
+computed differs.
 
 Facts kept from the original (``C = 12`` classes, 13 rows: classes ``0..11``,
 then "all" over the classes ``1..11``):
@@ -34,26 +34,14 @@ import os
 
 import numpy as np
 
-NUM_CLASSES = 12
-CLASS_NAMES = ("empty", "ceiling", "floor", "wall", "window", "chair", "bed", "sofa",
-               "table", "tvs", "furniture", "objects")
+from data_provider.voxel_classes import CLASS_NAMES, NUM_CLASSES, check_labels
+
 ROW_NAMES = CLASS_NAMES + ("all",)
 
 
 def _labels(volume, name, num_classes):
     """Integer labels of ``volume`` as ``intp``; ValueError if any is not in ``0..C-1``."""
-    volume = np.asarray(volume)
-    if volume.dtype.kind == "f":
-        as_int = volume.astype(np.intp)
-        if not np.array_equal(as_int, volume):
-            raise ValueError(f"{name}: expected integer class labels, got non-integer values")
-        volume = as_int
-    elif volume.dtype.kind not in "iub":
-        raise ValueError(f"{name}: expected integer class labels, got dtype {volume.dtype}")
-    if volume.size and (volume.min() < 0 or volume.max() >= num_classes):
-        raise ValueError(f"{name}: labels must lie in 0..{num_classes - 1}, "
-                         f"got {volume.min()}..{volume.max()}")
-    return volume.astype(np.intp, copy=False)
+    return check_labels(volume, name, num_classes).astype(np.intp, copy=False)
 
 
 def label_counts(pred, true, num_classes=NUM_CLASSES):
@@ -218,14 +206,6 @@ class ReconstructionMetrics:
             raise ValueError("no scenes were evaluated")
         counts = np.concatenate(self._counts)
         return {"IoU": iou_from_counts(counts), "AP": self._ap_sum / self.num_scenes}
-
-
-def ap_rows(true, probs, workers=None):
-    """AP rows ``[C + 1]`` over scenes: labels ``[N, X, Y, Z]``, probs ``[N, X, Y, Z, C]``."""
-    metrics = ReconstructionMetrics(np.asarray(probs).shape[-1], workers)
-    true = np.asarray(true)
-    metrics.update(true, np.zeros(true.shape, np.uint8), probs)
-    return metrics.result()["AP"]
 
 
 def evaluate_reconstruction(true, probs, workers=None):

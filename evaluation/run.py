@@ -8,28 +8,38 @@ Defaults as the original: ``--conf_epoch 10000``, ``--batch_size`` =
 ``CONST.BATCH_SIZE`` (20), checkpoints in ``DIR.CHECK_POINT_PATH``
 (``./Checkpt``), scenes in ``DIR.SCENE_ID_PATH`` (``./Scenevox``), outputs in
 ``DIR.EVAL_PATH`` (``./eval``). The config is read from
-``<checkpoint_dir>/config.json`` when present, then ``--set KEY VALUE``.
-Unknown modes are rejected (the original's mode test accepted anything).
-The modes are implemented in :mod:`evaluation.alphagan_eval`.
+``<checkpoint_dir>/config.json`` when present, then ``--set KEY VALUE [KEY
+VALUE ...]`` (repeatable). Unknown modes are rejected (the original's mode
+test accepted anything).
+
+Every input is checked before the networks are restored and before anything
+is written: the flags, the checkpoint ``ckpt-N``, the voxel root and its test
+scenes (``evaluate_recons``) or ``decode_z.npy`` and its shape (the other
+modes). A mode's files appear together when it completes; a failure leaves
+the previous files byte for byte. Exit codes: 0 done, 2 bad input (one line
+naming the flag, file or value), 130 stopped with Ctrl-C. TensorFlow's
+start-up messages are hidden unless ``--verbose``. The modes are implemented
+in :mod:`evaluation.alphagan_eval`.
 """
-import argparse
-import os
 import sys
+
+from data_provider import cli
 
 MODES = ("evaluate_recons", "evaluate_interpolate", "evaluate_noise")
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="run.py", description=__doc__.split("\n\n")[0])
+    p = cli.ArgumentParser(prog="run.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--mode", required=True, choices=MODES, help="what to evaluate")
     p.add_argument("--conf_epoch", type=int, default=10000,
-                   help="checkpoint number N (ckpt-N, after N * CHECK_FREQ iterations) [10000]")
+                   help="checkpoint number N (ckpt-N, after N * CHECK_FREQ iterations)")
     p.add_argument("--batch_size", type=int, default=None,
                    help="batch size and number of codes / bases [CONST.BATCH_SIZE = 20]")
-    p.add_argument("--checkpoint_dir", default=None, help="[DIR.CHECK_POINT_PATH = ./Checkpt]")
+    p.add_argument("--checkpoint_dir", default=None,
+                   help="checkpoints and config.json [DIR.CHECK_POINT_PATH = ./Checkpt]")
     p.add_argument("--voxel_root", default=None, help="scene voxels [DIR.SCENE_ID_PATH = ./Scenevox]")
     p.add_argument("--eval_dir", default=None, help="outputs [DIR.EVAL_PATH = ./eval]")
-    p.add_argument("--num_scenes", type=int, default=200, help="test scenes for evaluate_recons [200]")
+    p.add_argument("--num_scenes", type=int, default=200, help="test scenes for evaluate_recons")
     p.add_argument("--pairs", type=int, default=None,
                    help="evaluate_interpolate: only the first K ordered pairs [all]")
     p.add_argument("--bases", type=int, default=None,
@@ -39,55 +49,57 @@ def build_parser():
                    help="interpolate/noise: run every code in a batch with the other test codes, "
                         "one run per code, as the original (slow)")
     p.add_argument("--workers", type=int, default=None, help="threads for the AP metric [all cores]")
-    p.add_argument("--set", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
-                   help="override a config key, e.g. --set CONST.N_VOX '[16,16,16]'")
+    cli.add_set_argument(p, "config override, e.g. --set CONST.N_VOX '[16,16,16]'")
+    cli.add_verbose_argument(p)
     return p
 
 
-def _check_positive(parser, args):
+def check_flags(args):
+    """UsageError naming the first flag whose value cannot work."""
     for name in ("batch_size", "num_scenes", "pairs", "bases", "workers"):
         value = getattr(args, name)
         if value is not None and value < 1:
-            parser.error(f"--{name} must be a positive integer, got {value}")
+            raise cli.UsageError(f"--{name} must be a positive integer, got {value}")
     if args.conf_epoch < 0:
-        parser.error(f"--conf_epoch must be >= 0, got {args.conf_epoch}")
+        raise cli.UsageError(f"--conf_epoch must be >= 0, got {args.conf_epoch}")
+    return cli.set_pairs(args.set)
 
 
 def run(args):
-    """Run one mode for parsed ``args``; returns the mode's result."""
+    """Check every input, restore ``ckpt-N``, run one mode; returns the mode's result."""
+    overrides = check_flags(args)
     from evaluation import alphagan_eval as ev
     from models.fcr_alphagan.config import default_config
     checkpoint_dir = args.checkpoint_dir or default_config().DIR.CHECK_POINT_PATH
-    cfg = ev.load_config(checkpoint_dir, [x for pair in args.set for x in pair])
+    cfg = ev.load_config(checkpoint_dir, [x for pair in overrides for x in pair])
     batch_size = args.batch_size or cfg.CONST.BATCH_SIZE
     eval_dir = args.eval_dir or cfg.DIR.EVAL_PATH
-    if args.mode != "evaluate_recons":
-        ev.load_decode_z(eval_dir, batch_size, args.mode)  # fail before loading the networks
+    ev.check_eval_dir(eval_dir)
+    ev.checkpoint_path(checkpoint_dir, args.conf_epoch)
+    if args.mode == "evaluate_recons":
+        voxel_root = args.voxel_root or cfg.DIR.SCENE_ID_PATH
+        plan = ev.recons_plan(cfg, voxel_root, batch_size, args.num_scenes, args.seed)
+    else:
+        ev.load_decode_z(eval_dir, batch_size, args.mode, cfg)
     nets = ev.restore_networks(cfg, checkpoint_dir, args.conf_epoch)
     print(f"[run] restored ckpt-{args.conf_epoch} from {checkpoint_dir}", file=sys.stderr)
-    os.makedirs(eval_dir, exist_ok=True)
     if args.mode == "evaluate_recons":
-        return ev.evaluate_recons(nets, cfg, args.voxel_root or cfg.DIR.SCENE_ID_PATH, eval_dir,
-                                  batch_size, args.num_scenes, args.seed, args.workers)
+        return ev.evaluate_recons(nets, cfg, voxel_root, eval_dir, batch_size, args.num_scenes,
+                                  args.seed, args.workers, plan=plan)
     if args.mode == "evaluate_interpolate":
         return ev.evaluate_interpolate(nets, cfg, eval_dir, batch_size, args.pairs, args.per_sample)
     return ev.evaluate_noise(nets, cfg, eval_dir, batch_size, args.seed, args.per_sample, args.bases)
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    _check_positive(parser, args)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from data_provider.voxel_provider import VoxelFileError
-    from evaluation.alphagan_eval import EvaluationError
-    from models.fcr_alphagan.config import ConfigError
-    try:
-        run(args)
-    except (EvaluationError, ConfigError, VoxelFileError) as e:
-        print(f"run.py: error: {e}", file=sys.stderr)
-        sys.exit(2)
+    """Command line: returns the exit code (0 done, 2 bad input, 130 interrupted)."""
+    args = build_parser().parse_args(argv)
+    code = cli.run_main("run.py", check_flags, args)  # bad flags: answered before TensorFlow loads
+    if code:
+        return code
+    cli.quiet_tensorflow(args.verbose)
+    return cli.run_main("run.py", run, args, tensorflow=True)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -46,6 +46,7 @@ def test_run_main_exit_codes(capsys):
     assert cli.run_main("tool", bad, None) == 2
     assert capsys.readouterr().err == "tool: error: --x: no such file y\n"
     assert cli.run_main("tool", failing, None) == 1
+    assert capsys.readouterr().err == "tool: it broke\n"
     assert cli.run_main("tool", interrupted, None) == 130
     assert cli.run_main("tool", lambda a: open("/nonexistent/f"), None) == 2
 
@@ -56,6 +57,13 @@ def test_one_line_strips_tensorflow_wrapping():
            "truncated record at offset 1024]\n\t [[{{node Assert/Assert}}]] [Op:IteratorGetNext]")
     assert cli.one_line(ValueError(raw)) == "/d/0001-of-0002.tfrecord: truncated record at offset 1024"
     assert cli.one_line(ValueError("plain message\nmore")) == "plain message"
+    assert cli.one_line(ValueError("assertion failed: [a.tfrecord: bad] [at byte 3]")) == \
+        "a.tfrecord: bad at byte 3"
+    assert cli.one_line(ValueError("this config has DIM [16, 8]")) == "this config has DIM [16, 8]"
+    long = "ckpt-2 does not hold this model (" + "x" * 900 + "); this config has DIM [16, 8]"
+    short = cli.one_line(ValueError(long), limit=100)
+    assert len(short) == 100 and short.startswith("ckpt-2 does not hold this model (xxx")
+    assert short.endswith("xx); this config has DIM [16, 8]") and " ... " in short
 
 
 def test_load_npy_errors(tmp_path):
@@ -76,6 +84,25 @@ def test_load_npy_errors(tmp_path):
         cli.load_npy(str(truncated))
     with pytest.raises(cli.UsageError, match="does not exist"):
         cli.load_npy(str(tmp_path / "missing.npy"))
+
+
+def test_load_npy_memory_mapped(tmp_path):
+    good = tmp_path / "a.npy"
+    np.save(good, np.arange(12).reshape(3, 4))
+    mapped = cli.load_npy(str(good), "scene file", mmap_mode="r")
+    assert isinstance(mapped, np.memmap)
+    np.testing.assert_array_equal(mapped[2], [8, 9, 10, 11])
+    (tmp_path / "t.npy").write_text("a text file\n")
+    with pytest.raises(cli.UsageError, match=r"scene file .*t\.npy is not a valid \.npy array file"):
+        cli.load_npy(str(tmp_path / "t.npy"), "scene file", mmap_mode="r")
+    truncated = tmp_path / "cut.npy"
+    truncated.write_bytes(good.read_bytes()[:-8])
+    with pytest.raises(cli.UsageError, match="cut.npy is damaged or truncated"):
+        cli.load_npy(str(truncated), mmap_mode="r")
+    objects = tmp_path / "o.npy"
+    np.save(objects, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(cli.UsageError, match="holds Python objects"):
+        cli.load_npy(str(objects), mmap_mode="r")
 
 
 def test_output_set_all_or_nothing(tmp_path):
@@ -103,6 +130,10 @@ def test_progress_format():
         "[eval] 5/10 scenes  2.5 scenes/s  ETA 0:00:02"
     assert progress_line("train", 7, None, "steps", 1.0, extra="loss 3") == \
         "[train] 7 steps  1 steps/s  loss 3"
+    assert progress_line("render", 40, 40, "rooms", 1493.7, 0) == \
+        "[render] 40/40 rooms  1494 rooms/s  ETA 0:00:00"  # no 1.49e+03
+    assert progress_line("eval", 1, 2, "pairs", 0.9583, 1.04) == \
+        "[eval] 1/2 pairs  0.958 pairs/s  ETA 0:00:01"
     lines = []
     p = Progress("render", 3, "scenes", every=1e9, log=lines.append)
     p.update(1)

@@ -1,4 +1,6 @@
 """The GQN download helper builds the original bucket paths and skips shards present."""
+import pytest
+
 from data_provider import download_gqn, gqn_datasets
 
 
@@ -27,4 +29,22 @@ def test_dry_run_prints_commands_and_bad_count_exits_2(tmp_path, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].endswith(f"gs://gqn-dataset/jaco/train/0001-of-3600.tfrecord {tmp_path}/jaco/train/")
     assert download_gqn.main(["--dataset", "jaco", "--root", str(tmp_path), "--train_shards", "5000"]) == 2
-    assert "3600 shards" in capsys.readouterr().err
+    assert capsys.readouterr().err == \
+        "download_gqn.py: error: --train_shards 5000: jaco/train has 3600 shards\n"
+
+
+def test_cli_errors_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    with pytest.raises(SystemExit) as stop:
+        download_gqn.main(["--dataset", "jacko", "--root", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.count("\n") == 1 and "invalid choice: 'jacko'" in err
+    monkeypatch.setattr(download_gqn.shutil, "which", lambda name: None)
+    assert download_gqn.main(["--dataset", "mazes", "--root", str(tmp_path),
+                              "--train_shards", "1", "--test_shards", "0"]) == 2
+    assert capsys.readouterr().err == ("download_gqn.py: error: gsutil not found; install it with "
+                                       "'pip install -r requirements-download.txt'\n")
+    assert not (tmp_path / "mazes").exists()
+    with pytest.raises(SystemExit) as stop:
+        download_gqn.main(["--help"])
+    assert stop.value.code == 0 and "first N train shards [all] (default: None)" in \
+        " ".join(capsys.readouterr().out.split())

@@ -9,7 +9,8 @@ import pytest
 
 from evaluation import alphagan_eval as ev
 from evaluation import run as run_cli
-from training.loop import checkpoint_objects, present_gradients
+from training.checkpointing import checkpoint_objects, write_config
+from training.system import present_gradients
 
 SMALL = ["CONST.N_VOX", "[16,16,16]", "NET.START_VOX", "[1,1,1]", "NET.DIM", "[8,8,8,8,12]",
          "NET.REFINE_CH", "4", "CONST.BATCH_SIZE", "4", "CHECK_FREQ", "2",
@@ -37,16 +38,17 @@ def _train_and_save(cfg, ckpt_dir, scenes, steps=4):
         with tf.GradientTape() as tape:
             z, _ = nets["encoder"](onehot, training=True)
             probs = nets["generator"](z, training=True)
-            loss = (reconstruction_loss(onehot, probs)
-                    + reconstruction_loss(onehot, nets["refiner"](probs, training=True)))
+            loss = tf.reduce_mean(reconstruction_loss(onehot, probs)
+                                  + reconstruction_loss(onehot, nets["refiner"](probs,
+                                                                                training=True)))
         # the encoder's sigma head feeds no reconstruction loss: no gradient
         opt.apply_gradients(present_gradients(tape.gradient(loss, variables), variables))
     ckpt = tf.train.Checkpoint(step=tf.Variable(steps, dtype=tf.int64),
                                **checkpoint_objects(nets))
     manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=5, checkpoint_name="ckpt")
     manager.save(checkpoint_number=CONF_EPOCH)
-    with open(os.path.join(ckpt_dir, "config.json"), "w") as f:
-        json.dump(cfg, f)
+    from models.fcr_alphagan.config import model_config, run_config
+    write_config(ckpt_dir, "fcr_alphagan", model_config(cfg), run_config(cfg))
     return nets
 
 
@@ -65,19 +67,39 @@ def setup(tmp_path_factory):
             "num_test": len(voxel_provider.train_test_pairs(str(voxel_root), (0.0, 0.6))[1])}
 
 
-def _run(setup, eval_dir, *args):
-    run_cli.main(["--conf_epoch", str(CONF_EPOCH), "--checkpoint_dir", str(setup["ckpt"]),
-                  "--voxel_root", str(setup["voxel_root"]), "--eval_dir", str(eval_dir),
-                  "--batch_size", "3", "--seed", "0", *args])
+def _run(setup, eval_dir, *args, code=0):
+    argv = ["--conf_epoch", str(CONF_EPOCH), "--checkpoint_dir", str(setup["ckpt"]),
+            "--voxel_root", str(setup["voxel_root"]), "--eval_dir", str(eval_dir),
+            "--batch_size", "3", "--seed", "0", *args]
+    assert exit_code(argv) == code
+
+
+def exit_code(argv):
+    """Exit code of ``run.py`` (returned by main, or raised by the argument parser)."""
+    try:
+        return run_cli.main(argv)
+    except SystemExit as stop:
+        return stop.code
+
+
+def snapshot(folder):
+    """Every file under ``folder`` (hidden ones too) with its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
 
 
 def test_all_modes_write_every_file(setup, capsys):
+    import re
     eval_dir = setup["root"] / "out"
     n = setup["num_test"]
     assert n >= 2
     _run(setup, eval_dir, "--mode", "evaluate_recons")
-    table = capsys.readouterr().out
-    assert "IoU_refine" in table and "all" in table
+    captured = capsys.readouterr()
+    table = captured.out
+    assert "IoU_refine" in table and "all" in table and "\nobjs " in table
+    progress = [line for line in captured.err.splitlines() if line.startswith("[evaluate_recons]")]
+    assert re.fullmatch(rf"\[evaluate_recons\] {n}/{n} scenes  [\d.]+ scenes/s  ETA 0:00:00",
+                        progress[-1])
     shapes = {"sample_z.npy": (3, 1, 1, 1, 16), "generate.npy": (3, 16, 16, 16),
               "generate_refine.npy": (3, 16, 16, 16), "real.npy": (n, 16, 16, 16),
               "recons.npy": (n, 16, 16, 16), "recons_refine.npy": (n, 16, 16, 16),
@@ -96,6 +118,8 @@ def test_all_modes_write_every_file(setup, capsys):
     iou = iou_rows(np.load(eval_dir / "recons.npy"), real)
     summary = json.loads((eval_dir / "metrics.json").read_text())
     assert summary["num_scenes"] == n and len(summary["IoU"]) == 13
+    from data_provider.voxel_classes import CLASS_NAMES
+    assert summary["rows"] == list(CLASS_NAMES) + ["all"]
     np.testing.assert_allclose(np.array(summary["IoU"], float), iou, rtol=1e-12)
 
     _run(setup, eval_dir, "--mode", "evaluate_interpolate", "--pairs", "2")
@@ -167,47 +191,140 @@ def test_change_map_counts_changed_voxels():
 
 
 def test_missing_checkpoint_lists_existing(setup, capsys):
-    with pytest.raises(SystemExit) as exc:
-        run_cli.main(["--mode", "evaluate_recons", "--conf_epoch", "7", "--checkpoint_dir",
-                      str(setup["ckpt"]), "--eval_dir", str(setup["root"] / "x")])
-    assert exc.value.code == 2
+    assert exit_code(["--mode", "evaluate_recons", "--conf_epoch", "7", "--checkpoint_dir",
+                      str(setup["ckpt"]), "--eval_dir", str(setup["root"] / "x")]) == 2
     err = capsys.readouterr().err
-    assert "ckpt-7" in err and f"checkpoints there: {CONF_EPOCH}" in err
-    assert "Traceback" not in err
+    assert err.startswith("run.py: error: no checkpoint ckpt-7") and err.count("\n") == 1
+    assert f"checkpoints there: {CONF_EPOCH}" in err
+    assert not (setup["root"] / "x").exists()
 
 
 def test_missing_decode_z_says_how_to_make_it(setup, capsys):
     for mode in ("evaluate_interpolate", "evaluate_noise"):
-        with pytest.raises(SystemExit) as exc:
-            run_cli.main(["--mode", mode, "--checkpoint_dir", str(setup["ckpt"]),
-                          "--eval_dir", str(setup["root"] / "empty")])
-        assert exc.value.code == 2
+        assert exit_code(["--mode", mode, "--checkpoint_dir", str(setup["ckpt"]),
+                          "--conf_epoch", str(CONF_EPOCH),
+                          "--eval_dir", str(setup["root"] / "empty")]) == 2
         err = capsys.readouterr().err
         assert "decode_z.npy not found" in err and "--mode evaluate_recons" in err
+        assert err.count("\n") == 1
 
 
-def test_bad_flags_are_argparse_errors(capsys):
-    for argv in (["--mode", "evaluate"], ["--mode", "evaluate_noise", "--batch_size", "0"],
-                 ["--mode", "evaluate_recons", "--set", "NET.NOPE", "1"]):
-        with pytest.raises(SystemExit) as exc:
-            run_cli.main(argv + ["--checkpoint_dir", "/nonexistent"])
-        assert exc.value.code == 2
-    assert "invalid choice" in capsys.readouterr().err
+@pytest.mark.parametrize("content, message", [
+    ("text", "codes file {} is not a valid .npy array file"),
+    ("shape", "{}: codes of shape (1, 1, 2, 16) do not fit this config (NET.START_VOX + NET.DIM_Z "
+              "= (1, 1, 1, 16))"),
+    ("labels", "{}: expected float codes [N, X, Y, Z, dim_z], got uint8 of shape (3, 16, 16, 16)"),
+])
+def test_bad_decode_z_is_refused_before_anything_runs(setup, tmp_path, capsys, content, message):
+    path = tmp_path / "decode_z.npy"
+    if content == "text":
+        path.write_text("0.1 0.2 0.3\n")
+    elif content == "shape":
+        np.save(path, np.zeros((3, 1, 1, 2, 16), np.float32))
+    else:
+        np.save(path, np.zeros((3, 16, 16, 16), np.uint8))
+    before = snapshot(tmp_path)
+    _run(setup, tmp_path, "--mode", "evaluate_noise", code=2)
+    err = capsys.readouterr().err
+    assert err == f"run.py: error: {message.format(path)}\n"
+    assert "[run] restored" not in err and snapshot(tmp_path) == before
 
 
-def test_script_runs_from_repo_root():
+def test_bad_flags_exit_2_with_one_line(capsys):
+    for argv, message in (
+            (["--mode", "evaluate"], "argument --mode: invalid choice"),
+            (["--mode", "evaluate_noise", "--batch_size", "0"], "--batch_size must be a positive"),
+            (["--mode", "evaluate_recons", "--set", "NET.NOPE", "1"], "NET.NOPE"),
+            (["--mode", "evaluate_recons", "--set", "CHECK_FREQ", "2", "--set", "NET.DIM"],
+             "--set expects KEY VALUE pairs; 'NET.DIM' has no value")):
+        assert exit_code(argv + ["--checkpoint_dir", "/nonexistent"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("run.py: error: ") and err.count("\n") == 1 and message in err, err
+
+
+def test_set_pairs_repeat_and_group(setup, capsys):
+    """--set K V K V and a second --set: every pair applies (here: the test split, the batch)."""
+    eval_dir = setup["root"] / "set"
+    assert exit_code(["--mode", "evaluate_recons", "--conf_epoch", str(CONF_EPOCH),
+                      "--checkpoint_dir", str(setup["ckpt"]), "--voxel_root", str(setup["voxel_root"]),
+                      "--eval_dir", str(eval_dir), "--seed", "0",
+                      "--set", "TRAIN.DATASET_PORTION", "[0, 0.3]", "CHECK_FREQ", "2",
+                      "--set", "CONST.BATCH_SIZE", "2"]) == 0
+    assert np.load(eval_dir / "real.npy").shape[0] == 7  # 10 scenes, the first 3 are train
+    assert np.load(eval_dir / "sample_z.npy").shape[0] == 2  # CONST.BATCH_SIZE codes
+
+
+def test_failed_run_leaves_earlier_outputs_byte_identical(setup, capsys):
+    eval_dir = setup["root"] / "keep"
+    _run(setup, eval_dir, "--mode", "evaluate_recons")
+    _run(setup, eval_dir, "--mode", "evaluate_interpolate", "--pairs", "1")
+    before = snapshot(eval_dir)
+    assert "sample_z.npy" in before and "interpolation0-1.npy" in before
+    capsys.readouterr()
+    _run(setup, eval_dir, "--mode", "evaluate_recons", "--voxel_root", "/nonexistent",
+         "--seed", "5", code=2)
+    err = capsys.readouterr().err
+    assert err == "run.py: error: --voxel_root /nonexistent: not a directory of " \
+                  "<sceneId>/<modelId>.npy\n"
+    assert snapshot(eval_dir) == before
+
+
+def test_text_file_renamed_npy_among_test_scenes(setup, tmp_path, capsys):
+    from data_provider import voxel_provider
+    from data_provider.render_voxel_scenes import render_rooms
+    render_rooms(tmp_path / "vox", 10, seed=3, size=(16, 16, 16), log=lambda line: None)
+    scene_id, model_id = voxel_provider.list_pairs(tmp_path / "vox")[-1]  # a test scene
+    bad = voxel_provider.voxel_path(tmp_path / "vox", scene_id, model_id)
+    with open(bad, "w") as f:
+        f.write("0 0 1 2\n")
+    _run(setup, tmp_path / "eval", "--mode", "evaluate_recons", "--voxel_root", str(tmp_path / "vox"),
+         code=2)
+    assert capsys.readouterr().err == f"run.py: error: {bad}: not a valid .npy array file\n"
+    assert not (tmp_path / "eval").exists()
+
+
+def test_crash_part_way_leaves_the_previous_set(setup, monkeypatch):
+    """A failure after some outputs were computed: no file changes, no temporary file stays."""
+    eval_dir = setup["root"] / "crash"
+    _run(setup, eval_dir, "--mode", "evaluate_recons")
+    _run(setup, eval_dir, "--mode", "evaluate_interpolate", "--pairs", "2")
+    before = snapshot(eval_dir)
+    calls = []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("out of memory on the second pair")
+        return real(*args, **kwargs)
+
+    real = ev._refined
+    monkeypatch.setattr(ev, "_refined", failing)
+    with pytest.raises(RuntimeError, match="second pair"):
+        _run(setup, eval_dir, "--mode", "evaluate_interpolate", "--pairs", "2", "--seed", "1")
+    assert len(calls) == 2 and snapshot(eval_dir) == before
+
+
+def test_script_is_quiet_and_one_line():
+    """As a user runs it: no TensorFlow start-up chatter, one line, exit code 2."""
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    proc = subprocess.run([sys.executable, "evaluation/run.py", "--help"], cwd=repo,
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0 and "evaluate_interpolate" in proc.stdout
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    proc = subprocess.run([sys.executable, "evaluation/run.py", "--mode", "evaluate_noise",
+                           "--checkpoint_dir", "/nonexistent/ck", "--conf_epoch", "3"],
+                          cwd=repo, env=env, capture_output=True, text=True, timeout=180)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == ("run.py: error: no checkpoint ckpt-3 in /nonexistent/ck (--conf_epoch 3); "
+                           "checkpoints there: none (no such directory)\n")
+    help_text = subprocess.run([sys.executable, "evaluation/run.py", "--help"], cwd=repo, env=env,
+                               capture_output=True, text=True, timeout=120)
+    assert help_text.returncode == 0 and "evaluate_interpolate" in help_text.stdout
+    assert "(default: 10000)" in help_text.stdout and "--verbose" in help_text.stdout
 
 
 def test_checkpoint_of_another_config_is_a_clear_error(setup, capsys):
-    with pytest.raises(SystemExit) as exc:
-        run_cli.main(["--mode", "evaluate_recons", "--conf_epoch", str(CONF_EPOCH),
-                      "--checkpoint_dir", str(setup["ckpt"]), "--eval_dir", str(setup["root"] / "y"),
-                      "--set", "NET.DIM", "[16,8,8,8,12]"])
-    assert exc.value.code == 2
+    assert exit_code(["--mode", "evaluate_recons", "--conf_epoch", str(CONF_EPOCH),
+                      "--checkpoint_dir", str(setup["ckpt"]), "--voxel_root", str(setup["voxel_root"]),
+                      "--eval_dir", str(setup["root"] / "y"),
+                      "--set", "NET.DIM", "[16,8,8,8,12]"]) == 2
     err = capsys.readouterr().err
-    assert f"ckpt-{CONF_EPOCH}: cannot restore" in err and "[16, 8, 8, 8, 12]" in err
+    assert f"ckpt-{CONF_EPOCH} does not hold a model of this configuration" in err and "[16, 8, 8, 8, 12]" in err
     assert not (setup["root"] / "y").exists()

@@ -36,11 +36,14 @@ def test_reconstruction_loss_matches_numpy():
     weight = inverse / inverse.sum()
     per = -(g * y * np.log(1e-6 + p) + (1 - g) * (1 - y) * np.log(1e-6 + 1 - p)).sum((1, 2, 3))
     want = (per * weight).sum(1).mean()
+    # per-example values whose batch mean is the original's loss
+    np.testing.assert_allclose(losses.reconstruction_loss(y, p, g).numpy(),
+                               (per * weight).sum(1), rtol=1e-5)
     np.testing.assert_allclose(losses.class_weights(y).numpy(), weight, rtol=1e-6)
-    np.testing.assert_allclose(losses.reconstruction_loss(y, p, g).numpy(), want, rtol=1e-5)
+    np.testing.assert_allclose(losses.reconstruction_loss(y, p, g).numpy().mean(), want, rtol=1e-5)
     # a perfect prediction costs ~0, a uniform one more
-    assert losses.reconstruction_loss(y, y, g).numpy() < 1e-3
-    assert losses.reconstruction_loss(y, np.full_like(y, 0.25), g).numpy() > 1.0
+    assert losses.reconstruction_loss(y, y, g).numpy().mean() < 1e-3
+    assert losses.reconstruction_loss(y, np.full_like(y, 0.25), g).numpy().mean() > 1.0
 
 
 @pytest.mark.parametrize("legacy", [False, True])
@@ -64,14 +67,16 @@ def test_legacy_values_are_the_swapped_closed_forms(logits):
 def test_gan_losses_and_costs(logits, legacy):
     ref = np_ce_legacy if legacy else np_ce
     h_real, h_gen, h_dec = logits
-    d = losses.discriminator_loss(h_real, [h_gen, h_dec], legacy).numpy()
+    d = losses.discriminator_loss(h_real, [h_gen, h_dec], legacy).numpy().mean()
     want_d = ref(h_real, 1).mean() + ref(h_gen, 0).mean() + ref(h_dec, 0).mean()
     np.testing.assert_allclose(d, want_d, rtol=1e-5)
-    g = losses.generator_loss([h_gen, h_dec], legacy).numpy()
+    assert losses.discriminator_loss(h_real, [h_gen], legacy).shape == (5,)
+    assert losses.code_discriminator_loss(h_real, h_dec, legacy).shape == (5,)
+    g = losses.generator_loss([h_gen, h_dec], legacy).numpy().mean()
     np.testing.assert_allclose(g, ref(h_gen, 1).mean() + ref(h_dec, 1).mean(), rtol=1e-5)
-    ce = losses.code_encode_loss(h_dec, legacy).numpy()
+    ce = losses.code_encode_loss(h_dec, legacy).numpy().mean()
     np.testing.assert_allclose(ce, ref(h_dec, 1).sum(1).mean(), rtol=1e-5)
-    cd = losses.code_discriminator_loss(h_real, h_dec, legacy).numpy()
+    cd = losses.code_discriminator_loss(h_real, h_dec, legacy).numpy().mean()
     np.testing.assert_allclose(cd, ref(h_real, 1).sum(1).mean() + ref(h_dec, 0).sum(1).mean(),
                                rtol=1e-5)
     assert losses.cost_enc(ce, 3.0, 2.0) == pytest.approx(ce + 6.0)
@@ -85,9 +90,9 @@ def test_correct_loss_rewards_a_good_discriminator_legacy_does_not_see_fakes():
     confident = np.array([[8.0]], np.float32)
     fake_low = np.array([[-8.0]], np.float32)
     fake_high = np.array([[8.0]], np.float32)
-    good = losses.discriminator_loss(confident, [fake_low]).numpy()
-    bad = losses.discriminator_loss(confident, [fake_high]).numpy()
+    good = losses.discriminator_loss(confident, [fake_low]).numpy().mean()
+    bad = losses.discriminator_loss(confident, [fake_high]).numpy().mean()
     assert good < 0.01 < 7.0 < bad
-    legacy_good = losses.discriminator_loss(confident, [fake_low], True).numpy()
-    legacy_bad = losses.discriminator_loss(confident, [fake_high], True).numpy()
+    legacy_good = losses.discriminator_loss(confident, [fake_low], True).numpy().mean()
+    legacy_bad = losses.discriminator_loss(confident, [fake_high], True).numpy().mean()
     assert legacy_good == pytest.approx(legacy_bad)

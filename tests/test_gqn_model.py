@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from models.gqn import GQN_DEFAULT_CONFIG, GQNModel, create_gqn_config, objective
-from models.gqn.draw import ConvLSTMCore, Eta, broadcast_conv
+from models.draw import ConvLSTMCore, GaussianHead, broadcast_conv
 from models.gqn.encoder import make_encoder, scene_representation
 
 try:
@@ -78,13 +78,13 @@ def test_config_defaults_and_unknown_key():
 def test_conv_lstm_step_matches_numpy():
     rng = np.random.default_rng(1)
     core = ConvLSTMCore({"x": 3, "h": 4}, 4, 3, 5, 6)
-    for conv in core.convs.values():  # non-zero biases so that every term counts
-        conv.bias.assign(rng.normal(size=conv.bias.shape).astype(np.float32))
+    for bias in core.biases.values():  # non-zero biases so that every term counts
+        bias.assign(rng.normal(size=bias.shape).astype(np.float32))
     x = rng.normal(size=(2, 5, 6, 3)).astype(np.float32)
     h = rng.normal(size=(2, 5, 6, 4)).astype(np.float32)
     c = rng.normal(size=(2, 5, 6, 4)).astype(np.float32)
     new_c, new_h = core({"x": tf.constant(x), "h": tf.constant(h)}, tf.constant(c))
-    gates = sum(np_conv_same(v, core.convs[k].kernel.numpy(), core.convs[k].bias.numpy())
+    gates = sum(np_conv_same(v, core.kernels[k].numpy(), core.biases[k].numpy())
                 for k, v in (("x", x), ("h", h)))
     i, j, f, o = np.split(gates, 4, axis=-1)
     want_c = sigmoid(f + 1.0) * c + sigmoid(i) * np.tanh(j)
@@ -92,9 +92,8 @@ def test_conv_lstm_step_matches_numpy():
     np.testing.assert_allclose(new_c.numpy(), want_c, atol=1e-5)
     np.testing.assert_allclose(new_h.numpy(), want_h, atol=1e-5)
     # fused path over the same variables
-    const = core.constant_gates(vectors={}, maps={})
     fused_c, fused_h = core.fused_step([tf.constant(x), tf.constant(h)],
-                                       core.fused_kernel(["x", "h"]), const, tf.constant(c))
+                                       core.fused_kernel(["x", "h"]), core.bias(), tf.constant(c))
     np.testing.assert_allclose(fused_h.numpy(), want_h, atol=1e-5)
 
 
@@ -115,7 +114,7 @@ def test_broadcast_conv_equals_conv_of_tiled_vector(kernel_size):
 
 def test_eta_sigma_formula_and_sampling_statistics():
     rng = np.random.default_rng(2)
-    eta = Eta(2, 3, 4, 3, 3)
+    eta = GaussianHead(2, 3, 4, 3, 3)
     hidden = rng.normal(size=(1, 3, 3, 4)).astype(np.float32)
     mu, sigma = eta(tf.constant(hidden))
     raw = np_conv_same(hidden, eta.conv.kernel.numpy(), eta.conv.bias.numpy())
@@ -183,8 +182,8 @@ def test_optimized_forward_equals_naive(enc_type, share, eta_g_kernel):
         grads.append(tape.gradient(loss, model.trainable_variables))
     # unshared cores: core 0 runs only at the first step, where h_g is zero
     zero_state_kernels = set() if share else {
-        id(fast.generator_cores[0].lstm.convs["h_g"].kernel),
-        id(fast.inference_cores[0].lstm.convs["h_g"].kernel)}
+        id(fast.draw.generator_cores[0].lstm.kernels["h_g"]),
+        id(fast.draw.inference_cores[0].lstm.kernels["h_g"])}
     for ref, got, var, fast_var in zip(*grads, naive.trainable_variables,
                                        fast.trainable_variables):
         if id(fast_var) in zero_state_kernels:  # no gradient; the naive one is exactly 0
@@ -214,7 +213,7 @@ def test_output_shapes_and_generation_without_target():
 def test_original_prior_timing_is_the_next_steps_prior():
     cfg = small_cfg()
     fixed = GQNModel(cfg)
-    original = GQNModel(cfg, original_prior_timing=True)
+    original = GQNModel(cfg._replace(ORIGINAL_PRIOR_TIMING=True))
     original.set_weights(fixed.get_weights())
     query, target, noise = make_query(cfg)
     a, b = fixed((query, target), noise=noise), original((query, target), noise=noise)
@@ -229,7 +228,7 @@ def test_bfloat16_policy_close_to_float32():
     full = GQNModel(cfg)
     half = GQNModel(cfg, dtype="mixed_bfloat16")
     half.set_weights(full.get_weights())
-    assert half.eta_g.compute_dtype == "bfloat16" and half.eta_g.kernel.dtype == "float32"
+    assert half.draw.eta_g.compute_dtype == "bfloat16" and half.draw.eta_g.kernel.dtype == "float32"
     query, target, noise = make_query(cfg)
     a, b = full((query, target), noise=noise), half((query, target), noise=noise)
     assert b["mu_target"].dtype == tf.float32
@@ -259,7 +258,7 @@ def test_a_few_adam_steps_lower_the_loss():
 
 
 def test_fused_adam_equals_keras_adam_and_checkpoints_slots(tmp_path):
-    from models.gqn import FusedAdam
+    from training.fused_adam import FusedAdam
     rng = np.random.default_rng(3)
     shapes = [(3, 3, 4, 5), (5,), (7, 2)]
     init = [rng.normal(size=s).astype(np.float32) for s in shapes]

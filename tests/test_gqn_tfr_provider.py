@@ -273,8 +273,10 @@ def short_record(path):
 
 
 @pytest.mark.parametrize("damage, match, kept", [
-    (truncate, "corrupted or truncated tfrecord file .*002-of-240.tfrecord", 5),
-    (flip_byte, "corrupted or truncated tfrecord file .*002-of-240.tfrecord", 4),
+    (truncate, r"002-of-240.tfrecord: damaged tfrecord at byte \d+ of \d+: the file ends inside "
+               r"this record \(truncated file\)", 5),
+    (flip_byte, r"002-of-240.tfrecord: damaged tfrecord at byte \d+ of \d+: record checksum "
+                r"mismatch \(corrupted data\)", 4),
     (bad_jpeg, "undecodable JPEG in a record of .*002-of-240.tfrecord", 5),
     (short_record, "record in .*002-of-240.tfrecord: frames has 9 JPEG strings", 5),
 ])
@@ -287,6 +289,34 @@ def test_damaged_data_fails_with_file_name_or_is_skipped(tmp_path, damage, match
     scene_ids = scene_and_views(collect(ds)[1])[0][:, 0]
     assert len(scene_ids) == kept
     assert int(ds.corrupt_count.numpy()) == 1
+
+
+def test_truncated_file_error_seen_by_a_user_starts_with_the_file(tmp_path):
+    """What a command prints (``cli.one_line`` of the error): file, offset of the record, cause."""
+    from data_provider import cli
+    path = write_damaged(tmp_path, truncate)
+    size = os.path.getsize(path)
+    records = [len(r.numpy()) for r in tf.data.TFRecordDataset(path).ignore_errors()]
+    offset = sum(n + 16 for n in records)  # where the readable records end
+    with pytest.raises(tf.errors.InvalidArgumentError) as error:
+        collect(gqn_input_fn(DATASET, 9, tmp_path, "test", batch_size=2, seed=0))
+    assert "function_node" in str(error.value)  # TensorFlow's wrapping, stripped below
+    assert cli.one_line(error.value) == (
+        f"{path}: damaged tfrecord at byte {offset} of {size}: the file ends inside this record "
+        "(truncated file); the rest of the file is unreadable")
+
+
+@pytest.mark.parametrize("size, new_size", [(64, 24), (64, 100), (84, 64), (64, 63), (10, 1)])
+def test_resize_equals_the_deprecated_align_corners_op(size, new_size):
+    """Bit-identical to ``tf.compat.v1.image.resize_bilinear(..., align_corners=True)``."""
+    from data_provider.gqn_tfr_provider import resize_bilinear_align_corners
+    images = np.random.default_rng(size + new_size).random((3, size, size, 3), dtype=np.float32)
+    old = tf.compat.v1.image.resize_bilinear(images, [new_size, new_size], align_corners=True)
+    new = tf.function(resize_bilinear_align_corners)(tf.constant(images), new_size)
+    assert new.shape == (3, new_size, new_size, 3)
+    np.testing.assert_array_equal(new.numpy(), old.numpy())
+    np.testing.assert_array_equal(resize_bilinear_align_corners(images[0], new_size).numpy(),
+                                  old.numpy()[0])
 
 
 def test_real_mazes_shards(gqn_real_root):

@@ -10,7 +10,8 @@ from PIL import Image
 from data_provider.gqn_tfr_writer import write_shards
 from evaluation import gqn_views
 from models.gqn import create_gqn_config
-from training import loop
+from data_provider import cli
+from training import checkpointing
 from training.gqn_system import GQNSystem
 
 DATASET = "rooms_ring_camera"
@@ -35,23 +36,25 @@ def trained(tmp_path):
     system = GQNSystem(cfg, 2, log=lambda m: None)
     system.build()
     # eta_g: zero kernel and a fixed bias, so every predicted mean is that colour
-    kernel, _ = system.model.eta_g.get_weights()
-    system.model.eta_g.set_weights([np.zeros_like(kernel), EXPECTED_MEAN])
+    kernel, _ = system.model.draw.eta_g.get_weights()
+    system.model.draw.eta_g.set_weights([np.zeros_like(kernel), EXPECTED_MEAN])
     model_dir = tmp_path / "model"
     step = tf.Variable(1000, dtype=tf.int64)
     ckpt = tf.train.Checkpoint(step=step, epoch=tf.Variable(0, dtype=tf.int64),
-                               **loop.checkpoint_objects(system.checkpoint_items()))
+                               **checkpointing.checkpoint_objects(system.checkpoint_items()))
     tf.train.CheckpointManager(ckpt, str(model_dir), 1,
-                               checkpoint_name=loop.CHECKPOINT_PREFIX).save(1000)
-    (model_dir / loop.CONFIG_FILE).write_text(json.dumps(system.config_dict()))
+                               checkpoint_name=checkpointing.CHECKPOINT_PREFIX).save(1000)
+    checkpointing.write_config(str(model_dir), "gqn", system.model_config(), system.run_config())
     return data, str(model_dir)
 
 
 def test_views_written_and_checkpoint_restored(trained, tmp_path, capsys):
     data, model_dir = trained
     out = tmp_path / "views"
-    gqn_views.main(["--model_dir", model_dir, "--data_dir", data, "--dataset", DATASET,
-                    "--num_scenes", "2", "--ring_steps", "4", "--out", str(out)])
+    with pytest.raises(SystemExit) as done:
+        gqn_views.main(["--model_dir", model_dir, "--data_dir", data, "--dataset", DATASET,
+                        "--num_scenes", "2", "--ring_steps", "4", "--out", str(out)])
+    assert done.value.code == 0
     printed = capsys.readouterr().out
     assert "restored" in printed and "at step 1000" in printed
     shapes = {"context": (2, 3, 16, 16, 3), "context_cameras": (2, 3, 7), "target": (2, 16, 16, 3),
@@ -67,7 +70,13 @@ def test_views_written_and_checkpoint_restored(trained, tmp_path, capsys):
     sigma = max(0.7 + 1.3 * (1 - 1000 / 200000), 0.7)
     np.testing.assert_allclose(np.load(out / "predicted_variance.npy"), sigma ** 2, rtol=1e-6)
     grid = Image.open(out / "views.png")
-    assert grid.size == (5 * 18, 2 * 18)    # context x3, target, mean; 2-pixel gaps
+    # context x3, target, prediction enlarged 8x to 128 pixels, under a header row and
+    # beside a column of row labels (128 // 6 = 21 -> 24 pixels)
+    assert grid.size == (24 + 5 * 128, 24 + 2 * 128)
+    picture = np.asarray(grid.convert("RGB"))
+    np.testing.assert_allclose(picture[24 + 64, 24 + 4 * 128 + 64] / 255.0, EXPECTED_MEAN,
+                               atol=0.01)                      # the prediction column
+    assert (picture[:24, 24:] < 128).any()                      # the column titles
     gif = Image.open(out / "ring_000.gif")
     total_ms = 0
     for i in range(gif.n_frames):     # identical frames may be merged; durations add up
@@ -89,11 +98,12 @@ def test_views_written_and_checkpoint_restored(trained, tmp_path, capsys):
 
 def test_original_variance_flag_writes_sigma(trained, tmp_path):
     data, model_dir = trained
-    system, step = gqn_views.load_system(model_dir)
+    model, cfg, step = gqn_views.load_model(model_dir)
     out = str(tmp_path / "views")
     assert step == 1000
-    gqn_views.render_views(system, step, data, DATASET, 1, out, ring_steps=1,
-                           original_variance=True)
+    with cli.OutputSet(out) as files:
+        gqn_views.render_views(model, cfg, step, data, DATASET, 1, files, ring_steps=1,
+                               original_variance=True)
     sigma = max(0.7 + 1.3 * (1 - 1000 / 200000), 0.7)
     np.testing.assert_allclose(np.load(os.path.join(out, "predicted_variance.npy")), sigma,
                                rtol=1e-6)
@@ -122,4 +132,4 @@ def test_missing_checkpoint_and_bad_dataset_exit_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         gqn_views.main(["--model_dir", str(tmp_path / "m"), "--data_dir", str(tmp_path / "d"),
                         "--dataset", DATASET])
-    assert e.value.code == 2 and "config.json not found" in capsys.readouterr().err
+    assert e.value.code == 2 and "holds no config.json" in capsys.readouterr().err

@@ -13,7 +13,9 @@ import pytest
 import tensorflow as tf
 import keras
 
-from training import loop
+from training import checkpointing, loop
+from training.distribution import make_strategy
+from training.system import TrainSystem
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 PROJECT_ROOT = os.path.dirname(TESTS_DIR)
@@ -39,8 +41,10 @@ def toy_dataset_fn(global_batch_size, seed=0):
     return dataset_fn
 
 
-class ToySystem(loop.TrainSystem):
+class ToySystem(TrainSystem):
     """y = x w + b with mean squared error; ``poison_step`` makes the loss NaN from then on."""
+
+    name = "toy"
 
     def __init__(self, global_batch_size, lr=0.05, optimizer="adam", poison_step=None,
                  on_phase=None, units=1, step_sleep=0.0):
@@ -60,8 +64,11 @@ class ToySystem(loop.TrainSystem):
     def checkpoint_items(self):
         return {"model": self.model, "optimizer": self.optimizer}
 
-    def config_dict(self):
+    def model_config(self):
         return {"units": self.units, "optimizer": self.optimizer_name}
+
+    def run_config(self):
+        return {"lr": self.lr}
 
     def phase(self, step):
         if self.on_phase is not None:
@@ -73,7 +80,7 @@ class ToySystem(loop.TrainSystem):
     def _per_example(self, x, y):
         return tf.reduce_mean(tf.square(self.model(x) - y), axis=-1)
 
-    def train_step(self, phase, batch, step):
+    def train_step(self, batch, step, phase):
         x, y = batch
         with tf.GradientTape() as tape:
             loss = tf.nn.compute_average_loss(self._per_example(x, y),
@@ -82,15 +89,15 @@ class ToySystem(loop.TrainSystem):
                 loss += tf.where(step >= self.poison_step, np.float32(np.nan), np.float32(0.0))
         grads = tape.gradient(loss, self.model.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
-        return {"loss": loss}
+        return {"loss": loss}, {"learning_rate": tf.constant(self.lr, tf.float32)}
 
     def eval_step(self, batch):
         x, y = batch
         return {"mse": tf.nn.compute_average_loss(self._per_example(x, y),
                                                   global_batch_size=self.global_batch_size)}
 
-    def host_scalars(self, step):
-        return {"learning_rate": self.lr}
+    def on_evaluation(self, step, name, result):
+        self.evaluations = getattr(self, "evaluations", []) + [(step, name, result["mse"])]
 
 
 def _train(tmp_path, system=None, quiet=True, **kwargs):
@@ -121,10 +128,14 @@ def test_loss_falls_checkpoint_resume_and_eval(tmp_path):
     x, y = toy_data()
     np.testing.assert_allclose(history[0]["mse"], np.mean(y ** 2), rtol=1e-5)
     assert 48 in _ckpt_numbers(model_dir)
-    assert json.loads((model_dir / "config.json").read_text()) == system.config_dict()
+    config = json.loads((model_dir / "config.json").read_text())
+    assert config == {"written_by": "gen3d-scenes", "system": "toy",
+                      "model": system.model_config(), "run": {"lr": 0.05}}
     assert os.listdir(model_dir / "train") and os.listdir(model_dir / "eval")
-    assert any(line.startswith("step 40:") and "examples_per_sec" in line and "ETA" in line
-               for line in logs)
+    assert any(line.startswith("[train] 40/48 steps  ") and "ETA 0:00:0" in line
+               and "learning_rate 0.05" in line and "examples_per_sec" in line for line in logs)
+    assert result["stopped_by"] == "epochs"
+    assert result["values"]["learning_rate"] == pytest.approx(0.05)
     weights = system.model.get_weights()
 
     # resume: a fresh system restores step, weights and optimizer state
@@ -138,15 +149,19 @@ def test_loss_falls_checkpoint_resume_and_eval(tmp_path):
 
 
 def test_nan_guard_keeps_last_good_checkpoint(tmp_path):
-    with pytest.raises(loop.TrainingDivergedError, match="non-finite value.*loss"):
+    with pytest.raises(loop.TrainingDivergedError, match="diverged: non-finite value.*loss"):
         _train(tmp_path, system=ToySystem(8, poison_step=7), max_steps=20)
     assert _ckpt_numbers(tmp_path / "model") == [5]
 
 
 def test_config_mismatch_names_the_key(tmp_path):
     _train(tmp_path, max_steps=5)
-    with pytest.raises(loop.ConfigMismatchError, match="optimizer: checkpoint has 'adam'"):
+    with pytest.raises(checkpointing.ConfigMismatchError,
+                       match=r"--model_dir .*\(optimizer: checkpoint has 'adam', requested 'sgd'\)"):
         _train(tmp_path, system=ToySystem(8, optimizer="sgd"), max_steps=10)
+    # run settings (here the learning rate) never block a resume
+    _, result, _ = _train(tmp_path, system=ToySystem(8, lr=0.01), max_steps=10)
+    assert result["step"] == 10
 
 
 def test_sigterm_saves_and_returns(tmp_path):
@@ -156,6 +171,7 @@ def test_sigterm_saves_and_returns(tmp_path):
     system, result, logs = _train(
         tmp_path, system=ToySystem(8, on_phase=send), max_steps=100, chkpt_steps=1000)
     assert result["status"] == "interrupted" and result["step"] == 4
+    assert result["stopped_by"] == "SIGTERM"
     assert _ckpt_numbers(tmp_path / "model") == [4]
     assert any("SIGTERM" in line for line in logs)
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
@@ -188,17 +204,19 @@ def test_mirrored_two_cpus_equals_default_strategy(tmp_path):
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
         from training import loop
+        from training.distribution import make_strategy
         from test_loop import ToySystem, toy_dataset_fn
         weights = {{}}
         for name, strategy in [
                 ("default", tf.distribute.get_strategy()),
-                ("mirrored", loop.make_strategy(["/cpu:0", "/cpu:1"]))]:
+                ("mirrored", make_strategy(["/cpu:0", "/cpu:1"]))]:
             system = ToySystem(8, optimizer="sgd", lr=0.1, units=2)
             result = loop.train(system, toy_dataset_fn(8), model_dir={str(tmp_path)!r} + "/" + name,
                                 global_batch_size=8, max_steps=1, strategy=strategy,
                                 log=lambda s: None)
             weights[name] = [w.tolist() for w in system.model.get_weights()]
             weights[name + "_replicas"] = strategy.num_replicas_in_sync
+            weights[name + "_values"] = result["values"]
         print("RESULT" + json.dumps(weights))
     """)
     res = json.loads(out.split("RESULT")[-1])
@@ -211,6 +229,7 @@ def test_mirrored_two_cpus_equals_default_strategy(tmp_path):
     grad_b = 2 * np.sum(-yb) / 8 / 2
     expect_w = np.repeat(-0.1 * grad_w, 2, axis=1)
     for name in ("default", "mirrored"):
+        assert res[name + "_values"] == {"learning_rate": pytest.approx(0.1)}  # not summed
         np.testing.assert_allclose(res[name][0], expect_w, rtol=1e-4, atol=1e-6)
         np.testing.assert_allclose(res[name][1], [-0.1 * grad_b] * 2, rtol=1e-4, atol=1e-6)
 
@@ -232,7 +251,8 @@ def test_two_workers_train_to_equal_weights(tmp_path):
     body = f"""
         import signal
         from training import loop
-        strategy = loop.make_strategy()
+        from training.distribution import make_strategy
+        strategy = make_strategy()
         import numpy as np
         from test_loop import ToySystem, toy_dataset_fn
         task = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
@@ -244,7 +264,8 @@ def test_two_workers_train_to_equal_weights(tmp_path):
                             global_batch_size=8, max_steps=1000, chkpt_steps=2,
                             strategy=strategy, log=lambda s: None)
         np.save({str(tmp_path)!r} + f"/w{{task}}.npy", system.model.get_weights()[0])
-        print("RESULT", result["step"], strategy.num_replicas_in_sync, result["status"])
+        print("RESULT", result["step"], strategy.num_replicas_in_sync, result["status"],
+              result["stopped_by"].replace(" ", "_"))
     """
     procs = [_run_script(tmp_path, f"worker{i}.py", body, wait=False, env={
         "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})})
@@ -254,7 +275,8 @@ def test_two_workers_train_to_equal_weights(tmp_path):
         out, _ = proc.communicate(timeout=150)
         assert proc.returncode == 0, out
         outs.append(out)
-    assert all("RESULT 3 2 interrupted" in out for out in outs), outs
+    assert "RESULT 3 2 interrupted another_worker's_stop_request" in outs[0], outs
+    assert "RESULT 3 2 interrupted SIGTERM" in outs[1], outs
     w0, w1 = np.load(tmp_path / "w0.npy"), np.load(tmp_path / "w1.npy")
     np.testing.assert_array_equal(w0, w1)
     assert np.any(w0 != 0)
@@ -271,14 +293,16 @@ def test_resume_after_kill_9(tmp_path):
                    model_dir={str(model_dir)!r}, global_batch_size=8, max_steps=100000,
                    chkpt_steps=5, log=lambda s: None)
     """, wait=False)
+    def latest_number():  # what a resume reads: the checkpoint state, not the files alone
+        latest = tf.train.latest_checkpoint(str(model_dir)) if model_dir.is_dir() else None
+        return int(latest.rsplit("-", 1)[1]) if latest else 0
+
     deadline = time.time() + 90
-    while time.time() < deadline:
-        if model_dir.is_dir() and any(n >= 10 for n in _ckpt_numbers(model_dir)):
-            break
+    while time.time() < deadline and latest_number() < 10:
         time.sleep(0.2)
     proc.kill()
     proc.wait()
-    saved = max(_ckpt_numbers(model_dir))
+    saved = latest_number()
     assert saved >= 10
     reader = tf.train.load_checkpoint(str(model_dir / f"ckpt-{saved}"))
     keys = [k for k in reader.get_variable_to_shape_map()
@@ -318,12 +342,75 @@ def test_checkpoint_holds_every_weight_of_layers_in_lists(tmp_path):
     plain = {n for n, _ in tf.train.list_variables(path)}
     assert not any("dense_0" in n for n in plain)  # what a plain model checkpoint misses
 
-    path = tf.train.Checkpoint(**loop.checkpoint_objects({"model": model})).save(
+    path = tf.train.Checkpoint(**checkpointing.checkpoint_objects({"model": model})).save(
         str(tmp_path / "full"))
     fresh = _Stack()
     fresh(tf.zeros([1, N_FEATURES]))
-    tf.train.Checkpoint(**loop.checkpoint_objects({"model": fresh})).restore(path) \
+    tf.train.Checkpoint(**checkpointing.checkpoint_objects({"model": fresh})).restore(path) \
         .assert_existing_objects_matched()
     assert len(fresh.weights) == 8
     for a, b in zip(model.weights, fresh.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_time_budget_ends_the_run_as_completed(tmp_path):
+    system, result, logs = _train(tmp_path, system=ToySystem(8, step_sleep=0.05),
+                                  epochs=100000, max_seconds=2.0, log_steps=1)
+    assert result["status"] == "completed" and result["stopped_by"] == "max_seconds"
+    assert 3 <= result["step"] < 80
+    assert _ckpt_numbers(tmp_path / "model")[-1] == result["step"]
+    assert not any("SIG" in line for line in logs)
+    # the ETA of a budgeted run is the time left of the budget
+    etas = [int(line.split("ETA 0:00:")[1][:2]) for line in logs if " steps/s " in line]
+    assert etas and all(eta <= 2 for eta in etas)
+
+
+def test_eval_sets_every_n_steps_and_the_evaluation_hook(tmp_path):
+    system, result, logs = _train(
+        tmp_path, max_steps=12, eval_steps=5,
+        eval_dataset_fn={"first": toy_dataset_fn(8), "second": toy_dataset_fn(8, seed=1)})
+    assert [(s, n) for s, n, _ in system.evaluations] == [
+        (5, "first"), (5, "second"), (8, "first"), (8, "second"), (10, "first"), (10, "second")]
+    history = json.loads((tmp_path / "model" / "eval.json").read_text())
+    assert [(h["step"], h["set"]) for h in history] == [(s, n) for s, n, _ in system.evaluations]
+    assert set(result["eval"]) == {"first", "second"}
+    assert any(line.startswith("[eval] step 10 second: mse") for line in logs)
+
+
+def test_foreign_files_are_never_overwritten(tmp_path):
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "config.json").write_text("my own notes")
+    with pytest.raises(checkpointing.ForeignFileError, match="config.json was not written"):
+        _train(tmp_path, max_steps=2)
+    assert (model_dir / "config.json").read_text() == "my own notes"
+    assert _ckpt_numbers(model_dir) == []
+    # checkpoints without a config of ours are someone else's too
+    other = tmp_path / "other"
+    tf.train.Checkpoint(v=tf.Variable(1.0)).save(str(other / "ckpt"))
+    with pytest.raises(checkpointing.ForeignFileError, match="holds checkpoints"):
+        loop.train(ToySystem(8), toy_dataset_fn(8), model_dir=str(other), global_batch_size=8,
+                   max_steps=2, log=lambda s: None)
+    # our own config without a checkpoint (a run stopped before its first save) is reused
+    (model_dir / "config.json").unlink()
+    checkpointing.write_config(str(model_dir), "toy", {"units": 5}, {})
+    _, result, _ = _train(tmp_path, max_steps=2)
+    assert result["step"] == 2
+    with pytest.raises(checkpointing.ConfigMismatchError, match="belongs to a 'toy' model"):
+        checkpointing.check_model_dir(str(model_dir), "gqn", {})
+
+
+def test_restore_reads_a_model_without_its_optimizer(tmp_path):
+    system, result, _ = _train(tmp_path, max_steps=6)
+    model = keras.Sequential([keras.layers.Dense(1)])
+    model.build((None, N_FEATURES))
+    step, path = checkpointing.restore(str(tmp_path / "model"), {"model": model})
+    assert step == 6 and path.endswith("ckpt-6")
+    for a, b in zip(system.model.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    wider = keras.Sequential([keras.layers.Dense(2)])
+    wider.build((None, N_FEATURES))
+    with pytest.raises(checkpointing.CheckpointError, match="does not hold a model of this"):
+        checkpointing.restore(str(tmp_path / "model"), {"model": wider})
+    with pytest.raises(checkpointing.CheckpointError, match="no such checkpoint"):
+        checkpointing.restore(str(tmp_path / "missing"), {"model": model})

@@ -49,10 +49,16 @@ def test_compose_layout():
     assert (sheet[:14, 16:] < 128).any()  # a column label is printed in the header
 
 
-def test_montage_png(offscreen, eval_dir):
+def test_montage_png(offscreen, eval_dir, capsys):
+    import re
+
     from PIL import Image
     out = eval_dir / "m.png"
     assert montage_main([str(eval_dir), "-n", "2", "--first", "2", "--size", "48", "-o", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == f"[montage] wrote {out}\n"
+    assert re.fullmatch(r"\[montage\] 2/2 scenes  [\d.]+ scenes/s  ETA 0:00:00  scene 3",
+                        captured.err.splitlines()[-1])
     sheet = np.asarray(Image.open(out).convert("RGB"))
     pad = 16
     assert sheet.shape == (pad + 2 * 48, pad + 3 * 48, 3)
@@ -67,14 +73,31 @@ def test_animation_files_skip_codes(eval_dir):
     assert names == ["interpolation0-1.npy", "noise0_012.npy"]
 
 
-def test_gifs_from_eval_dir(offscreen, eval_dir):
+def test_gifs_from_eval_dir(offscreen, eval_dir, capsys):
+    import re
+
     from PIL import Image
     assert animate_main([str(eval_dir), "--size", "40", "--duration", "50"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == (f"[animate] wrote 2 GIFs: {eval_dir}/interpolation0-1.gif .. "
+                            f"{eval_dir}/noise0_012.gif\n")
+    assert re.fullmatch(r"\[animate\] 2/2 files  [\d.]+ files/s  ETA 0:00:00  -> .*noise0_012.gif",
+                        captured.err.splitlines()[-1])
     for name, frames in (("interpolation0-1.gif", 6), ("noise0_012.gif", 4)):
         gif = Image.open(eval_dir / name)
         assert gif.n_frames == frames and gif.size == (40, 40)
         assert gif.info["duration"] == 50
     assert not (eval_dir / "interpolation_z0-1.gif").exists()
+    assert not [p.name for p in eval_dir.iterdir() if p.name.startswith(".")]  # no temporary files
+
+
+def test_help_shows_defaults(capsys):
+    for main in (montage_main, animate_main):
+        with pytest.raises(SystemExit) as stop:
+            main(["--help"])
+        assert stop.value.code == 0
+    out = capsys.readouterr().out
+    assert "pixels per picture (default: 256)" in out and "milliseconds per frame (default: 120)" in out
 
 
 def test_gif_single_file_out(offscreen, eval_dir):
@@ -84,12 +107,26 @@ def test_gif_single_file_out(offscreen, eval_dir):
     assert Image.open(out).n_frames == 4
 
 
+def exit_code(main, argv):
+    """Exit code of a command's ``main`` (returned, or raised by the argument parser)."""
+    try:
+        return main(argv)
+    except SystemExit as stop:
+        return stop.code
+
+
 @pytest.mark.parametrize("make_argv, message", [
-    (lambda d: ["montage", str(d / "nowhere")], "no such file"),
+    (lambda d: ["montage", str(d / "nowhere")], "nowhere/real.npy does not exist"),
     (lambda d: ["montage", str(d), "-n", "4"], "holds 3 scenes, scenes 1..4 requested"),
     (lambda d: ["montage", str(d), "--labels", "a", "b"], "expected 3 names"),
     (lambda d: ["montage", str(d), "-n", "1", "--files", "decode_z.npy"], "has no class axis"),
-    (lambda d: ["animate", str(d / "missing.npy")], "no such file"),
+    (lambda d: ["montage", str(d), "-n", "2", "-o", "/nonexistent/m.png"],
+     "-o/--out /nonexistent/m.png: folder /nonexistent does not exist"),
+    (lambda d: ["montage", str(d), "--size", "8"], "--size: expected at least 16 pixels"),
+    (lambda d: ["animate", str(d / "missing.npy")], "missing.npy does not exist"),
+    (lambda d: ["animate", str(d / "noise0_012.npy"), "-o", "/nonexistent/x.gif"],
+     "-o/--out /nonexistent/x.gif: folder /nonexistent does not exist"),
+    (lambda d: ["animate", str(d / "text.npy")], "text.npy is not a valid .npy array file"),
     (lambda d: ["animate", str(d / "real.npy"), str(d / "recons.npy"), "-o", "x.gif"],
      "needs exactly one input file"),
     (lambda d: ["animate", str(d / "empty")], "no interpolation"),
@@ -97,11 +134,11 @@ def test_gif_single_file_out(offscreen, eval_dir):
 ])
 def test_bad_input_one_line_exit_2(eval_dir, capsys, make_argv, message):
     (eval_dir / "empty").mkdir()
+    (eval_dir / "text.npy").write_text("0 1 2\n")
     tool, *argv = make_argv(eval_dir)
     before = sorted(p.name for p in eval_dir.iterdir())
-    with pytest.raises(SystemExit) as exit_info:
-        (montage_main if tool == "montage" else animate_main)(argv)
+    code = exit_code(montage_main if tool == "montage" else animate_main, argv)
     err = capsys.readouterr().err
-    assert exit_info.value.code == 2
-    assert err.count("\n") == 1 and message in err, err
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith(f"{tool}.py: error: ") and message in err, err
     assert sorted(p.name for p in eval_dir.iterdir()) == before

@@ -155,7 +155,8 @@ def test_workers_do_not_change_the_output(tmp_path):
     lines = []
     two = render_dataset.render_dataset("rooms_ring_camera", str(tmp_path / "b"), 4, 0, seed=9,
                                         scenes_per_file=4, workers=2, log=lines.append)
-    assert lines[-1].startswith("rooms_ring_camera/train: 4/4 scenes")
+    assert re.fullmatch(r"\[rooms_ring_camera/train\] 4/4 scenes  [\d.]+ scenes/s  ETA 0:00:00",
+                        lines[-1])
     with open(one["train"][0], "rb") as a, open(two["train"][0], "rb") as b:
         assert a.read() == b.read()
     assert one["test"] == [] and one["scenes_per_minute"] > 0
@@ -207,12 +208,25 @@ def test_cli_unknown_dataset_exits_2(tmp_path):
     assert exit_info.value.code == 2
 
 
-def test_progress_lines_report_rate_and_eta(caplog):
-    progress = render_dataset.Progress(4, "rooms_ring_camera/train", every_seconds=0.0)
-    with caplog.at_level("INFO", logger="render_dataset"):
-        for _ in range(4):
-            progress.step()
-    lines = [r.getMessage() for r in caplog.records]
-    assert len(lines) == 4
-    assert re.fullmatch(r"rooms_ring_camera/train: 2/4 scenes, \d+ scenes/min, ETA \d+ s", lines[1])
-    assert lines[-1].endswith("ETA 0 s") and progress.rate() > 0
+def test_crash_part_way_leaves_no_shard(tmp_path, monkeypatch):
+    """A failure while rendering (the 3rd test scene, after the train split) leaves no shard."""
+    real = render_dataset.render_scene_record
+
+    def failing(task):
+        if task[2:4] == ("test", 2):
+            raise RuntimeError("renderer crashed")
+        return real(task)
+
+    monkeypatch.setattr(render_dataset, "render_scene_record", failing)
+    with pytest.raises(RuntimeError, match="renderer crashed"):
+        render_dataset.render_dataset("shepard_metzler_5_parts", str(tmp_path), 2, 4, seed=0,
+                                      scenes_per_file=1, workers=1, log=lambda line: None)
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_help_shows_defaults(capsys):
+    with pytest.raises(SystemExit) as stop:
+        render_dataset.main(["--help"])
+    out = capsys.readouterr().out
+    assert stop.value.code == 0
+    assert "records per shard (default: 100)" in out and "JPEG quality (default: 95)" in out

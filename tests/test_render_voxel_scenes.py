@@ -1,4 +1,6 @@
-"""Synthetic rooms: layout, labels, structure, emptiness, no overwriting."""
+"""Synthetic rooms: layout, labels, structure, emptiness, no overwriting, the command line."""
+import re
+
 import numpy as np
 import pytest
 
@@ -62,3 +64,36 @@ def test_rerun_overwrites_own_files_and_cli(tmp_path):
     again = rvs.render_rooms(tmp_path, 2, seed=1, size=(8, 8, 8))
     assert len(again) == 2
     assert rvs.main(["--root", str(tmp_path), "--num_scenes", "2", "--size", "2", "8", "8"]) == 2
+
+
+def test_cli_bad_input_one_line_and_progress(tmp_path, capsys):
+    assert rvs.main(["--root", str(tmp_path), "--num_scenes", "2", "--size", "2", "8", "8"]) == 2
+    err = capsys.readouterr().err
+    assert err == "render_voxel_scenes.py: error: --size must be at least 4 voxels per axis, " \
+                  "got (2, 8, 8)\n"
+    assert not list(tmp_path.iterdir())
+    assert rvs.main(["--root", str(tmp_path), "--num_scenes", "5", "--size", "8", "8", "8"]) == 0
+    captured = capsys.readouterr()
+    assert re.fullmatch(r"\[render_voxel_scenes\] 5/5 rooms  [\d.]+ rooms/s  ETA 0:00:00",
+                        captured.err.splitlines()[-1])
+    assert captured.out == f"wrote 5 rooms under {tmp_path}\n"
+    with pytest.raises(SystemExit) as stop:
+        rvs.main(["--help"])
+    assert stop.value.code == 0 and "grid size, middle axis the height (default: [80, 48, 80])" \
+        in " ".join(capsys.readouterr().out.split())
+
+
+def test_crash_part_way_writes_no_room(tmp_path, monkeypatch):
+    calls = []
+    real = rvs.make_room
+
+    def failing(rng, size):
+        calls.append(1)
+        if len(calls) == 3:
+            raise MemoryError("out of memory")
+        return real(rng, size)
+
+    monkeypatch.setattr(rvs, "make_room", failing)
+    with pytest.raises(MemoryError):
+        rvs.render_rooms(tmp_path, 4, size=(8, 8, 8), log=lambda line: None)
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []

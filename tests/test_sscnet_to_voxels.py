@@ -80,6 +80,30 @@ def test_bad_bin_files(tmp_path):
     assert sv.main([str(tmp_path / "missing.bin"), "--out", str(tmp_path / "o")]) == 2
 
 
+def test_cli_one_line_errors_and_nothing_written_on_a_bad_input(tmp_path, capsys):
+    import re
+    raw = np.zeros(sv.SHAPE, np.uint32)
+    raw[:, :6, :] = 2  # a floor
+    write_bin(tmp_path / "A_0.bin", raw)
+    (tmp_path / "B_0.bin").write_bytes(b"\0" * 10)
+    out = tmp_path / "vox"
+    assert sv.main([str(tmp_path / "A_0.bin"), str(tmp_path / "B_0.bin"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == (f"sscnet_to_voxels.py: error: {tmp_path}/B_0.bin: 10 bytes; expected a "
+                       "76-byte header followed by uint32 (value, run_length) pairs")
+    assert not out.exists() or [p for p in out.rglob("*") if p.is_file()] == []
+    assert sv.main([str(tmp_path / "A_0.bin"), "--out", str(out), "--min_block", "28"]) == 2
+    assert capsys.readouterr().err == \
+        "sscnet_to_voxels.py: error: --min_block must be in 1..27, got 28\n"
+    assert sv.main([str(tmp_path / "nope.bin"), "--out", str(out)]) == 2
+    assert capsys.readouterr().err == f"sscnet_to_voxels.py: error: {tmp_path}/nope.bin: no such file\n"
+    assert sv.main([str(tmp_path / "A_0.bin"), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert re.fullmatch(r"\[sscnet_to_voxels\] 1/1 files  [\d.]+ files/s  ETA 0:00:00",
+                        captured.err.splitlines()[-1])
+    assert (out / "A" / "0.npy").is_file()
+
+
 def test_real_file_histogram_and_layout(sscnet_bin, tmp_path):
     _, _, raw = sv.read_sscnet_bin(sscnet_bin)
     source = sv.map_classes(raw)

@@ -73,7 +73,7 @@ def test_reconstruction_loss_falls_on_synthetic_rooms(rooms, tmp_path):
     cfg = tiny_config("LEARNING_RATE_V", "[0.001,1000,0.001]", "LEARNING_RATE_G", "0.001")
     system = FCRAlphaGANSystem(cfg, str(tmp_path), 4, seed=0)
     system.build()
-    step = tf.function(lambda b, s: system.train_step("before", b, s))
+    step = tf.function(lambda b, s: system.train_step(b, s, "autoencoder_gan")[0])
     batch = fixed_batch(rooms)
     recons = [float(step(batch, tf.constant(i, tf.int64))["recons_loss"]) for i in range(20)]
     assert np.isfinite(recons).all()
@@ -85,16 +85,17 @@ def test_schedule_switch_updates_only_the_phase_networks(rooms, tmp_path):
     system = FCRAlphaGANSystem(cfg, str(tmp_path), 4, seed=0)
     system.build()
     nets, batch = system.nets, fixed_batch(rooms)
-    assert [system.phase(s) for s in (0, 1, 2)] == ["before", "after", "after"]
+    assert [system.phase(s) for s in (0, 1, 2)] == ["autoencoder_gan", "refiner", "refiner"]
     names = ["encoder", "generator", "discriminator", "code_discriminator", "refiner"]
     w0 = {k: weights(nets[k]) for k in names}
-    out = system.train_step(system.phase(0), batch, tf.constant(0, tf.int64))
+    out, values = system.train_step(batch, tf.constant(0, tf.int64), system.phase(0))
+    assert set(values) == {"learning_rate_v"}
     assert {"recons_loss", "cost_enc", "cost_gen", "cost_discrim", "cost_code"} <= set(out)
     w1 = {k: weights(nets[k]) for k in names}
     assert same(w0["refiner"], w1["refiner"])
     for k in ("encoder", "generator", "discriminator", "code_discriminator"):
         assert not same(w0[k], w1[k]), k
-    out = system.train_step(system.phase(1), batch, tf.constant(1, tf.int64))
+    out, _ = system.train_step(batch, tf.constant(1, tf.int64), system.phase(1))
     assert {"recons_loss_refine", "cost_gen_ref", "cost_discrim_ref"} <= set(out)
     w2 = {k: weights(nets[k]) for k in names}
     for k in ("encoder", "generator", "code_discriminator"):
@@ -131,7 +132,10 @@ def test_checkpoints_train_vox_sample_z_and_resume(rooms, tmp_path, capsys):
     sample_z = np.load(ck / "sample_z.npy")
     assert sample_z.shape == (4, 1, 1, 1, 16)
     config = json.loads((ck / "config.json").read_text())
-    assert config["CHECK_FREQ"] == 2 and config["CONST"]["N_VOX"] == [16, 16, 16]
+    assert config["system"] == "fcr_alphagan"
+    assert config["model"]["CONST"]["N_VOX"] == [16, 16, 16] and "DIR" not in config["model"]
+    assert config["run"]["CHECK_FREQ"] == 2 and "TRAIN" not in config["model"] or \
+        set(config["model"]["TRAIN"]) == {"LEGACY_SWAPPED_GAN_LOSS"}
     assert (ck / "train").is_dir()
 
     # refuses to overwrite without --middle_start
@@ -150,3 +154,55 @@ def test_checkpoints_train_vox_sample_z_and_resume(rooms, tmp_path, capsys):
     assert _step_of(tf.train.latest_checkpoint(str(ck))) == 3
     assert _run(rooms, ck, "--middle_start", "--ini_epoch", "9") == 2
     assert "ckpt-9" in capsys.readouterr().err
+
+
+def test_resume_after_moving_the_data_and_with_more_epochs(rooms, tmp_path, capsys):
+    """Paths and epoch counts are run settings: they never block a resume."""
+    import shutil
+    data = tmp_path / "rooms"
+    shutil.copytree(rooms, data)
+    ck = tmp_path / "ck"
+    assert _run(data, ck, "--epoch", "1") == 0          # 12 rooms * 0.95 -> 11 -> 2 batches of 4
+    out = capsys.readouterr().out
+    assert "finished at iteration 2 (completed: 1 epochs (--epoch))" in out
+    moved = tmp_path / "moved_rooms"
+    data.rename(moved)
+    assert _run(moved, ck, "--epoch", "2", "--middle_start") == 0
+    out = capsys.readouterr().out
+    assert "resumed from" in out and "finished at iteration 4 (completed: 2 epochs" in out
+    config = json.loads((ck / "config.json").read_text())
+    assert config["run"]["DIR"]["SCENE_ID_PATH"] == str(moved)
+    # a model key does block it, named per leaf key with the tool's own flag
+    code = train_fcr_alphagan.main(
+        ["--voxel_root", str(moved), "--checkpoint_dir", str(ck), "--middle_start",
+         "--set", *TINY, "NET.REFINE_CH", "16"])
+    err = capsys.readouterr().err
+    assert code == 2 and "NET.REFINE_CH: checkpoint has 8, requested 16" in err
+    assert "--checkpoint_dir" in err and "--model_dir" not in err
+
+
+def test_explicit_max_iterations_wins_over_the_default_epochs(rooms, tmp_path, capsys):
+    ck = tmp_path / "ck"
+    # 2 iterations per epoch: the default 15 epochs would end at 30
+    assert train_fcr_alphagan.main(
+        ["--voxel_root", str(rooms), "--checkpoint_dir", str(ck), "--max_iterations", "3",
+         "--log_steps", "100", "--set", *TINY[:6], "--set", *TINY[6:],
+         "--set", "CHECK_FREQ", "100", "SAVER_MAX", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "finished at iteration 3 (completed: --max_iterations 3)" in out
+    config = json.loads((ck / "config.json").read_text())
+    assert config["run"]["CHECK_FREQ"] == 100 and config["run"]["SAVER_MAX"] == 2  # both --set kept
+
+
+def test_odd_set_and_foreign_config_are_refused(rooms, tmp_path, capsys):
+    assert train_fcr_alphagan.main(["--checkpoint_dir", str(tmp_path / "a"),
+                                    "--set", "CHECK_FREQ", "2", "--set", "SAVER_MAX"]) == 2
+    assert "--set expects KEY VALUE pairs; 'SAVER_MAX' has no value" in capsys.readouterr().err
+    ck = tmp_path / "mine"
+    ck.mkdir()
+    (ck / "config.json").write_text('{"my": "own settings"}')
+    assert _run(rooms, ck, "--max_iterations", "1") == 2
+    err = capsys.readouterr().err
+    assert f"{ck / 'config.json'} was not written by this project" in err
+    assert (ck / "config.json").read_text() == '{"my": "own settings"}'
+    assert not list(ck.glob("ckpt-*"))

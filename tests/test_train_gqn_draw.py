@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from data_provider.gqn_tfr_writer import write_shards
 from training import train_gqn_draw
-from training.gqn_system import GQNSystem, annealed_value, canvas_strip
+from training.gqn_system import GQNSystem, canvas_strip
 
 DATASET = "rooms_ring_camera"
 TINY = ["--dataset", DATASET, "--img_size", "16", "--seq_length", "2", "--context_size", "3",
@@ -73,10 +73,14 @@ def test_cli_trains_evaluates_checkpoints_and_resumes(data_root, tmp_path, capsy
     system = GQNSystem(cfg, 2, log=lambda m: None)
     system.build()
     assert n == system.num_trainable_parameters()
-    assert re.search(r"step 6: elbo [\d.]+, target_llh .*examples_per_sec [\d.]+, ETA", out)
+    assert re.search(r"^\[train\] 6/6 steps  [\d.]+ steps/s  ETA \d:\d\d:\d\d  elbo [\d.]+, "
+                     r"target_llh .*learning_rate [\d.e-]+, sigma [\d.]+, examples_per_sec [\d.]+$",
+                     out, re.M), out
     files = os.listdir(model_dir)
     assert {"ckpt-3.index", "ckpt-6.index", "config.json", "eval.json"} <= set(files)
-    assert json.load(open(os.path.join(model_dir, "config.json")))["LSTM_OUTPUT_CHANNELS"] == 8
+    config = json.load(open(os.path.join(model_dir, "config.json")))
+    assert config["system"] == "gqn" and config["model"]["LSTM_OUTPUT_CHANNELS"] == 8
+    assert "ADAM_LR_ALPHA" in config["run"] and "ADAM_LR_ALPHA" not in config["model"]
     history = json.load(open(os.path.join(model_dir, "eval.json")))
     assert [h["step"] for h in history] == [0, 4]       # initial + after epoch 1 (8 scenes / 2)
     assert all(np.isfinite(h["elbo"]) and h["examples"] == 3 for h in history)
@@ -95,7 +99,8 @@ def test_cli_trains_evaluates_checkpoints_and_resumes(data_root, tmp_path, capsy
                                    "--max_steps", "9", "--set", "LSTM_OUTPUT_CHANNELS", "16"],
                            capsys)
     assert code == 2 and "LSTM_OUTPUT_CHANNELS: checkpoint has 8, requested 16" in err
-    assert json.load(open(os.path.join(model_dir, "config.json")))["ORIGINAL_PRIOR_TIMING"] is False
+    assert json.load(open(os.path.join(model_dir, "config.json")))["model"][
+        "ORIGINAL_PRIOR_TIMING"] is False
 
     code, out, err = _main(TINY + ["--data_dir", data_root, "--model_dir", model_dir,
                                    "--max_steps", "9", "--original_prior_timing"], capsys)
@@ -138,15 +143,24 @@ def test_nan_loss_stops_with_message_and_no_checkpoint(data_root, tmp_path, caps
     assert not any(p.name.startswith("ckpt-") for p in model_dir.iterdir())
 
 
-def test_host_scalars_follow_the_annealing_formula():
+def test_step_returns_its_own_learning_rate_and_sigma():
+    """The values logged for a step are that step's: the annealing formula at the
+    number of updates before it (the optimizer's iterations)."""
     cfg = train_gqn_draw.config_from_args(train_gqn_draw.build_parser().parse_args(TINY))
-    system = GQNSystem(cfg, 2)
+    system = GQNSystem(cfg, 2, log=lambda m: None)
+    system.build()
+    batch = next(iter(tf.data.Dataset.from_tensors(
+        __import__("training.gqn_system", fromlist=["dummy_batch"]).dummy_batch(cfg, 2))))
     for step in (0, 100000, 200000, 400000):
-        s = system.host_scalars(step)
+        system.optimizer.iterations.assign(step)
+        losses, values = system.train_step(batch, tf.constant(step, tf.int64), "train")
         expect_sigma = max(0.7 + 1.3 * (1 - step / 200000), 0.7)
         expect_lr = max(5e-5 + (5e-4 - 5e-5) * (1 - step / 1600000), 5e-5)
-        assert s["sigma"] == pytest.approx(expect_sigma) and s["learning_rate"] == pytest.approx(expect_lr)
-    assert annealed_value(5, 1.0, 0.0, 10) == pytest.approx(0.5)
+        assert float(values["sigma"]) == pytest.approx(expect_sigma, rel=1e-6)
+        assert float(values["learning_rate"]) == pytest.approx(expect_lr, rel=1e-6)
+        assert float(system.optimizer.learning_rate) == pytest.approx(
+            max(5e-5 + (5e-4 - 5e-5) * (1 - (step + 1) / 1600000), 5e-5), rel=1e-6)
+        assert set(losses) == {"elbo", "target_llh", "kl_regularizer", "l2_reconstruction"}
 
 
 def test_canvas_strip_layout():
@@ -178,48 +192,13 @@ def test_elbo_and_l2_fall_on_learnable_data(tmp_path, capsys):
     assert last["l2_reconstruction"] < 0.5 * first["l2_reconstruction"], (first, last)
 
 
-def test_quickstart_deadline_stops_training_like_sigterm(tmp_path):
-    from training import loop
-    from training.quickstart import _Deadline
-
-    class Slow(loop.TrainSystem):
-        def build(self):
-            self.w = tf.Variable(0.0)
-
-        def checkpoint_items(self):
-            return {"w": self.w}
-
-        def phase(self, step):
-            import time
-            time.sleep(0.05)
-            return "train"
-
-        def train_step(self, phase, batch, step):
-            self.w.assign_add(1.0)
-            return {"loss": tf.reduce_sum(batch) * 0.0}
-
-    def dataset_fn(ctx):
-        return tf.data.Dataset.range(10).map(lambda i: tf.cast(i, tf.float32)).batch(1)
-
-    lines = []
-    with _Deadline(3.0 / 60.0) as deadline:
-        result = loop.train(Slow(), dataset_fn, model_dir=str(tmp_path), global_batch_size=1,
-                            epochs=10000, log_steps=1,
-                            log=deadline.log_with_time_left(lines.append))
-    assert deadline.fired and result["status"] == "interrupted"
-    progress = [line for line in lines if line.startswith("step ")]
-    assert progress and all(re.search(r", 0:[0-3]\d left$", line) for line in progress), progress
-    assert 1 <= result["step"] < 10000
-    assert os.path.exists(tmp_path / f"ckpt-{result['step']}.index")
-
-
 def test_cli_on_real_mazes_shards(gqn_real_root, tmp_path, capsys):
     assert TINY[:2] == ["--dataset", DATASET]
     code, out, err = _main(["--dataset", "mazes"] + TINY[2:] + [
         "--data_dir", str(gqn_real_root), "--model_dir", str(tmp_path / "m"),
         "--max_steps", "2", "--log_steps", "1"], capsys)
     assert code == 0, err
-    assert "mazes: 2 train and 1 test files" in out and "step 2: elbo" in out
+    assert "mazes: 2 train and 1 test files" in out and "[train] 2/2 steps" in out
     assert os.path.exists(tmp_path / "m" / "ckpt-2.index")
 
 
@@ -233,3 +212,22 @@ def test_damaged_shard_is_one_line_error(data_root, tmp_path, capsys):
                                    "--max_steps", "4"], capsys)
     assert code == 2 and "data error" in err and "0001-of-2160.tfrecord" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_command_line_output_is_quiet_and_one_line_on_error(data_root, tmp_path):
+    """Run as a user does: no TensorFlow start-up chatter, one line per error, exit 2."""
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run(
+        [sys.executable, "training/train_gqn_draw.py", *TINY, "--data_dir", data_root,
+         "--model_dir", str(tmp_path / "m"), "--max_steps", "0"],
+        capture_output=True, text=True, cwd=root, env=env, timeout=300)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert "trainable parameters:" in done.stdout
+    done = subprocess.run(
+        [sys.executable, "training/train_gqn_draw.py", "--data_dir", str(tmp_path / "none")],
+        capture_output=True, text=True, cwd=root, env=env, timeout=300)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert "--data_dir" in done.stderr and "render_dataset.py" in done.stderr

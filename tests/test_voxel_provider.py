@@ -65,7 +65,8 @@ def test_load_scene_and_scenes(tmp_path):
     (np.zeros(SIZE, np.float32), "dtype float32, expected an integer"),
     (np.full(SIZE, 12, np.int64), r"labels outside 0..11 \(found min 12, max 12\)"),
     (np.full(SIZE, -1, np.int16), r"labels outside 0..11 \(found min -1"),
-    (b"not a numpy file", "unreadable"),
+    (b"not a numpy file", r"bad.npy: not a valid \.npy array file$"),
+    (b"\x93NUMPY garbage", "bad.npy: unreadable .npy file"),
 ])
 def test_bad_file_errors_name_the_file(tmp_path, content, message):
     path = tmp_path / "s" / "bad.npy"
@@ -77,6 +78,9 @@ def test_bad_file_errors_name_the_file(tmp_path, content, message):
     with pytest.raises(vp.VoxelFileError, match=message) as info:
         vp.load_scene(path, SIZE)
     assert str(info.value).startswith(str(path))
+    if isinstance(content, bytes):  # the header check says the same
+        with pytest.raises(vp.VoxelFileError, match=message):
+            vp.read_header(path, SIZE)
 
 
 def test_missing_file_is_unreadable(tmp_path):

@@ -14,6 +14,14 @@ from visualization.voxel_scene import (PALETTE, PALETTE_UINT8, VoxelInputError, 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def exit_code(main, argv):
+    """Exit code of a command's ``main`` (returned, or raised by the argument parser)."""
+    try:
+        return main(argv)
+    except SystemExit as stop:
+        return stop.code
+
+
 @pytest.fixture(scope="module")
 def offscreen():
     """Offscreen VTK rendering is possible (OSMesa present)."""
@@ -157,14 +165,46 @@ def test_colormap_and_bad_labels():
     scene = np.array([[[0.2, 1.0]]])
     _, colors, _ = scene_points(scene, colormap=True)
     assert colors[1, 0] > colors[1, 2] and colors[0, 2] > colors[0, 0]  # high = red, low = blue
-    with pytest.raises(VoxelInputError, match="no palette colour"):
+    with pytest.raises(VoxelInputError, match=r"labels outside 0..11 \(found min 20, max 20\); "
+                                              r"class labels are 0..11 \(12 classes\)"):
         scene_points(np.full((2, 2, 2), 20))
+    with pytest.raises(VoxelInputError, match="outside 0..11 .found min 12"):
+        scene_points(np.full((2, 2, 2), 12))  # the palette's 13th colour is no class
 
 
-def test_iso_camera_is_the_originals_for_full_scenes():
-    position, focal, up = camera_for((80, 48, 80))
+def test_original_camera_for_full_scenes():
+    position, focal, up = camera_for((80, 48, 80), "original")
     assert focal == (40, 24, 40) and up == (1, 0, 0)
     np.testing.assert_allclose(position, [400 * np.cos(0.4 * np.pi), 336 * np.sin(0.4 * np.pi), 120])
+
+
+def projected_box(grid, view):
+    """Picture coordinates (-1..1) of the 8 corners of the grid's box, by an independent pinhole."""
+    position, focal, up = (np.array(v, float) for v in camera_for(grid, view))
+    forward = (focal - position) / np.linalg.norm(focal - position)
+    right = np.cross(forward, up)
+    right /= np.linalg.norm(right)
+    true_up = np.cross(right, forward)
+    x, y, z = grid
+    corners = np.array([[a, b, c] for a in (0, y) for b in (0, x) for c in (0, z)], float) - position
+    depth = corners @ forward
+    tan = np.tan(np.radians(30) / 2)
+    return np.stack([corners @ right, corners @ true_up], 1) / (depth[:, None] * tan)
+
+
+@pytest.mark.parametrize("grid", [(16, 16, 16), (32, 16, 32), (80, 48, 80), (8, 4, 8)])
+@pytest.mark.parametrize("view", ["iso", "top", "front"])
+def test_fitted_cameras_centre_the_grid_and_fill_the_frame(grid, view):
+    xy = projected_box(grid, view)
+    low, high = xy.min(0), xy.max(0)
+    np.testing.assert_allclose(low + high, 0, atol=1e-3)  # centred
+    assert max(high) == pytest.approx(0.9, abs=1e-3)  # spans 90 % of the frame's larger side
+
+
+def test_original_camera_leaves_small_grids_small():
+    """Why the views are fitted: the original camera shows 16^3 in about a third of the width."""
+    xy = projected_box((16, 16, 16), "original")
+    assert (xy.max(0) - xy.min(0)).max() < 0.75  # of the frame's width 2
 
 
 # ---------------------------------------------------------------- rendering
@@ -215,8 +255,39 @@ def test_cli_screenfile_and_all(offscreen, tmp_path):
     assert Image.open(tmp_path / "shot.png").size == (48, 48)
     assert main([str(path), "--all", "--size", "40", "-df", "2"]) == 0
     written = sorted(p.name for p in tmp_path.glob("real_*.png"))
-    assert written == ["real_0.png", "real_1.png"]
-    assert Image.open(tmp_path / "real_1.png").size == (40, 40)
+    assert written == ["real_1.png", "real_2.png"]  # one-based, like -i
+    assert Image.open(tmp_path / "real_2.png").size == (40, 40)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["real.npy", "real_1.png", "real_2.png",
+                                                          "shot.png"]  # no temporary file left
+
+
+def test_all_progress_in_the_shared_format(offscreen, tmp_path, capsys):
+    import re
+
+    from visualization.voxviz import main
+    np.save(tmp_path / "r.npy", np.stack([three_class_scene()] * 3))
+    assert main([str(tmp_path / "r.npy"), "--all", "--size", "32"]) == 0
+    captured = capsys.readouterr()
+    assert re.fullmatch(r"\[voxviz\] 3/3 scenes  [\d.]+ scenes/s  ETA 0:00:00",
+                        captured.err.splitlines()[-1])
+    assert captured.out == f"[voxviz] wrote 3 pictures: {tmp_path}/r_1.png .. {tmp_path}/r_3.png\n"
+
+
+def test_small_grids_fill_the_picture(offscreen):
+    """A full 16^3 or 32x16x32 grid spans most of the picture (the original camera: a third)."""
+    from visualization.voxviz import render_image
+    renderer = render_process.open_renderer(64)
+    try:
+        for grid in ((16, 16, 16), (32, 16, 32)):
+            picture = render_image(np.full(grid, 3), renderer=renderer)
+            rows, cols = np.nonzero((picture < 250).any(axis=-1))
+            height, width = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+            assert max(height, width) >= 0.8 * 64, (grid, height, width)
+            assert rows.min() > 0 and cols.min() > 0 and rows.max() < 63 and cols.max() < 63
+            assert abs((rows.min() + rows.max()) / 2 - 31.5) <= 3  # centred
+            assert abs((cols.min() + cols.max()) / 2 - 31.5) <= 3
+    finally:
+        renderer.close()
 
 
 def test_script_headless_writes_default_png(offscreen, tmp_path):
@@ -227,7 +298,8 @@ def test_script_headless_writes_default_png(offscreen, tmp_path):
     run = subprocess.run([sys.executable, "visualization/voxviz.py", str(path), "--size", "32"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
-    assert (tmp_path / "recons_0.png").is_file()
+    assert run.stdout == f"[voxviz] wrote {tmp_path}/recons_1.png\n"  # the index the user means
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["recons.npy", "recons_1.png"]
 
 
 def test_child_process_picture_equals_cli_picture(offscreen, tmp_path):
@@ -286,28 +358,49 @@ def bad_input_cases(tmp_path):
     labels = tmp_path / "labels.npy"
     np.save(labels, np.full((1, 2, 2, 2), 99))
     return [
-        ([str(tmp_path / "missing.npy")], "no such file"),
+        ([str(tmp_path / "missing.npy")], f"scene file {tmp_path}/missing.npy does not exist"),
         ([str(other)], "expected a .npy file"),
         ([str(good), "-i", "3"], "index 3 out of range: expected 1..2"),
         ([str(good), "-i", "0"], "index 0 out of range"),
         ([str(flat)], "expected rank 3"),
-        ([str(text)], "not a readable .npy"),
-        ([str(labels), "-sc", str(tmp_path / "x")], "no palette colour"),
+        ([str(text)], f"scene file {tmp_path}/text.npy is not a valid .npy array file"),
+        ([str(labels), "-sc", str(tmp_path / "x")],
+         "labels outside 0..11 (found min 99, max 99); class labels are 0..11 (12 classes)"),
         ([str(good), "-df", "3", "-sc", str(tmp_path / "y")], "does not divide"),
         ([str(good), "--view", "side"], "invalid choice"),
         ([str(good), "-u", "0"], "uniform-size"),
+        ([str(good), "-mc", "-1"], "-mc/--max-component: expected >= 0"),
+        ([str(good), "-sc", "/nonexistent/shot"],
+         "-sc/--screenfile /nonexistent/shot.png: folder /nonexistent does not exist"),
+        ([str(good), "--all", "-sc", "/nonexistent/shot"], "folder /nonexistent does not exist"),
     ]
 
 
 def test_bad_input_one_line_exit_2(tmp_path, capsys):
     from visualization.voxviz import main
     for argv, message in bad_input_cases(tmp_path):
-        with pytest.raises(SystemExit) as exit_info:
-            main(argv)
+        code = exit_code(main, argv)
         err = capsys.readouterr().err
-        assert exit_info.value.code == 2, argv
-        assert err.count("\n") == 1 and message in err, (argv, err)
-    assert not list(tmp_path.glob("*.png"))
+        assert code == 2, argv
+        assert err.count("\n") == 1 and err.startswith("voxviz.py: error: ") and message in err, \
+            (argv, err)
+    assert not list(tmp_path.glob("*.png")) and not list(tmp_path.glob(".*"))
+
+
+@pytest.mark.parametrize("case", ["screenfile", "text"])
+def test_script_bad_input_one_line(tmp_path, case):
+    """As a user runs it: one line on stderr, exit code 2, no traceback."""
+    np.save(tmp_path / "real.npy", np.zeros((2, 4, 4, 4), np.uint8))
+    (tmp_path / "text.npy").write_text("1 2 3\n")
+    argv = {"screenfile": [str(tmp_path / "real.npy"), "-i", "1", "-sc", "/nonexistent/shot"],
+            "text": [str(tmp_path / "text.npy")]}[case]
+    run = subprocess.run([sys.executable, "visualization/voxviz.py", *argv], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    expected = {"screenfile": "voxviz.py: error: -sc/--screenfile /nonexistent/shot.png: "
+                              "folder /nonexistent does not exist\n",
+                "text": f"voxviz.py: error: scene file {tmp_path}/text.npy is not a valid .npy "
+                        "array file\n"}[case]
+    assert (run.returncode, run.stderr, run.stdout) == (2, expected, "")
 
 
 def test_full_scene_renders_quickly(offscreen, tmp_path):

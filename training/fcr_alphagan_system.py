@@ -1,14 +1,14 @@
-"""FCR-alphaGAN as a ``loop.TrainSystem``: the original two-phase iteration of ``train.py``.
+"""FCR-alphaGAN as a ``TrainSystem``: the original two-phase iteration of ``train.py``.
 
 Kept from the original:
 
 - iteration ``ite`` counts from 1 (``ite = step + 1``, ``step`` = iterations done);
-- phase "before" (``ite < SWITCHING_ITE``): twice (encoder Adam step on ``cost_enc`` with
+- phase "autoencoder_gan" (``ite < SWITCHING_ITE``): twice (encoder Adam step on ``cost_enc`` with
   the ``LEARNING_RATE_V`` schedule, generator step on ``cost_gen``), then one
   discriminator step on ``cost_discrim``, then one code-discriminator step on
   ``cost_code`` (``LEARNING_RATE_V`` schedule); every step recomputes its forward pass
   with the current weights, as each ``sess.run`` did;
-- phase "after" (``ite >= SWITCHING_ITE``): a refiner step on ``cost_gen_ref``
+- phase "refiner" (``ite >= SWITCHING_ITE``): a refiner step on ``cost_gen_ref``
   (``LEARNING_RATE_V`` schedule) and a discriminator step on ``cost_discrim_ref`` with
   its own Adam state (the original builds a second discriminator optimizer);
 - ``LEARNING_RATE_V = [a, n, b]``: rate ``a`` while ``ite < n``, else ``b``;
@@ -22,9 +22,9 @@ Kept from the original:
   (batch ``CONST.BATCH_SIZE``) to ``train_vox/<N>.npy``, plus ``<N>_refine.npy`` after
   the switch.
 
-Losses are returned multiplied by ``local_batch / global_batch`` so that the loop's SUM
-over replicas gives the original batch mean; gradients are taken of the same scaled
-costs.
+The losses are per-example (``models/fcr_alphagan/losses.py``), averaged over the
+GLOBAL batch with ``tf.nn.compute_average_loss``: the loop's sum over replicas is the
+original batch mean, and gradients are taken of the same averages.
 """
 import os
 
@@ -33,7 +33,8 @@ import numpy as np
 import tensorflow as tf
 
 from models.fcr_alphagan import build_networks, losses
-from training import loop
+from models.fcr_alphagan.config import model_config, run_config
+from training.system import TrainSystem, present_gradients
 
 TRAIN_VOX_DIR = "train_vox"
 SAMPLE_Z_FILE = "sample_z.npy"
@@ -49,13 +50,15 @@ def _adam(learning_rate, beta_1):
                                  beta_2=0.9, epsilon=1e-8)
 
 
-class FCRAlphaGANSystem(loop.TrainSystem):
+class FCRAlphaGANSystem(TrainSystem):
     """The five networks, six optimizers and the original iteration.
 
     ``cfg`` is a ``default_config()`` with overrides applied (batch size, learning rates).
     ``model_dir`` receives ``sample_z.npy`` and ``train_vox/``; ``on_build(nets)`` is called
     once the networks exist (the CLI logs parameter counts there).
     """
+
+    name = "fcr_alphagan"
 
     def __init__(self, cfg, model_dir, global_batch_size=None, seed=None, dtype=None,
                  on_build=None):
@@ -113,77 +116,72 @@ class FCRAlphaGANSystem(loop.TrainSystem):
     def checkpoint_items(self):
         return dict(self.nets, **self.optimizers, rng=self.rng)
 
-    def config_dict(self):
-        return loop_json(self.cfg)
+    def model_config(self):
+        return model_config(self.cfg)
+
+    def run_config(self):
+        return run_config(self.cfg)
 
     def phase(self, step):
-        return "before" if step + 1 < self.cfg.SWITCHING_ITE else "after"
-
-    def checkpoint_number(self, step):
-        return step // self.cfg.CHECK_FREQ
-
-    def host_scalars(self, step):
-        return {"learning_rate_v": float(learning_rate_v(self.cfg.LEARNING_RATE_V, step))}
+        return "autoencoder_gan" if step + 1 < self.cfg.SWITCHING_ITE else "refiner"
 
     # ------------------------------------------------------------- one step
     def _apply(self, opt_name, tape, cost):
         variables = self.nets[self._var_owner[opt_name]].trainable_variables
         grads = tape.gradient(cost, variables)
         # the sigma head of the encoder feeds no loss (as in the original): no gradient
-        self.optimizers[opt_name].apply_gradients(loop.present_gradients(grads, variables))
+        self.optimizers[opt_name].apply_gradients(present_gradients(grads, variables))
+
+    def _average(self, per_example):
+        return tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch_size)
 
     def _recons(self, x, probs):
-        return losses.reconstruction_loss(x, probs, self.cfg.LAMDA_GAMMA)
+        return self._average(losses.reconstruction_loss(x, probs, self.cfg.LAMDA_GAMMA))
 
-    def train_step(self, phase, batch, step):
-        cfg, nets = self.cfg, self.nets
+    def train_step(self, batch, step, phase):
+        cfg, nets, avg = self.cfg, self.nets, self._average
         x = tf.one_hot(tf.cast(batch, tf.int32), self.n_class, dtype=tf.float32)
         local = tf.shape(x)[0]
-        scale = tf.cast(local, tf.float32) / float(self.global_batch_size)
         z = self.rng.normal([local, *cfg.NET.START_VOX, cfg.NET.DIM_Z])
         lr_v = learning_rate_v(cfg.LEARNING_RATE_V, step + 1)
         lam = float(cfg.LAMDA_RECONS)
         E, G, D = nets["encoder"], nets["generator"], nets["discriminator"]
         C, R = nets["code_discriminator"], nets["refiner"]
         out = {}
-        if phase == "before":
+        if phase == "autoencoder_gan":
             self.optimizers["opt_encoder"].learning_rate = lr_v
             self.optimizers["opt_code_discriminator"].learning_rate = lr_v
             for _ in range(2):
                 with tf.GradientTape() as tape:
                     z_enc, _ = E(x, training=True)
                     recons = self._recons(x, G(z_enc, training=True))
-                    code_enc = losses.code_encode_loss(C(z_enc, training=True), self.legacy)
+                    code_enc = avg(losses.code_encode_loss(C(z_enc, training=True), self.legacy))
                     c_enc = losses.cost_enc(code_enc, recons, lam)
-                    scaled = c_enc * scale
-                self._apply("opt_encoder", tape, scaled)
+                self._apply("opt_encoder", tape, c_enc)
                 with tf.GradientTape() as tape:
                     z_enc, _ = E(x, training=True)
                     decoded = G(z_enc, training=True)
                     generated = G(z, training=True)
                     recons_g = self._recons(x, decoded)
-                    gen = losses.generator_loss(
-                        [D(generated, training=True), D(decoded, training=True)], self.legacy)
+                    gen = avg(losses.generator_loss(
+                        [D(generated, training=True), D(decoded, training=True)], self.legacy))
                     c_gen = losses.cost_gen(recons_g, gen, lam)
-                    scaled = c_gen * scale
-                self._apply("opt_generator", tape, scaled)
+                self._apply("opt_generator", tape, c_gen)
             z_enc, _ = E(x, training=True)
             decoded = G(z_enc, training=True)
             generated = G(z, training=True)
             with tf.GradientTape() as tape:
-                discrim = losses.discriminator_loss(
+                discrim = avg(losses.discriminator_loss(
                     D(x, training=True),
-                    [D(generated, training=True), D(decoded, training=True)], self.legacy)
+                    [D(generated, training=True), D(decoded, training=True)], self.legacy))
                 c_dis = losses.cost_discrim(discrim)
-                scaled = c_dis * scale
-            self._apply("opt_discriminator", tape, scaled)
+            self._apply("opt_discriminator", tape, c_dis)
             z_enc, _ = E(x, training=True)
             with tf.GradientTape() as tape:
-                code_dis = losses.code_discriminator_loss(
-                    C(z, training=True), C(z_enc, training=True), self.legacy)
+                code_dis = avg(losses.code_discriminator_loss(
+                    C(z, training=True), C(z_enc, training=True), self.legacy))
                 c_code = losses.cost_code(code_dis)
-                scaled = c_code * scale
-            self._apply("opt_code_discriminator", tape, scaled)
+            self._apply("opt_code_discriminator", tape, c_code)
             out = {"recons_loss": recons, "code_encode_loss": code_enc, "gen_loss": gen,
                    "discrim_loss": discrim, "code_discrim_loss": code_dis,
                    "cost_enc": c_enc, "cost_gen": c_gen, "cost_discrim": c_dis,
@@ -198,24 +196,23 @@ class FCRAlphaGANSystem(loop.TrainSystem):
                 refined_dec = R(decoded, training=True)
                 refined_gen = R(generated, training=True)
                 recons_ref = self._recons(x, refined_dec)
-                gen_ref = losses.generator_loss(
-                    [D(refined_gen, training=True), D(refined_dec, training=True)], self.legacy)
+                gen_ref = avg(losses.generator_loss(
+                    [D(refined_gen, training=True), D(refined_dec, training=True)], self.legacy))
                 c_ref = losses.cost_gen_ref(recons_ref, gen_ref, lam)
-                scaled = c_ref * scale
-            self._apply("opt_refiner", tape, scaled)
+            self._apply("opt_refiner", tape, c_ref)
             refined_dec = R(decoded, training=True)
             refined_gen = R(generated, training=True)
             with tf.GradientTape() as tape:
-                discrim_ref = losses.discriminator_loss(
+                discrim_ref = avg(losses.discriminator_loss(
                     D(x, training=True),
-                    [D(refined_gen, training=True), D(refined_dec, training=True)], self.legacy)
+                    [D(refined_gen, training=True), D(refined_dec, training=True)], self.legacy))
                 c_dis_ref = losses.cost_discrim_ref(discrim_ref)
-                scaled = c_dis_ref * scale
-            self._apply("opt_discriminator_refine", tape, scaled)
+            self._apply("opt_discriminator_refine", tape, c_dis_ref)
             out = {"recons_loss": recons, "recons_loss_refine": recons_ref,
                    "gen_loss_refine": gen_ref, "discrim_loss_refine": discrim_ref,
                    "cost_gen_ref": c_ref, "cost_discrim_ref": c_dis_ref}
-        return {k: tf.cast(v, tf.float32) * scale for k, v in out.items()}
+        return ({k: tf.cast(v, tf.float32) for k, v in out.items()},
+                {"learning_rate_v": lr_v})
 
     # ------------------------------------------------------------ recording
     def record_train_vox(self, step, number):
@@ -233,16 +230,6 @@ class FCRAlphaGANSystem(loop.TrainSystem):
             np.save(paths[1], np.argmax(refined.numpy(), axis=-1)[:keep].astype(np.int64))
         return paths
 
-    def after_checkpoint(self, step, number):
-        self.record_train_vox(step, number)
-
-
-def loop_json(cfg):
-    """The config as plain JSON-able nested dicts and lists."""
-    def plain(v):
-        if isinstance(v, dict):
-            return {k: plain(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [plain(x) for x in v]
-        return v
-    return plain(cfg)
+    def on_checkpoint(self, step, path):
+        """Record the training scenes under the checkpoint's number (``ckpt-N``)."""
+        self.record_train_vox(step, int(path.rsplit("-", 1)[1]))

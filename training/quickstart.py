@@ -9,23 +9,26 @@
    steps, 32-channel LSTMs, 16 latent channels, sigma annealed over 2000
    steps instead of 200000 so that a short run gets sharp, 4 examples drawn
    per scene read) into
-   ``./demo/model`` for ``--minutes`` minutes of wall time, resuming when a
-   checkpoint is there. When the time is up the run stops as on SIGTERM:
-   checkpoint, clean exit. Every other flag goes to ``train_gqn_draw.py`` and
-   overrides these defaults (e.g. ``--batch_size 16`` or
-   ``--set LSTM_OUTPUT_CHANNELS 64``).
-3. Runs ``evaluation/gqn_views.py`` into ``./demo/views`` and prints where
-   everything is.
+   ``./demo/model`` for ``--minutes`` minutes of training steps (the loop's
+   time budget: it stops before a step that would overrun it, saves a
+   checkpoint and ends as completed), resuming when a checkpoint is there.
+   Every other flag goes to ``train_gqn_draw.py`` and overrides these defaults
+   (e.g. ``--batch_size 16`` or ``--set LSTM_OUTPUT_CHANNELS 64``).
+3. Renders novel views with ``evaluation/gqn_views.py`` into ``./demo/views``,
+   prints where everything is and the exact ``train_gqn_draw.py`` command that
+   continues the training by hand.
 
 Exit codes: 0 done, 1 training diverged, 2 bad flags or data, 130 stopped by
 the user (Ctrl-C: the checkpoint is saved, no views are rendered).
 """
-import argparse
 import os
-import signal
 import sys
-import threading
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from data_provider import cli  # noqa: E402
+
+PROG = "quickstart.py"
 
 DATASET = "rooms_ring_camera"
 DEMO_TRAIN_FLAGS = [
@@ -39,13 +42,13 @@ DEMO_TRAIN_FLAGS = [
 
 
 def build_parser():
-    p = argparse.ArgumentParser(
-        description="Render demo data, train a small GQN for a few minutes, render novel views. "
-                    "Unknown flags are passed to train_gqn_draw.py.")
+    p = cli.ArgumentParser(
+        prog=PROG, description="Render demo data, train a small GQN for a few minutes, render "
+                               "novel views. Unknown flags are passed to train_gqn_draw.py.")
     p.add_argument("--data_dir", default=None,
                    help="existing GQN data root (default: render ./demo/data when absent)")
     p.add_argument("--demo_dir", default="demo", help="where data/, model/ and views/ go")
-    p.add_argument("--minutes", type=float, default=5.0, help="wall-clock training budget per run")
+    p.add_argument("--minutes", type=float, default=5.0, help="time budget of the training steps of this run")
     p.add_argument("--num_train", type=int, default=200, help="scenes to render for training")
     p.add_argument("--num_test", type=int, default=20, help="scenes to render for testing")
     p.add_argument("--num_scenes", type=int, default=4, help="test scenes for the novel views")
@@ -77,97 +80,63 @@ def prepare_data(args, log=print):
     return root
 
 
-class _Deadline:
-    """Sends this process SIGTERM after ``minutes`` (the loop then saves and stops)."""
+def render_views(model_dir, data_dir, dataset, num_scenes, views_dir, log=print):
+    """``evaluation/gqn_views.py`` in its own process (evaluation sits above training)."""
+    import subprocess
 
-    def __init__(self, minutes):
-        self.fired = False
-        self.end = time.monotonic() + minutes * 60.0
-        self._timer = threading.Timer(minutes * 60.0, self._fire)
-        self._timer.daemon = True
-
-    def log_with_time_left(self, log):
-        """``log`` whose progress lines end with the time left of the budget.
-
-        The demo trains for a fixed time, so the loop's ETA (from the epoch
-        count) means nothing here; it is replaced by the budget's end.
-        """
-        def wrapped(message):
-            if ", ETA " in message:
-                left = max(0, int(self.end - time.monotonic()))
-                message = message.split(", ETA ")[0] + f", {left // 60}:{left % 60:02d} left"
-            log(message)
-        return wrapped
-
-    def _fire(self):
-        self.fired = True
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    def __enter__(self):
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._timer.cancel()
-        return False
+    tool = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "evaluation", "gqn_views.py")
+    done = subprocess.run(
+        [sys.executable, tool, "--model_dir", model_dir, "--data_dir", data_dir,
+         "--dataset", dataset, "--num_scenes", str(num_scenes), "--out", views_dir],
+        capture_output=True, text=True)
+    for line in done.stdout.splitlines():
+        log(line)
+    if done.returncode:
+        raise cli.CommandFailed(f"rendering the views failed: {done.stderr.strip()}")
 
 
 def run(argv=None, log=print):
     args, extra = build_parser().parse_known_args(argv)
     if args.minutes <= 0:
-        raise SystemExit("quickstart.py: error: --minutes must be > 0")
+        raise cli.UsageError(f"--minutes must be > 0, got {args.minutes}")
     from training import train_gqn_draw
-    from evaluation import gqn_views
 
-    data_dir = prepare_data(args, log)
     model_dir = os.path.join(args.demo_dir, "model")
     views_dir = os.path.join(args.demo_dir, "views")
-    train_argv = (["--data_dir", data_dir, "--dataset", DATASET, "--model_dir", model_dir]
-                  + DEMO_TRAIN_FLAGS + extra)
+    data_root = args.data_dir or os.path.join(args.demo_dir, "data")
+    train_argv = (["--data_dir", data_root, "--dataset", DATASET, "--model_dir", model_dir,
+                   "--max_seconds", str(args.minutes * 60.0)] + DEMO_TRAIN_FLAGS + extra)
     train_args = train_gqn_draw.build_parser().parse_args(train_argv)
+    data_dir = prepare_data(args, log)
     log(f"[demo] training for {args.minutes:g} minutes into {model_dir}")
-    with _Deadline(args.minutes) as deadline:
-        result = train_gqn_draw.run(train_args, log=deadline.log_with_time_left(log))
+    result = train_gqn_draw.run(train_args, log=log)
     if result is None:
         return 0
-    if result["status"] == "interrupted" and not deadline.fired:
+    if result["status"] == "interrupted":
         log(f"[demo] stopped; resume with the same command. Checkpoint: {result['checkpoint']}")
-        return 130
-    view_args = gqn_views.build_parser().parse_args(
-        ["--model_dir", model_dir, "--data_dir", data_dir, "--dataset", train_args.dataset,
-         "--num_scenes", str(args.num_scenes), "--out", views_dir])
-    gqn_views.run(view_args, log=log)
+        return cli.EXIT_INTERRUPTED
+    render_views(model_dir, data_dir, train_args.dataset, args.num_scenes, views_dir, log)
+    train_args.max_seconds = None
     log("[demo] outputs:\n"
         f"  data:        {data_dir}\n"
         f"  checkpoints: {model_dir} (config.json, eval.json, ckpt-N; run again to train more)\n"
         f"  TensorBoard: tensorboard --logdir {model_dir}\n"
-        f"  novel views: {views_dir}/views.png, {views_dir}/ring_*.gif, *.npy, metrics.json")
+        f"  novel views: {views_dir}/views.png, {views_dir}/ring_*.gif, *.npy, metrics.json\n"
+        f"  train more by hand: {train_gqn_draw.command_line(train_args)}")
+    log(f"[demo] completed: {result['step']} training steps in {model_dir}")
     return 0
 
 
 def main(argv=None):
-    from evaluation.gqn_views import UsageError as ViewsUsageError
-    import tensorflow as tf
-    from training import loop
-    from training.train_gqn_draw import UsageError, one_line
+    code = {}
 
-    def log(message):
-        print(message, flush=True)
+    def job(a):
+        code["exit"] = run(a, log=lambda m: print(m, flush=True))
 
-    try:
-        code = run(argv, log)
-    except (UsageError, ViewsUsageError, ValueError, FileExistsError) as e:
-        print(f"quickstart.py: error: {e}", file=sys.stderr)
-        code = 2
-    except loop.TrainingDivergedError as e:
-        print(f"quickstart.py: training diverged: {e}", file=sys.stderr)
-        code = 1
-    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as e:
-        print(f"quickstart.py: data error: {one_line(e)}", file=sys.stderr)
-        code = 2
-    sys.exit(code)
+    status = cli.run_main(PROG, job, argv, tensorflow=True)
+    sys.exit(status if status else code.get("exit", 0))
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     main()

@@ -5,10 +5,16 @@ Flags of the original ``main.py``: ``--epoch`` (TRAIN.NUM_EPOCH 15), ``--learnin
 (resume; the original's ``--ini_epoch`` names the checkpoint number to resume from).
 Added: ``--voxel_root``, ``--checkpoint_dir``, ``--max_iterations``, ``--seed``,
 ``--mixed_precision`` (bfloat16 compute), ``--legacy_swapped_gan_loss``,
-``--bn_moving_averages``, ``--config FILE.yaml`` and ``--set KEY VALUE ...``.
+``--bn_moving_averages``, ``--config FILE.yaml``, ``--set KEY VALUE [KEY VALUE ...]``
+(repeatable) and ``--verbose``.
+
+Training stops at ``--max_iterations`` or after ``--epoch`` epochs, whichever comes
+first; an explicit ``--max_iterations`` without ``--epoch`` lifts the default epoch
+count. The last line names the limit that ended the run.
 
 Outputs in ``--checkpoint_dir``: ``ckpt-N`` (N = iteration // CHECK_FREQ, at most SAVER_MAX
-kept), ``config.json``, ``sample_z.npy``, ``train_vox/<N>.npy`` (and ``<N>_refine.npy``
+kept), ``config.json`` (the model part is compared on resume: data paths, epochs and
+intervals may change), ``sample_z.npy``, ``train_vox/<N>.npy`` (and ``<N>_refine.npy``
 after SWITCHING_ITE), TensorBoard scalars in ``train/``. Without ``--middle_start`` a
 directory that already holds checkpoints is refused, so nothing is overwritten by
 accident. The final (or interrupted) save at an iteration that is not a multiple of
@@ -21,43 +27,40 @@ Example (CPU, tiny grid)::
         --max_iterations 20 --set CONST.N_VOX [16,16,16] NET.START_VOX [1,1,1] \\
         NET.DIM [32,16,8,8,12] CONST.BATCH_SIZE 4 CHECK_FREQ 10
 """
-import argparse
 import os
 import sys
 
-import keras
-import tensorflow as tf
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from data_provider import voxel_provider
-from models.fcr_alphagan import NETWORK_NAMES, build_networks, count_trainable
-from models.fcr_alphagan.config import (ConfigError, cfg_from_file, cfg_from_list, check_config,
-                                        default_config)
-from training import loop
-from training.fcr_alphagan_system import FCRAlphaGANSystem
+from data_provider import cli  # noqa: E402
 
-DEFAULTS = default_config()
+PROG = "train_fcr_alphagan.py"
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description="Train FCR-alphaGAN (two phases: auto-encoding "
-                                "GAN, then refiner).")
+    from models.fcr_alphagan.config import default_config
+
+    defaults = default_config()
+    p = cli.ArgumentParser(prog=PROG, description="Train FCR-alphaGAN (two phases: "
+                           "auto-encoding GAN, then refiner).")
     p.add_argument("--epoch", type=int, default=None,
-                   help=f"epochs to train [TRAIN.NUM_EPOCH, {DEFAULTS.TRAIN.NUM_EPOCH}]")
+                   help=f"epochs to train [TRAIN.NUM_EPOCH, {defaults.TRAIN.NUM_EPOCH}; lifted "
+                        "by an explicit --max_iterations]")
     p.add_argument("--learning_rate_G", type=float, default=None,
-                   help=f"generator Adam rate [LEARNING_RATE_G, {DEFAULTS.LEARNING_RATE_G}]")
+                   help=f"generator Adam rate [LEARNING_RATE_G, {defaults.LEARNING_RATE_G}]")
     p.add_argument("--learning_rate_D", type=float, default=None,
-                   help=f"discriminator Adam rate [LEARNING_RATE_D, {DEFAULTS.LEARNING_RATE_D}]")
+                   help=f"discriminator Adam rate [LEARNING_RATE_D, {defaults.LEARNING_RATE_D}]")
     p.add_argument("--batch_size", type=int, default=None,
-                   help=f"global batch of scenes [CONST.BATCH_SIZE, {DEFAULTS.CONST.BATCH_SIZE}]")
+                   help=f"global batch of scenes [CONST.BATCH_SIZE, {defaults.CONST.BATCH_SIZE}]")
     p.add_argument("--middle_start", action="store_true",
                    help="resume from the checkpoints in --checkpoint_dir")
     p.add_argument("--ini_epoch", type=int, default=0,
                    help="with --middle_start: checkpoint number N (ckpt-N) to resume from; "
                         "0 = the latest")
-    p.add_argument("--voxel_root", default=DEFAULTS.DIR.SCENE_ID_PATH,
-                   help="voxel tree <root>/<sceneId>/<modelId>.npy [%(default)s]")
-    p.add_argument("--checkpoint_dir", default=DEFAULTS.DIR.CHECK_POINT_PATH,
-                   help="checkpoints, config.json, sample_z.npy, train_vox/ [%(default)s]")
+    p.add_argument("--voxel_root", default=defaults.DIR.SCENE_ID_PATH,
+                   help="voxel tree <root>/<sceneId>/<modelId>.npy")
+    p.add_argument("--checkpoint_dir", default=defaults.DIR.CHECK_POINT_PATH,
+                   help="checkpoints, config.json, sample_z.npy, train_vox/")
     p.add_argument("--max_iterations", type=int, default=None,
                    help="stop after this many iterations in total (0: build, log, exit)")
     p.add_argument("--seed", type=int, default=None, help="random seed")
@@ -67,19 +70,22 @@ def build_parser():
                    help="reproduce the original's swapped labels/logits in the GAN losses")
     p.add_argument("--bn_moving_averages", action="store_true",
                    help="batch norm uses moving averages at inference (original: batch stats)")
-    p.add_argument("--log_steps", type=int, default=10, help="log every N iterations [10]")
+    p.add_argument("--log_steps", type=int, default=10, help="log every N iterations")
     p.add_argument("--config", default=None, help="YAML file of config overrides")
-    p.add_argument("--set", nargs="+", default=[], metavar="KEY VALUE",
-                   help="config overrides, e.g. --set CONST.N_VOX [16,16,16] CHECK_FREQ 2")
+    cli.add_set_argument(p, "config overrides, e.g. --set CONST.N_VOX [16,16,16] CHECK_FREQ 2")
+    cli.add_verbose_argument(p)
     return p
 
 
 def make_config(args):
     """The config: defaults, then --config, then --set, then the explicit flags."""
+    from models.fcr_alphagan.config import (cfg_from_file, cfg_from_list, check_config,
+                                            default_config)
+
     cfg = default_config()
     if args.config:
         cfg_from_file(cfg, args.config)
-    cfg_from_list(cfg, args.set)
+    cfg_from_list(cfg, [x for pair in cli.set_pairs(args.set) for x in pair])
     if args.epoch is not None:
         cfg.TRAIN.NUM_EPOCH = args.epoch
     if args.learning_rate_G is not None:
@@ -105,25 +111,30 @@ def make_config(args):
 
 def log_parameter_counts(nets, log=print):
     """One line per network: ``trainable parameters <network>: N``."""
+    from models.fcr_alphagan import NETWORK_NAMES, count_trainable
+
     for name in NETWORK_NAMES:
         log(f"trainable parameters {name}: {count_trainable(nets[name])}")
 
 
 def prepare_resume(checkpoint_dir, middle_start, ini_epoch):
     """Refuse to overwrite without --middle_start; point the state at ckpt-<ini_epoch>."""
-    latest = tf.train.latest_checkpoint(checkpoint_dir)
+    import tensorflow as tf
+    from training import checkpointing
+
+    latest = checkpointing.latest(checkpoint_dir)
     if not middle_start:
         if latest:
-            raise ValueError(f"--checkpoint_dir {checkpoint_dir} already holds checkpoints "
-                             f"(latest {os.path.basename(latest)}); pass --middle_start to "
-                             "resume or choose another directory")
+            raise cli.UsageError(f"--checkpoint_dir {checkpoint_dir} already holds checkpoints "
+                                 f"(latest {os.path.basename(latest)}); pass --middle_start to "
+                                 "resume or choose another directory")
         return None
     if latest is None:
-        raise ValueError(f"--middle_start: no checkpoint in --checkpoint_dir {checkpoint_dir}")
+        raise cli.UsageError(f"--middle_start: no checkpoint in --checkpoint_dir {checkpoint_dir}")
     if ini_epoch:
-        wanted = os.path.join(checkpoint_dir, f"{loop.CHECKPOINT_PREFIX}-{ini_epoch}")
+        wanted = os.path.join(checkpoint_dir, f"{checkpointing.CHECKPOINT_PREFIX}-{ini_epoch}")
         if not tf.io.gfile.exists(wanted + ".index"):
-            raise ValueError(f"--ini_epoch {ini_epoch}: {wanted}.index does not exist")
+            raise cli.UsageError(f"--ini_epoch {ini_epoch}: {wanted}.index does not exist")
         if os.path.basename(wanted) != os.path.basename(latest):
             state = tf.train.get_checkpoint_state(checkpoint_dir)
             kept = [p for p in state.all_model_checkpoint_paths
@@ -135,11 +146,17 @@ def prepare_resume(checkpoint_dir, middle_start, ini_epoch):
 
 def train(cfg, args, log=print):
     """Build the system and run the shared loop; returns the loop's result dict."""
+    from data_provider import voxel_provider
+    from models.fcr_alphagan import build_networks
+    from training import loop
+    from training.distribution import make_strategy
+    from training.fcr_alphagan_system import FCRAlphaGANSystem
+
     dtype = "mixed_bfloat16" if args.mixed_precision else None
     if args.max_iterations == 0:
         log_parameter_counts(build_networks(cfg, dtype=dtype), log)
-        return {"step": 0, "status": "built"}
-    strategy = loop.make_strategy()
+        return {"step": 0, "status": "built", "stopped_by": "max_iterations 0"}
+    strategy = make_strategy()
     prepare_resume(args.checkpoint_dir, args.middle_start, args.ini_epoch)
     pairs = voxel_provider.scene_model_id_pairs(args.voxel_root,
                                                 tuple(cfg.TRAIN.DATASET_PORTION))
@@ -149,32 +166,35 @@ def train(cfg, args, log=print):
         seed=args.seed)
     system = FCRAlphaGANSystem(cfg, args.checkpoint_dir, cfg.CONST.BATCH_SIZE, args.seed, dtype,
                                on_build=lambda nets: log_parameter_counts(nets, log))
+    epochs = cfg.TRAIN.NUM_EPOCH
+    if args.max_iterations is not None and args.epoch is None:
+        epochs = None  # an explicit iteration count wins over the default epoch count
     return loop.train(system, dataset_fn, model_dir=args.checkpoint_dir,
                       global_batch_size=cfg.CONST.BATCH_SIZE, max_steps=args.max_iterations,
-                      epochs=cfg.TRAIN.NUM_EPOCH, chkpt_steps=cfg.CHECK_FREQ,
-                      log_steps=args.log_steps, max_to_keep=cfg.SAVER_MAX,
-                      strategy=strategy, log=log)
+                      epochs=epochs, chkpt_steps=cfg.CHECK_FREQ, log_steps=args.log_steps,
+                      max_to_keep=cfg.SAVER_MAX, number_checkpoints_by="interval",
+                      model_dir_flag="--checkpoint_dir", strategy=strategy, log=log)
+
+
+def run(args):
+    if args.max_iterations is not None and args.max_iterations < 0:
+        raise cli.UsageError(f"--max_iterations must be >= 0, got {args.max_iterations}")
+    cfg = make_config(args)
+    if args.seed is not None:
+        import keras
+        keras.utils.set_random_seed(args.seed)
+    result = train(cfg, args, log=lambda m: print(m, flush=True))
+    limit = {"max_steps": f"--max_iterations {args.max_iterations}",
+             "epochs": f"{cfg.TRAIN.NUM_EPOCH} epochs (--epoch)"}.get(
+        result["stopped_by"], result["stopped_by"])
+    print(f"finished at iteration {result['step']} ({result['status']}: {limit})", flush=True)
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        cfg = make_config(args)
-        if args.max_iterations is not None and args.max_iterations < 0:
-            raise ValueError(f"--max_iterations must be >= 0, got {args.max_iterations}")
-        if args.seed is not None:
-            keras.utils.set_random_seed(args.seed)
-        result = train(cfg, args)
-    except (ConfigError, ValueError, FileNotFoundError, voxel_provider.VoxelFileError,
-            loop.ConfigMismatchError) as err:
-        print(f"train_fcr_alphagan.py: error: {err}", file=sys.stderr)
-        return 2
-    except loop.TrainingDivergedError as err:
-        print(f"train_fcr_alphagan.py: error: {err}", file=sys.stderr)
-        return 1
-    print(f"finished at iteration {result['step']} ({result['status']})")
-    return 0
+    argv = sys.argv[1:] if argv is None else argv
+    cli.quiet_tensorflow("--verbose" in argv)
+    args = build_parser().parse_args(argv)
+    return cli.run_main(PROG, run, args, tensorflow=True)
 
 
 if __name__ == "__main__":

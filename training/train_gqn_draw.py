@@ -19,28 +19,38 @@ replicas of the distribution strategy (all visible GPUs, or the workers of
 ``TF_CONFIG``).
 
 Added: ``--enc_type``, ``--max_steps`` (0 builds the model, logs
-``trainable parameters: N`` and exits), ``--seed``, ``--mixed_precision
-{none,bf16}``, ``--xla``, ``--samples_per_scene``, ``--original_prior_timing``
-(tf-gqn's off-by-one prior in the KL, kept behind this flag; the default pairs
-the posterior and prior of the same step), ``--set KEY VALUE`` (any
-``GQNConfig`` key, value parsed with ``ast.literal_eval``). ``--img_size`` also
-sets ``ENC_HEIGHT`` / ``ENC_WIDTH`` to a quarter of it (the canvas is
+``trainable parameters: N`` and exits), ``--max_seconds`` (a time budget for
+the training steps), ``--seed``, ``--mixed_precision {none,bf16}``, ``--xla``,
+``--samples_per_scene``, ``--skip_corrupt`` (skip and count damaged records
+instead of stopping), ``--original_prior_timing`` (tf-gqn's off-by-one prior
+in the KL), ``--set KEY VALUE [KEY VALUE ...]`` (any ``GQNConfig`` key, value
+parsed with ``ast.literal_eval``, repeatable), ``--verbose``. ``--img_size``
+also sets ``ENC_HEIGHT`` / ``ENC_WIDTH`` to a quarter of it (the canvas is
 upsampled 4x); ``--set`` is applied last. ``--memcap`` below 1 turns on GPU
 memory growth (TensorFlow 2 has no per-process fraction).
 
 Exit codes: 0 done or interrupted (SIGINT / SIGTERM save a checkpoint first),
 1 training diverged (NaN / Inf; the last good checkpoint is kept), 2 bad flags,
-data (damaged records are reported in one line naming the file) or an
-incompatible checkpoint in ``--model_dir``.
+data (a damaged record is reported in one line naming the file) or a
+``--model_dir`` holding another model or files this tool did not write.
 """
-import argparse
 import ast
 import os
 import sys
 
+# Running as a script puts training/ first on the path; the project root is needed.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from data_provider import cli  # noqa: E402
+
+PROG = "train_gqn_draw.py"
+DATA_HELP = ("download shards with data_provider/download_gqn.py or render a stand-in with "
+             "data_provider/render_dataset.py")
+
 
 def build_parser():
-    p = argparse.ArgumentParser(description="Train a GQN (ConvDRAW) with a custom distributed loop.")
+    p = cli.ArgumentParser(prog=PROG, description="Train a GQN (ConvDRAW) with a custom "
+                           "distributed loop.")
     p.add_argument("--data_dir", default="/tmp/data/gqn-dataset",
                    help="root holding <dataset>/{train,test}/*.tfrecord")
     p.add_argument("--dataset", default="rooms_ring_camera", help="name of the GQN dataset")
@@ -56,6 +66,8 @@ def build_parser():
     p.add_argument("--train_epochs", type=int, default=2, help="passes over the train files")
     p.add_argument("--max_steps", type=int, default=None,
                    help="stop after this many steps in total (0: build, log the size, exit)")
+    p.add_argument("--max_seconds", type=float, default=None,
+                   help="stop before the training steps of this run exceed this many seconds")
     p.add_argument("--chkpt_steps", type=int, default=10000, help="steps between checkpoints")
     p.add_argument("--batch_size", type=int, default=36, help="global batch size")
     p.add_argument("--memcap", type=float, default=1.0, help="GPU memory fraction (see docs)")
@@ -65,20 +77,19 @@ def build_parser():
     p.add_argument("--debug", action="store_true", help="image summaries every --log_steps")
     p.add_argument("--initial_eval", action="store_true", help="evaluate before training")
     p.add_argument("--seed", type=int, default=None, help="random seed")
-    p.add_argument("--mixed_precision", choices=("none", "bf16"), default="none")
+    p.add_argument("--mixed_precision", choices=("none", "bf16"), default="none",
+                   help="bf16: bfloat16 compute, float32 variables and losses")
     p.add_argument("--original_prior_timing", action="store_true",
                    help="tf-gqn's KL: posterior of step l against the prior of step l+1 "
                         "(the original's off-by-one); default: the prior of step l")
     p.add_argument("--xla", action="store_true", help="compile the step with XLA")
     p.add_argument("--samples_per_scene", type=int, default=1,
                    help="examples drawn from every scene read")
-    p.add_argument("--set", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
-                   help="override any GQNConfig key, e.g. --set LSTM_OUTPUT_CHANNELS 64")
+    p.add_argument("--skip_corrupt", action="store_true",
+                   help="skip damaged records (logged and counted) instead of stopping")
+    cli.add_set_argument(p, "override GQNConfig keys, e.g. --set LSTM_OUTPUT_CHANNELS 64")
+    cli.add_verbose_argument(p)
     return p
-
-
-class UsageError(ValueError):
-    """Bad flag, data folder or configuration (exit code 2)."""
 
 
 def config_from_args(args):
@@ -91,11 +102,12 @@ def config_from_args(args):
         "CONTEXT_SIZE": args.context_size, "SEQ_LENGTH": args.seq_length,
         "ENC_TYPE": args.enc_type,
         "ADAM_LR_ALPHA": args.adam_lr_alpha, "ADAM_LR_BETA": args.adam_lr_beta,
+        "ORIGINAL_PRIOR_TIMING": args.original_prior_timing,
     }
-    for key, text in args.set:
+    for key, text in cli.set_pairs(args.set):
         if key not in GQN_DEFAULT_PARAM_DICT:
-            raise UsageError(f"--set {key}: unknown GQNConfig key; expected one of "
-                             f"{', '.join(GQN_DEFAULT_PARAM_DICT)}")
+            raise cli.UsageError(f"--set {key}: unknown GQNConfig key; expected one of "
+                                 f"{', '.join(GQN_DEFAULT_PARAM_DICT)}")
         try:
             params[key] = ast.literal_eval(text)
         except (ValueError, SyntaxError):
@@ -103,7 +115,7 @@ def config_from_args(args):
     try:
         return create_gqn_config(params)
     except ValueError as e:
-        raise UsageError(str(e)) from None
+        raise cli.UsageError(str(e)) from None
 
 
 def check_args(args):
@@ -117,24 +129,26 @@ def check_args(args):
     try:
         info = gqn_datasets.dataset_info(args.dataset)
     except ValueError as e:
-        raise UsageError(f"--dataset: {e}") from None
+        raise cli.UsageError(f"--dataset: {e}") from None
     for name in ("seq_length", "context_size", "img_size", "train_epochs", "chkpt_steps",
                  "batch_size", "queue_threads", "queue_buffer", "log_steps", "samples_per_scene"):
         if getattr(args, name) < 1:
-            raise UsageError(f"--{name} must be >= 1, got {getattr(args, name)}")
+            raise cli.UsageError(f"--{name} must be >= 1, got {getattr(args, name)}")
     if args.max_steps is not None and args.max_steps < 0:
-        raise UsageError(f"--max_steps must be >= 0, got {args.max_steps}")
+        raise cli.UsageError(f"--max_steps must be >= 0, got {args.max_steps}")
+    if args.max_seconds is not None and args.max_seconds <= 0:
+        raise cli.UsageError(f"--max_seconds must be > 0, got {args.max_seconds}")
     if args.img_size % 4:
-        raise UsageError(f"--img_size must be a multiple of 4, got {args.img_size}")
+        raise cli.UsageError(f"--img_size must be a multiple of 4, got {args.img_size}")
     if args.context_size >= info.sequence_size:
-        raise UsageError(f"--context_size must be below the {info.sequence_size} views per "
-                         f"scene of {args.dataset}, got {args.context_size}")
+        raise cli.UsageError(f"--context_size must be below the {info.sequence_size} views per "
+                             f"scene of {args.dataset}, got {args.context_size}")
     if not 0.0 < args.memcap <= 1.0:
-        raise UsageError(f"--memcap must be in (0, 1], got {args.memcap}")
+        raise cli.UsageError(f"--memcap must be in (0, 1], got {args.memcap}")
     try:
         train_files = find_shard_files(args.data_dir, args.dataset, "train")
     except FileNotFoundError as e:
-        raise UsageError(f"--data_dir: {e}") from None
+        raise cli.UsageError(f"--data_dir: {e}; {DATA_HELP}") from None
     try:
         test_files = find_shard_files(args.data_dir, args.dataset, "test")
     except FileNotFoundError:
@@ -142,38 +156,55 @@ def check_args(args):
     return train_files, test_files
 
 
-def _configure_devices(args):
-    import tensorflow as tf
+def command_line(args):
+    """The shell command that trains with ``args`` (to continue a run by hand)."""
+    import shlex
 
-    if args.memcap < 1.0:
-        for gpu in tf.config.list_physical_devices("GPU"):
-            tf.config.experimental.set_memory_growth(gpu, True)
+    parser, words = build_parser(), []
+    for action in parser._actions:
+        value = getattr(args, action.dest, None)
+        if not action.option_strings or action.dest in ("help", "verbose"):
+            continue
+        flag = action.option_strings[0]
+        if action.dest == "set":
+            for group in value:
+                words += [flag, *group]
+        elif isinstance(action.const, bool) or action.nargs == 0:
+            if value:
+                words.append(flag)
+        elif value is not None and value != action.default:
+            words += [flag, str(value)]
+    return " ".join(shlex.quote(w) for w in ["python", "training/train_gqn_draw.py", *words])
 
 
 def run(args, log=print):
     """Train as the flags say; returns the ``loop.train`` result (or None for --max_steps 0)."""
+    tf = cli.quiet_tensorflow(args.verbose)
     train_files, test_files = check_args(args)
     cfg = config_from_args(args)
     log(f"{args.dataset}: {len(train_files)} train and {len(test_files)} test files in "
         f"{args.data_dir}")
-    _configure_devices(args)
-    from training import loop
-    strategy = loop.make_strategy()
+    if args.memcap < 1.0:
+        for gpu in tf.config.list_physical_devices("GPU"):
+            tf.config.experimental.set_memory_growth(gpu, True)
+    from training.distribution import make_strategy
+    strategy = make_strategy()
 
     import keras
     from data_provider.gqn_tfr_provider import gqn_dataset_fn
+    from training import loop
     from training.gqn_system import GQNSystem
 
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)
     system = GQNSystem(cfg, args.batch_size, mixed_precision=args.mixed_precision,
-                       xla=args.xla, log=log, original_prior_timing=args.original_prior_timing)
+                       xla=args.xla, debug=args.debug, log=log)
     if args.max_steps == 0:
         with strategy.scope():
             system.build()
         return None
     common = dict(custom_frame_size=args.img_size, num_threads=args.queue_threads,
-                  buffer_size=args.queue_buffer)
+                  buffer_size=args.queue_buffer, skip_corrupt=args.skip_corrupt)
     train_fn = gqn_dataset_fn(args.dataset, cfg.CONTEXT_SIZE, args.data_dir, "train",
                               args.batch_size, seed=args.seed,
                               samples_per_scene=args.samples_per_scene, **common)
@@ -184,45 +215,21 @@ def run(args, log=print):
                                  **common)
     else:
         log(f"no test files for {args.dataset} in {args.data_dir}: evaluation is skipped")
-    try:
-        result = loop.train(
-            system, train_fn, model_dir=args.model_dir, global_batch_size=args.batch_size,
-            max_steps=args.max_steps, epochs=args.train_epochs, chkpt_steps=args.chkpt_steps,
-            log_steps=args.log_steps, eval_dataset_fn=eval_fn, initial_eval=args.initial_eval,
-            strategy=strategy, debug=args.debug, log=log)
-    except loop.ConfigMismatchError as e:
-        raise UsageError(f"--model_dir: {e}") from None
-    log(f"{result['status']} at step {result['step']}; checkpoint {result['checkpoint']}")
+    result = loop.train(
+        system, train_fn, model_dir=args.model_dir, global_batch_size=args.batch_size,
+        max_steps=args.max_steps, epochs=args.train_epochs, max_seconds=args.max_seconds,
+        chkpt_steps=args.chkpt_steps, log_steps=args.log_steps, eval_dataset_fn=eval_fn,
+        initial_eval=args.initial_eval, strategy=strategy, log=log)
+    log(f"{result['status']} at step {result['step']} (stopped by {result['stopped_by']}); "
+        f"checkpoint {result['checkpoint']}")
     return result
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-
-    def log(message):
-        print(message, flush=True)
-
-    import tensorflow as tf
-    from training import loop
-    try:
-        run(args, log=log)
-    except UsageError as e:
-        print(f"train_gqn_draw.py: error: {e}", file=sys.stderr)
-        sys.exit(2)
-    except loop.TrainingDivergedError as e:
-        print(f"train_gqn_draw.py: training diverged: {e}", file=sys.stderr)
-        sys.exit(1)
-    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as e:
-        print(f"train_gqn_draw.py: data error (no checkpoint written for the current steps): "
-              f"{one_line(e)}", file=sys.stderr)
-        sys.exit(2)
-
-
-def one_line(error):
-    """First line of a TensorFlow error message (the pipeline's messages name the file)."""
-    return (getattr(error, "message", None) or str(error)).strip().splitlines()[0][:500]
+    sys.exit(cli.run_main(PROG, lambda a: run(a, log=lambda m: print(m, flush=True)), args,
+                          tensorflow=True))
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     main()

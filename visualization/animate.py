@@ -9,21 +9,23 @@ every ``interpolation{l}-{r}.npy`` (30 steps from scene l to scene r) and
 added at latent position c, l, d) written by ``evaluation/run.py`` is
 animated; the code files ``*_z*.npy`` are skipped. Each file becomes a GIF
 beside it with the same name (``interpolation0-1.gif``), one frame per step,
-the step number printed in the corner, looping forever.
+the step number printed in the corner, looping forever. Every input is
+checked before anything is drawn; each GIF is written under a temporary name
+and renamed into place when complete.
 """
-import argparse
 import glob
 import os
 import re
 import sys
-import time
 
 import numpy as np
 
+from data_provider import cli
+from data_provider.progress import Progress
 from visualization.render_process import open_renderer
 from visualization.voxel_render import VIEWS
 from visualization.voxel_scene import VoxelInputError
-from visualization.voxviz import load_scenes, render_image
+from visualization.voxviz import check_output_folder, load_scenes, render_image
 
 ANIMATED = re.compile(r"^(interpolation\d+-\d+|noise\d+_\d+)\.npy$")
 
@@ -45,8 +47,10 @@ def caption(picture, text):
 
 
 def write_gif(frames, out_gif, duration=120):
-    """Write PIL frames as a looping GIF with ``duration`` ms per frame."""
-    frames[0].save(out_gif, save_all=True, append_images=frames[1:], duration=duration, loop=0)
+    """Write PIL frames as a looping GIF with ``duration`` ms per frame (renamed into place when complete)."""
+    with cli.atomic_write(out_gif, "wb") as f:
+        frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:],
+                       duration=duration, loop=0)
     return out_gif
 
 
@@ -71,8 +75,15 @@ def animate_file(path, out_gif=None, size=256, view="iso", duration=120, rendere
     return write_gif(frames, out_gif, duration)
 
 
-def animate_paths(paths, out_gif=None, size=256, view="iso", duration=120, log=print, **style):
-    """Animate files and directories (see module doc); returns the GIF names."""
+def animate_paths(paths, out_gif=None, size=256, view="iso", duration=120, log=None, **style):
+    """Animate files and directories (see module doc); returns the GIF names.
+
+    Progress lines go to ``log`` (default: stderr).
+    """
+    if duration <= 0:
+        raise VoxelInputError(f"--duration: expected a positive number of ms, got {duration}")
+    if size < 16:
+        raise VoxelInputError(f"--size: expected at least 16 pixels, got {size}")
     files = []
     for path in paths:
         if os.path.isdir(path):
@@ -86,42 +97,47 @@ def animate_paths(paths, out_gif=None, size=256, view="iso", duration=120, log=p
         raise VoxelInputError(f"-o/--out: needs exactly one input file, got {len(files)}")
     for path in files:  # check every input before rendering anything
         load_scenes(path)
-    written, start = [], time.time()
+    if out_gif:
+        check_output_folder(out_gif, "-o/--out")
+    written = []
+    progress = Progress("animate", len(files), "files", log=log)
     renderer = open_renderer(size)
     try:
         for n, path in enumerate(files, 1):
             written.append(animate_file(path, out_gif, size, view, duration, renderer, **style))
-            rate = n / max(time.time() - start, 1e-9)
-            log(f"[animate] {n}/{len(files)} files, {rate:.2f} files/s, "
-                f"ETA {(len(files) - n) / rate:.0f} s -> {written[-1]}")
+            progress.update(n, f"-> {written[-1]}")
     finally:
         renderer.close()
     return written
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
+def build_parser():
+    p = cli.ArgumentParser(prog="animate.py", description=__doc__.splitlines()[0])
+    p.add_argument("paths", nargs="+", help="[T,X,Y,Z] .npy files or evaluation directories")
+    p.add_argument("-o", "--out", default=None, help="output GIF (only with one input file)")
+    p.add_argument("--size", type=int, default=256, help="pixels per frame")
+    p.add_argument("--duration", type=int, default=120, help="milliseconds per frame")
+    p.add_argument("--view", choices=VIEWS, default="iso", help="camera (see voxviz.py --help)")
+    p.add_argument("-t", "--threshold", type=float, default=0.1,
+                   help="voxels below this value (or class probability) are not drawn")
+    p.add_argument("-u", "--uniform-size", type=float, default=0.9, help="cube side")
+    return p
+
+
+def run(args):
+    if args.uniform_size <= 0:
+        raise VoxelInputError(f"-u/--uniform-size: expected a positive size, got {args.uniform_size}")
+    written = animate_paths(args.paths, args.out, args.size, args.view, args.duration,
+                            threshold=args.threshold, uniform_size=args.uniform_size)
+    print(f"[animate] wrote {written[0]}" if len(written) == 1 else
+          f"[animate] wrote {len(written)} GIFs: {written[0]} .. {written[-1]}")
+    return written
 
 
 def main(argv=None):
-    p = _Parser(prog="animate.py", description=__doc__.splitlines()[0])
-    p.add_argument("paths", nargs="+", help="[T,X,Y,Z] .npy files or evaluation directories")
-    p.add_argument("-o", "--out", default=None, help="output GIF (only with one input file)")
-    p.add_argument("--size", type=int, default=256, help="pixels per frame (256)")
-    p.add_argument("--duration", type=int, default=120, help="milliseconds per frame (120)")
-    p.add_argument("--view", choices=VIEWS, default="iso")
-    p.add_argument("-t", "--threshold", type=float, default=0.1)
-    p.add_argument("-u", "--uniform-size", type=float, default=0.9)
-    args = p.parse_args(argv)
-    if args.duration <= 0:
-        p.error(f"argument --duration: expected a positive number of ms, got {args.duration}")
-    try:
-        animate_paths(args.paths, args.out, args.size, args.view, args.duration,
-                      threshold=args.threshold, uniform_size=args.uniform_size)
-    except (VoxelInputError, RuntimeError) as err:
-        p.exit(2, f"{p.prog}: error: {err}\n")
-    return 0
+    """Command line: returns the exit code (0 done, 1 rendering failed, 2 bad input)."""
+    args = build_parser().parse_args(argv)
+    return cli.run_main("animate.py", run, args, failure_types=(RuntimeError,))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 grid_shape, view, uniform_size) -> uint8 [size, size, 3]`` and ``close()``:
 
 - without TensorFlow in this process, a :class:`VoxelRenderer` (OSMesa
-  ``llvmpipe`` in-process, about 0.3-0.6 s for a full scene);
+  ``llvmpipe`` in-process; speed in ``benchmarks/voxviz.py`` and the README);
 - with TensorFlow already imported (``"tensorflow" in sys.modules``), a
   :class:`ChildRenderer` that sends the numpy cube centres and colours to one
   worker process and gets the uint8 picture back. Rendering with OSMesa next

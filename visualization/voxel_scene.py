@@ -7,7 +7,8 @@ Facts kept from 3D-FCR-alphaGAN ``eval/util.py`` and ``eval/util_vtk.py``:
   (0 is empty) as written by the evaluation (``real.npy``, ``recons.npy`` ...).
 - A voxel is drawn when its value is ``>= threshold`` (default 0.1), so label 0
   is never drawn, and it gets colour ``PALETTE[int(value)]`` from the
-  original's 13-colour palette.
+  original's 13-colour palette (the 12 classes use the first 12; a drawn
+  value outside ``0..11`` is an error, see ``data_provider/voxel_classes.py``).
 - Voxel ``(i, j, k)`` is a cube of side ``uniform_size`` (default 0.9) centred
   at world point ``(j + 0.5, i + 0.5, k + 0.5)`` (the original swaps the first
   two axes; kept so the fixed camera sees the same picture).
@@ -28,7 +29,8 @@ Beyond the original:
 """
 import numpy as np
 
-NUM_CLASSES = 12
+from data_provider.cli import UsageError
+from data_provider.voxel_classes import NUM_CLASSES, check_labels, label_range
 
 # The original's 13 RGB colours in [0, 1], indexed by class label.
 PALETTE = np.array([
@@ -40,8 +42,11 @@ PALETTE = np.array([
 PALETTE_UINT8 = np.round(PALETTE * 255).astype(np.uint8)
 
 
-class VoxelInputError(ValueError):
-    """A voxel array or option the viewer cannot draw; the message says why."""
+class VoxelInputError(UsageError):
+    """A voxel array or option the viewer cannot draw; the message says why.
+
+    A ``cli.UsageError``: the viewer's commands report it in one line, exit code 2.
+    """
 
 
 def as_scenes(array, name="array"):
@@ -66,10 +71,10 @@ def as_scenes(array, name="array"):
     if array.ndim == 5:
         if array.shape[-1] == 1:
             return array[..., 0], False
-        if array.shape[-1] > len(PALETTE):
+        if array.shape[-1] > NUM_CLASSES:
             raise VoxelInputError(
                 f"{name}: shape {array.shape} has no class axis: expected [N,X,Y,Z,C] with "
-                f"C <= {len(PALETTE)} classes (12 for FCR-alphaGAN)")
+                f"at most {NUM_CLASSES} classes")
         return array, True
     raise VoxelInputError(
         f"{name}: expected rank 3 [X,Y,Z], 4 [N,X,Y,Z] or 5 [N,X,Y,Z,C], got shape {array.shape}")
@@ -142,12 +147,12 @@ def scene_points(scene, has_classes=False, threshold=0.1, colormap=False,
     if colormap:
         colors = jet(confidence[i, j, k])
     else:
-        classes = labels[i, j, k].astype(np.int64)
-        bad = (classes < 0) | (classes >= len(PALETTE))
-        if bad.any():
-            raise VoxelInputError(
-                f"voxel value {labels[i, j, k][bad][0]} has no palette colour: expected class "
-                f"labels 0..{len(PALETTE) - 1} (or use -cm to colour by value)")
+        try:
+            classes = check_labels(labels[i, j, k].astype(np.int64), "drawn voxel values",
+                                   error=VoxelInputError)
+        except VoxelInputError as err:
+            raise VoxelInputError(f"{err}; class labels are {label_range()} "
+                                  f"({NUM_CLASSES} classes), or use -cm to colour by value") from None
         colors = PALETTE_UINT8[classes]
     centers = np.stack([j + 0.5, i + 0.5, k + 0.5], axis=1).astype(np.float32)
     return centers, colors, scene.shape[:3]

@@ -2,27 +2,33 @@
 
     python visualization/voxviz.py FILE.npy [-i INDEX] [-t THRESHOLD] [-df FACTOR]
         [-dm max|mean] [-u SIZE] [-cm] [-mc DISTANCE] [-sc SCREENFILE] [--all]
-        [--view iso|top|front] [--size PIXELS]
+        [--view iso|top|front|original] [--size PIXELS]
 
 Flags and defaults of 3D-FCR-alphaGAN ``eval/visualize.py`` and
 ``eval/screenshot.py``: ``-i 1`` (one-based scene index), ``-t 0.1``,
 ``-df 1``, ``-dm max``, ``-u 0.9``, ``-cm`` off, ``-mc 0`` off; ``-sc NAME``
 saves ``NAME.png`` (``.png`` is appended unless already there) instead of
-opening a window. ``--all`` does what ``screenshot.py`` did: every scene ``i``
-(zero-based, as there) to ``FILE_<i>.png`` beside ``FILE.npy`` (with ``-sc``,
-``SCREENFILE_<i>.png``). Without a display the single-scene picture is saved
-as ``FILE_<INDEX-1>.png``, rendered offscreen through OSMesa.
+opening a window. Without a display the picture of scene ``-i K`` is saved as
+``FILE_K.png`` beside ``FILE.npy``, rendered offscreen through OSMesa.
+``--all`` does what ``screenshot.py`` did: every scene to ``FILE_<i>.png``
+(with ``-sc``, ``SCREENFILE_<i>.png``), numbered from 1 like ``-i`` (the
+original numbered these from 0; one numbering means ``FILE_3.png`` is always
+scene ``-i 3``).
+
+Every input is checked before anything is drawn (file, index, flags, the
+folder of the output); pictures are written under temporary names and renamed
+into place when complete. Errors are one line on stderr, exit code 2.
 
 Palette, camera and array layouts: see ``visualization/voxel_scene.py`` and
 ``visualization/voxel_render.py``. All voxels are drawn as one actor.
 """
-import argparse
 import os
 import sys
-import time
 
 import numpy as np
 
+from data_provider import cli
+from data_provider.progress import Progress
 from visualization import vtk_env
 from visualization.render_process import open_renderer
 from visualization.voxel_render import VIEWS, WINDOW_SIZE, VoxelRenderer
@@ -34,12 +40,10 @@ def load_scenes(path):
     path = os.fspath(path)
     if not path.endswith(".npy"):
         raise VoxelInputError(f"{path}: expected a .npy file")
-    if not os.path.isfile(path):
-        raise VoxelInputError(f"{path}: no such file")
     try:
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError) as err:
-        raise VoxelInputError(f"{path}: not a readable .npy array ({err})") from None
+        array = cli.load_npy(path, "scene file", mmap_mode="r")
+    except cli.UsageError as err:
+        raise VoxelInputError(str(err)) from None
     return as_scenes(array, name=path)
 
 
@@ -54,6 +58,19 @@ def pick_scene(scenes, index, name="file"):
 def screen_name(screenfile):
     """The original's ``-sc`` naming: ``NAME`` -> ``NAME.png`` (kept as is when it ends in .png)."""
     return screenfile if screenfile.lower().endswith(".png") else screenfile + ".png"
+
+
+def picture_name(prefix, index):
+    """``<prefix>_<index>.png``, ``index`` one-based like ``-i`` (``real.npy -i 1`` -> ``real_1.png``)."""
+    return f"{prefix}_{index}.png"
+
+
+def check_output_folder(path, flag):
+    """VoxelInputError naming ``flag`` when the folder ``path`` would be written to does not exist."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise VoxelInputError(f"{flag} {path}: folder {os.path.dirname(path) or folder} "
+                              "does not exist")
 
 
 def render_image(scene, has_classes=False, view="iso", size=WINDOW_SIZE, threshold=0.1,
@@ -81,9 +98,10 @@ def render_image(scene, has_classes=False, view="iso", size=WINDOW_SIZE, thresho
 
 
 def save_png(image, out_png):
-    """Write a uint8 ``[H, W, 3]`` image as PNG."""
+    """Write a uint8 ``[H, W, 3]`` image as PNG (under a temporary name, renamed when complete)."""
     from PIL import Image
-    Image.fromarray(image).save(out_png)
+    with cli.atomic_write(out_png, "wb") as f:
+        Image.fromarray(image).save(f, format="PNG")
     return out_png
 
 
@@ -95,26 +113,34 @@ def render_voxels(scene, out_png, has_classes=False, view="iso", size=WINDOW_SIZ
     return save_png(render_image(scene, has_classes, view, size, **style), out_png)
 
 
-def render_all(path, out_prefix=None, view="iso", size=WINDOW_SIZE, log=print, **style):
-    """Every scene ``i`` of ``path`` to ``<prefix>_<i>.png`` (zero-based, like ``screenshot.py``).
+def render_all(path, out_prefix=None, view="iso", size=WINDOW_SIZE, log=None, **style):
+    """Every scene ``i`` of ``path`` to ``<prefix>_<i>.png``, ``i`` one-based like ``-i``.
 
-    ``out_prefix`` defaults to ``path`` without ``.npy``. Returns the file names.
-    One renderer for all scenes: in-process, or the TensorFlow-free child
-    process when TensorFlow is loaded (see :func:`render_image`).
+    ``out_prefix`` defaults to ``path`` without ``.npy``. Returns the file
+    names. The pictures appear together when all are drawn (a failure leaves
+    earlier pictures of the same names untouched). Progress lines go to
+    ``log`` (default: stderr). One renderer for all scenes: in-process, or the
+    TensorFlow-free child process when TensorFlow is loaded (see
+    :func:`render_image`).
     """
     scenes, has_classes = load_scenes(path)
     prefix = out_prefix if out_prefix is not None else os.fspath(path)[:-4]
+    check_output_folder(prefix, "-sc/--screenfile" if out_prefix is not None else "FILE")
+    count = scenes.shape[0]
+    if count == 0:
+        raise VoxelInputError(f"{path}: holds no scenes")
+    progress = Progress("voxviz", count, "scenes", log=log)
     renderer = open_renderer(size)
-    written, start, count = [], time.time(), scenes.shape[0]
     try:
-        for i in range(count):
-            image = render_image(np.asarray(scenes[i]), has_classes, view, size,
-                                 renderer=renderer, **style)
-            written.append(save_png(image, f"{prefix}_{i}.png"))
-            done, elapsed = i + 1, time.time() - start
-            rate = done / max(elapsed, 1e-9)
-            log(f"[voxviz] {done}/{count} scenes, {rate:.1f} scenes/s, ETA {(count - done) / rate:.0f} s"
-                f" -> {written[-1]}")
+        with cli.OutputSet(os.path.dirname(os.path.abspath(prefix))) as out:
+            written = []
+            for i in range(1, count + 1):
+                image = render_image(np.asarray(scenes[i - 1]), has_classes, view, size,
+                                     renderer=renderer, **style)
+                name = os.path.basename(picture_name(prefix, i))
+                save_png(image, out.path(name))
+                written.append(picture_name(prefix, i))
+                progress.update(i)
     finally:
         renderer.close()
     return written
@@ -131,65 +157,74 @@ def show_scene(scene, has_classes=False, title=None, view="iso", size=WINDOW_SIZ
     renderer.show(title)
 
 
-class _Parser(argparse.ArgumentParser):
-    """Argument errors as one line on stderr, exit code 2."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def build_parser():
-    p = _Parser(prog="voxviz.py", description="Visualise .npy voxel scenes with VTK.")
+    p = cli.ArgumentParser(prog="voxviz.py", description="Visualise .npy voxel scenes with VTK.")
     p.add_argument("filename", help=".npy file with [N,X,Y,Z] labels (or [N,X,Y,Z,C] probabilities)")
     p.add_argument("-t", "--threshold", type=float, default=0.1,
-                   help="voxels below this value (or class probability) are not drawn (0.1)")
-    p.add_argument("-i", "--index", type=int, default=1, help="one-based index of the scene to draw (1)")
-    p.add_argument("-df", "--downsample-factor", type=int, default=1, help="pool FACTOR^3 blocks (1)")
+                   help="voxels below this value (or class probability) are not drawn")
+    p.add_argument("-i", "--index", type=int, default=1, help="one-based index of the scene to draw")
+    p.add_argument("-df", "--downsample-factor", type=int, default=1, help="pool FACTOR^3 blocks")
     p.add_argument("-dm", "--downsample-method", choices=("max", "mean"), default="max",
-                   help="pooling for -df (max)")
-    p.add_argument("-u", "--uniform-size", type=float, default=0.9, help="cube side (0.9)")
+                   help="pooling for -df")
+    p.add_argument("-u", "--uniform-size", type=float, default=0.9, help="cube side")
     p.add_argument("-cm", "--colormap", action="store_true",
                    help="colour by value/confidence instead of the class palette")
     p.add_argument("-mc", "--max-component", type=int, default=0,
                    help="keep only the largest component, voxels within DISTANCE connected (0: off)")
     p.add_argument("-sc", "--screenfile", default=None,
                    help="save the picture as SCREENFILE(.png) instead of opening a window")
-    p.add_argument("--all", action="store_true", help="every scene i to FILE_<i>.png (zero-based)")
-    p.add_argument("--view", choices=VIEWS, default="iso", help="camera (iso = the original's)")
-    p.add_argument("--size", type=int, default=WINDOW_SIZE, help="picture side in pixels (512)")
+    p.add_argument("--all", action="store_true",
+                   help="every scene i to FILE_<i>.png (one-based, like -i)")
+    p.add_argument("--view", choices=VIEWS, default="iso",
+                   help="camera: iso (the original's direction, fitted to the grid), top, front, "
+                        "or original (the original's fixed camera)")
+    p.add_argument("--size", type=int, default=WINDOW_SIZE, help="picture side in pixels")
     return p
 
 
-def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def check_flags(args):
+    """VoxelInputError naming the first flag with a value that cannot work."""
+    if args.uniform_size <= 0:
+        raise VoxelInputError(f"-u/--uniform-size: expected a positive size, got {args.uniform_size}")
+    if args.size < 16:
+        raise VoxelInputError(f"--size: expected at least 16 pixels, got {args.size}")
+    if args.downsample_factor < 1:
+        raise VoxelInputError(f"-df/--downsample-factor: expected >= 1, got {args.downsample_factor}")
+    if args.max_component < 0:
+        raise VoxelInputError(f"-mc/--max-component: expected >= 0, got {args.max_component}")
+
+
+def run(args):
+    """Draw what ``args`` ask for (see the module docstring)."""
+    check_flags(args)
     style = dict(threshold=args.threshold, uniform_size=args.uniform_size, colormap=args.colormap,
                  downsample_factor=args.downsample_factor, downsample_method=args.downsample_method,
                  max_component=args.max_component)
-    if args.uniform_size <= 0:
-        parser.error(f"argument -u/--uniform-size: expected a positive size, got {args.uniform_size}")
-    if args.size < 16:
-        parser.error(f"argument --size: expected at least 16 pixels, got {args.size}")
-    if args.downsample_factor < 1:
-        parser.error(f"argument -df/--downsample-factor: expected >= 1, got {args.downsample_factor}")
-    try:
-        if args.all:
-            render_all(args.filename, args.screenfile, args.view, args.size, **style)
-            return 0
-        scenes, has_classes = load_scenes(args.filename)
-        scene = pick_scene(scenes, args.index, args.filename)
-        offscreen = vtk_env.needs_offscreen(args.screenfile is not None)
-        if offscreen:
-            out = (screen_name(args.screenfile) if args.screenfile
-                   else f"{args.filename[:-4]}_{args.index - 1}.png")
-            render_voxels(scene, out, has_classes, args.view, args.size, **style)
-            print(f"[voxviz] wrote {out}")
-        else:
-            show_scene(scene, has_classes, f"{args.index}/{scenes.shape[0]}", args.view,
-                       args.size, **style)
-    except (VoxelInputError, RuntimeError) as err:
-        parser.exit(2, f"{parser.prog}: error: {err}\n")
-    return 0
+    if args.all:
+        written = render_all(args.filename, args.screenfile, args.view, args.size, **style)
+        print(f"[voxviz] wrote {len(written)} pictures: {written[0]} .. {written[-1]}")
+        return written
+    scenes, has_classes = load_scenes(args.filename)
+    scene = pick_scene(scenes, args.index, args.filename)
+    if not vtk_env.needs_offscreen(args.screenfile is not None):
+        show_scene(scene, has_classes, f"{args.index}/{scenes.shape[0]}", args.view, args.size,
+                   **style)
+        return []
+    if args.screenfile:
+        out = screen_name(args.screenfile)
+        check_output_folder(out, "-sc/--screenfile")
+    else:
+        out = picture_name(args.filename[:-4], args.index)
+    image = render_image(scene, has_classes, args.view, args.size, **style)
+    save_png(image, out)
+    print(f"[voxviz] wrote {out}")
+    return [out]
+
+
+def main(argv=None):
+    """Command line: returns the exit code (0 done, 1 rendering failed, 2 bad input)."""
+    args = build_parser().parse_args(argv)
+    return cli.run_main("voxviz.py", run, args, failure_types=(RuntimeError,))
 
 
 if __name__ == "__main__":

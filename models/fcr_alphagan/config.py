@@ -14,6 +14,11 @@ the two merge functions take the config to change. An ``int`` is accepted for a
 ``NET.BN_MOVING_AVERAGES`` (batch normalisation uses moving averages at inference
 instead of the original's batch statistics) and ``TRAIN.LEGACY_SWAPPED_GAN_LOSS``
 (reproduce the original's swapped ``labels``/``logits`` in the GAN losses).
+
+Saved with a run: ``model_config(cfg)`` (``MODEL_KEYS``: what defines the networks
+and their losses, compared when training resumes) and ``run_config(cfg)`` (every
+other key: paths, epochs, learning rates, intervals); ``from_saved`` rebuilds a
+config from them.
 """
 import ast
 import copy
@@ -21,7 +26,10 @@ import copy
 from easydict import EasyDict
 
 
-class ConfigError(ValueError):
+from data_provider.cli import UsageError
+
+
+class ConfigError(UsageError):
     """A configuration key or value is unknown or has the wrong type."""
 
 
@@ -204,3 +212,63 @@ def check_config(cfg):
 def kernel_size(cfg, layer):
     """Kernel of layer 1..5: column ``layer - 1`` of ``NET.KERNEL`` (the original's kernel1..5)."""
     return tuple(int(row[layer - 1]) for row in cfg.NET.KERNEL)
+
+
+MODEL_KEYS = ("CONST.N_VOX", "NET", "LAMDA_RECONS", "LAMDA_GAMMA",
+              "TRAIN.LEGACY_SWAPPED_GAN_LOSS")
+
+
+def to_plain(node):
+    """The config (or a part of it) as JSON-able nested dicts and lists."""
+    if isinstance(node, dict):
+        return {k: to_plain(v) for k, v in node.items()}
+    if isinstance(node, (list, tuple)):
+        return [to_plain(v) for v in node]
+    return node
+
+
+def _split(cfg):
+    """(model part, run part) of ``cfg`` as nested plain dicts."""
+    plain = to_plain(cfg)
+    model, run = {}, {}
+
+    def walk(node, path, model_node, run_node):
+        for key, value in node.items():
+            name = f"{path}{key}"
+            if name in MODEL_KEYS:
+                model_node[key] = value
+            elif isinstance(value, dict) and any(k.startswith(name + ".") for k in MODEL_KEYS):
+                walk(value, name + ".", model_node.setdefault(key, {}),
+                     run_node.setdefault(key, {}))
+            else:
+                run_node[key] = value
+
+    walk(plain, "", model, run)
+    return model, run
+
+
+def model_config(cfg):
+    """The part of ``cfg`` that defines the networks and their losses (``MODEL_KEYS``)."""
+    return _split(cfg)[0]
+
+
+def run_config(cfg):
+    """Every key of ``cfg`` outside ``MODEL_KEYS``."""
+    return _split(cfg)[1]
+
+
+def _flat(data, prefix=""):
+    for key, value in data.items():
+        if isinstance(value, dict):
+            yield from _flat(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+def from_saved(model, run=None, source="config.json"):
+    """A config from saved ``model`` (and ``run``) parts, type-checked like ``--set``."""
+    cfg = default_config()
+    for part in (run or {}, model):
+        for key, value in _flat(part):
+            cfg_from_list(cfg, [key, value], source=source)
+    return check_config(cfg)

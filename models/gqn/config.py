@@ -7,9 +7,15 @@ them, including the learning rates ``5 * 10e-5`` (= 5e-4) and ``5 * 10e-6``
 263 (pose + representation). ``GQNConfig`` is a namedtuple, so
 ``cfg._asdict()`` gives a JSON-able dict.
 
-Difference from the original: ``create_gqn_config`` rejects unknown keys with
-a ``ValueError`` naming them (the original silently ignored them), and checks
-``ENC_TYPE``.
+Differences from the original: ``create_gqn_config`` rejects unknown keys
+with a ``ValueError`` naming them (the original silently ignored them), and
+checks ``ENC_TYPE``. One key is added, off by default:
+``ORIGINAL_PRIOR_TIMING`` (tf-gqn's KL compares the posterior of DRAW step l
+with the prior of step l + 1; see ``models/draw/conv_draw.py``).
+
+``model_config(cfg)`` is the part that defines the model and its loss (what
+a checkpoint must match); the learning-rate schedule and the number of
+context views are run settings.
 """
 import collections
 
@@ -44,7 +50,11 @@ GQN_DEFAULT_PARAM_DICT = {
     "ANNEAL_LR_TAU": 1600000,
     "ADAM_LR_ALPHA": 5 * 10e-5,
     "ADAM_LR_BETA": 5 * 10e-6,
+    # tf-gqn's off-by-one prior in the KL (added; the original's behaviour when True)
+    "ORIGINAL_PRIOR_TIMING": False,
 }
+
+RUN_KEYS = ("CONTEXT_SIZE", "ANNEAL_LR_TAU", "ADAM_LR_ALPHA", "ADAM_LR_BETA")
 
 ENC_TYPES = ("pool", "tower")
 
@@ -77,3 +87,8 @@ def create_gqn_config(custom_params=None):
                 f"{key}={params[key]} must be 4 * {enc_key} "
                 f"(= {4 * params[enc_key]})")
     return GQNConfig(**params)
+
+
+def model_config(cfg):
+    """The keys of ``cfg`` that define the model and its loss (not ``RUN_KEYS``)."""
+    return {k: v for k, v in cfg._asdict().items() if k not in RUN_KEYS}

@@ -1,4 +1,4 @@
-"""GQN objective (negative ELBO) and the linear annealing schedules.
+"""GQN objective (negative ELBO) and its annealing schedules.
 
 Facts kept from tf-gqn (``gqn/gqn_objective.py``, ``gqn/gqn_model.py``):
 
@@ -7,37 +7,19 @@ Facts kept from tf-gqn (``gqn/gqn_objective.py``, ``gqn/gqn_model.py``):
 - KL = sum over positions of the batch mean of the sum over DRAW steps of
   ``KL(Normal(mu_q_l, sigma_q_l) || Normal(mu_pi_l, sigma_pi_l))``;
 - loss (the "elbo" the original minimises) = NLL + KL;
-- sigma_t and the ADAM learning rate are annealed linearly:
-  ``max(beta + (alpha - beta) * (1 - step / tau), beta)``.
+- sigma_t (GENERATOR_SIGMA_ALPHA 2.0 -> _BETA 0.7 over ANNEAL_SIGMA_TAU
+  200,000 steps) and the ADAM learning rate (ADAM_LR_ALPHA -> _BETA over
+  ANNEAL_LR_TAU 1,600,000) are annealed linearly
+  (``models.draw.objective.annealed``).
 
-All functions compute in float32 whatever the inputs' dtype (the model may
-run in bfloat16).
+The per-example terms are ConvDRAW's (``models/draw/objective.py``).
 """
 import tensorflow as tf
-import tensorflow_probability as tfp
 
-tfd = tfp.distributions
+from models.draw.objective import annealed, kl_per_example, nll_per_example
 
-
-def _f32(x):
-    return tf.cast(x, tf.float32)
-
-
-def nll_per_example(target, mu_target, sigma):
-    """NLL_b = - sum_{y,x,c} log N(target[b,y,x,c] | mu_target[b,y,x,c], sigma). [B]"""
-    log_prob = tfd.Normal(loc=_f32(mu_target), scale=_f32(sigma)).log_prob(_f32(target))
-    return -tf.reduce_sum(log_prob, axis=[1, 2, 3])
-
-
-def kl_per_example(post_mu, post_sigma, prior_mu, prior_sigma):
-    """KL_b = sum_l sum_{y,x,z} KL(N(post_mu, post_sigma) || N(prior_mu, prior_sigma)).
-
-    Inputs [L, B, h, w, Z] (steps first, as ``GQNModel`` returns them); -> [B].
-    Closed form per element: log(s_pi / s_q) + (s_q^2 + (m_q - m_pi)^2) / (2 s_pi^2) - 1/2.
-    """
-    kl = tfd.kl_divergence(tfd.Normal(_f32(post_mu), _f32(post_sigma)),
-                           tfd.Normal(_f32(prior_mu), _f32(prior_sigma)))
-    return tf.reduce_sum(kl, axis=[0, 2, 3, 4])
+__all__ = ["gqn_loss", "sigma_at", "learning_rate_at", "annealed", "nll_per_example",
+           "kl_per_example"]
 
 
 def gqn_loss(target, mu_target, sigma, post_mu, post_sigma, prior_mu, prior_sigma):
@@ -49,13 +31,6 @@ def gqn_loss(target, mu_target, sigma, post_mu, post_sigma, prior_mu, prior_sigm
     nll = tf.reduce_mean(nll_per_example(target, mu_target, sigma))
     kl = tf.reduce_mean(kl_per_example(post_mu, post_sigma, prior_mu, prior_sigma))
     return nll + kl, nll, kl
-
-
-def annealed(step, alpha, beta, tau):
-    """Linear annealing: max(beta + (alpha - beta) * (1 - step / tau), beta) (float32)."""
-    step = _f32(step)
-    alpha, beta, tau = _f32(alpha), _f32(beta), _f32(tau)
-    return tf.maximum(beta + (alpha - beta) * (1.0 - step / tau), beta)
 
 
 def sigma_at(step, cfg):

@@ -1,14 +1,14 @@
-"""The DRAW canvas of the optimised path, held as the generator states.
+"""The DRAW canvas of the fused path, held as the generator states.
 
 The canvas after step l is u_l = sum_{k<=l} (up_k(h_k) + b_k): up_k is the
-4x4 / stride-4 transposed convolution of generator core k, h_k its hidden
-state at step k (a [B, h, w, C] grid, the canvas is [B, 4h, 4w, Cc]). Only two
-things read the canvas:
+4x4 / stride-4 transposed convolution of generator core k (b_k its bias, zero
+in torch-gqn / GEN), h_k its hidden state at step k (a [B, h, w, C] grid, the
+canvas is [B, 4h, 4w, Cc]). Only two things read the canvas:
 
 - the inference core of step l, through ``down_l``, a 4x4 / stride-4 VALID
-  convolution (no bias) of concat(target, u_{l-1});
+  convolution (no bias) of u_{l-1} (of concat(target, u_{l-1}) in tf-gqn);
 - eta_g, a 1x1 convolution to the image channels (the canvas images and the
-  mean image) when ETA_EXTERNAL_KERNEL_SIZE is 1, tf-gqn's default.
+  mean image) when its kernel is 1x1, the default of both originals.
 
 Both read, for each grid position, exactly the 4x4 block that up_k wrote from
 that position, so each composition is a per-position linear map. With the up
@@ -61,8 +61,10 @@ class LatentCanvas:
         self.dtype = dtype
         self.shared = len(generator_cores) == 1
         self.eta_g = eta_g
-        self.up = [(tf.cast(g.upsample.kernel, dtype), tf.cast(g.upsample.bias, dtype))
-                   for g in generator_cores]
+        self.up = []
+        for g in generator_cores:
+            bias = None if g.upsample.bias is None else tf.cast(g.upsample.bias, dtype)
+            self.up.append((tf.cast(g.upsample.kernel, dtype), bias))
         self.block = generator_cores[0].upsample.strides[0]
         self.states, self.cores, self.counts = [], [], []
         g_kernel = tf.cast(eta_g.kernel, dtype)
@@ -87,13 +89,16 @@ class LatentCanvas:
         if self.composed_image:
             term = tf.nn.depth_to_space(_per_position(hidden, self._image_matrix(core)),
                                         self.block)
-            term = term + tf.linalg.matvec(self.g_matrix, bias, transpose_a=True)
+            if bias is not None:
+                term = term + tf.linalg.matvec(self.g_matrix, bias, transpose_a=True)
             if self.image is None:
                 term = term + self._image_bias
             self.image = term if self.image is None else self.image + term
         else:
             up = tf.nn.depth_to_space(
-                _per_position(hidden, tf.transpose(_flat(kernel))), self.block) + bias
+                _per_position(hidden, tf.transpose(_flat(kernel))), self.block)
+            if bias is not None:
+                up = up + bias
             self.canvas = up if self.canvas is None else self.canvas + up
             self.image = self.eta_g(self.canvas)
 
@@ -111,17 +116,19 @@ class LatentCanvas:
 
     # ------------------------------------------------------------- reading
     def down(self, inference_core):
-        """The canvas part of the inference core's 4x4 / stride-4 convolution
-        (no bias) of concat(target, u), [B, h, w, C]; needs a prior ``add``."""
+        """The inference core's 4x4 / stride-4 reading (no bias) of the canvas
+        u, [B, h, w, C_read]; needs a prior ``add``."""
         key = ("down", inference_core.name, tuple(self.cores))
         if key not in self._cache:  # with shared cores: computed once
-            kernel = tf.cast(inference_core.downsample.kernel, self.dtype)
-            kernel = kernel[:, :, kernel.shape[2] - self.up[0][0].shape[2]:, :]  # [4,4,Cc,C]
+            kernel = tf.cast(inference_core.canvas_down_kernel, self.dtype)  # [4, 4, Cc, C]
             ups = tf.concat([_flat(self.up[k][0]) for k in self.cores], axis=1)  # [16Cc, nC]
             m = tf.matmul(ups, _flat(kernel), transpose_a=True)  # [nC, C]: M_kl stacked
             taps = tf.reduce_sum(tf.reshape(kernel, [-1, *kernel.shape[2:]]), axis=0)
             self._cache[key] = (m, taps)
         m, taps = self._cache[key]
-        bias = tf.add_n([n * self.up[k][1] for k, n in zip(self.cores, self.counts)])
         states = self.states[0] if len(self.states) == 1 else tf.concat(self.states, axis=-1)
-        return _per_position(states, m) + tf.linalg.matvec(taps, bias, transpose_a=True)
+        read = _per_position(states, m)
+        if self.up[0][1] is None:
+            return read
+        bias = tf.add_n([n * self.up[k][1] for k, n in zip(self.cores, self.counts)])
+        return read + tf.linalg.matvec(taps, bias, transpose_a=True)

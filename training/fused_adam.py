@@ -12,9 +12,8 @@ variable) it calls TensorFlow's ``ResourceApplyAdam`` once per variable:
     var <- var - lr_t * m / (sqrt(v) + epsilon)
 
 which is exactly Keras Adam's update (epsilon added to sqrt(v), not inside it).
-AMSGrad is not supported (Keras' ``amsgrad=True`` path is not fused).
-On a 106M-parameter GQN (config b of ``benchmarks/gqn_train_step.py``) the
-update costs a third of Keras Adam's on CPU.
+AMSGrad is not supported (Keras' ``amsgrad=True`` path is not fused); the
+speed-up is measured by ``benchmarks/gqn_train_step.py --optimizers keras fused``.
 """
 import keras
 import tensorflow as tf
