@@ -1,12 +1,11 @@
 """Convolutional image encoder of the AIR 3D inference network.
 
-``[B, H, W, 1]`` image -> feature map ``[B, H / s, W / s, channels[-1]]``
-(``s`` the product of the strides): convolutions (``channels``,
-``kernels``, ``strides``, SAME padding, ReLU). Defaults at 64x64:
-4x4/2 -> 32x32x32, 3x3/2 -> 16x16x64, 3x3/2 -> 8x8x128, 3x3/1 -> 8x8x128;
-the last layer sees 32x32 pixels, more than a primitive (about 13 pixels,
-22 for a cube seen along its diagonal). 258,592 parameters. The reference
-network was an MLP on the 2x mean-pooled image.
+``[B, H, W, 1]`` image -> the feature maps of every layer: convolutions
+(``channels``, ``kernels``, ``strides``, SAME padding, ReLU). Defaults at
+64x64: 4x4/2 -> 32x32x32, 3x3/2 -> 16x16x64, 3x3/2 -> 8x8x128,
+3x3/1 -> 8x8x128; the last layer sees 32x32 pixels, more than a primitive
+(about 13 pixels, 22 for a cube seen along its diagonal). 258,592
+parameters. The reference network was an MLP on the 2x mean-pooled image.
 """
 import keras
 import tensorflow as tf
@@ -17,7 +16,7 @@ DEFAULT_STRIDES = (2, 2, 2, 1)
 
 
 class ConvEncoder(keras.Model):
-    """``call(images) -> feature map [B, h, w, channels[-1]]``."""
+    """``call(images) -> [feature map of each layer]`` (``[B, h_i, w_i, channels[i]]``)."""
 
     def __init__(self, channels=DEFAULT_CHANNELS, kernels=DEFAULT_KERNELS,
                  strides=DEFAULT_STRIDES, **kwargs):
@@ -31,6 +30,8 @@ class ConvEncoder(keras.Model):
 
     def call(self, images):
         h = tf.cast(images, self.compute_dtype)
+        maps = []
         for conv in self.convs:
             h = conv(h)
-        return h
+            maps.append(h)
+        return maps

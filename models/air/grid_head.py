@@ -1,9 +1,10 @@
-"""Grid head: every cell of the encoder's feature map is a candidate primitive.
+"""Grid head: every cell of a feature map is a candidate primitive.
 
-Per cell, from the features and the cell's image coordinates (CoordConv:
-the network must know where a cell is to place its depth inside the unit
-cube): a 1x1 convolution (``hidden``, ReLU) and a 1x1 convolution to 13
-numbers: presence logit, 3 type logits, image-plane offset ``(du, dv)`` from
+The grid is the encoder's last map that has twice the resolution of its
+final map (16x16 cells of 4x4 pixels at the defaults); the final map
+(8x8, which sees more context) is upsampled and joined to it. Per cell,
+from these features and the cell's image coordinates (CoordConv): a 1x1
+convolution (``hidden``, ReLU) and a 1x1 convolution to 13 numbers: presence logit, 3 type logits, image-plane offset ``(du, dv)`` from
 the cell centre (``1.5 tanh``, in cells), a depth correction ``delta`` and a
 6-D rotation. The image-plane point ``q`` (on the plane through the cube's
 centre) is ``(u right + v up)`` in world units; the depth is the middle of the
@@ -54,15 +55,27 @@ def position_from_view(uv, delta):
 
 
 class GridHead(keras.layers.Layer):
-    """``call(features [B, h, w, C]) -> dict`` of per-cell outputs ``[B, h * w, ...]``."""
+    """``call(maps) -> dict`` of per-cell outputs ``[B, h * w, ...]`` (``maps``: the encoder's)."""
 
     def __init__(self, hidden=128, **kwargs):
         super().__init__(**kwargs)
         self.hidden = keras.layers.Conv2D(hidden, 1, activation="relu", name="hidden",
                                           dtype=self.dtype_policy)
-        self.out = keras.layers.Conv2D(13, 1, name="cells", dtype="float32")
+        # Presence starts at 1 % (sigmoid(-4.6)): most cells hold nothing.
+        bias = np.zeros(13, np.float32)
+        bias[0] = -4.6
+        self.out = keras.layers.Conv2D(
+            13, 1, name="cells", dtype="float32",
+            bias_initializer=lambda shape, dtype=None: tf.constant(bias, dtype or tf.float32))
 
-    def call(self, features):
+    def call(self, maps):
+        final = maps[-1]
+        finer = [m for m in maps if m.shape[1] == 2 * final.shape[1]]
+        if finer:
+            up = tf.repeat(tf.repeat(final, 2, axis=1), 2, axis=2)
+            features = tf.concat([finer[-1], up], -1)
+        else:
+            features = final
         h, w = features.shape[1], features.shape[2]
         centres = tf.constant(cell_centres(h, w))
         coords = tf.cast(tf.reshape(centres, [1, h, w, 2]), features.dtype)

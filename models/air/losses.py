@@ -18,6 +18,9 @@ own candidate, a scene's loss is
       = sum_s A[s] + sum_j (C[pi(j), j] - A[pi(j)]),
 
 so the Hungarian matching of ``C - A`` is the assignment of least loss.
+Optionally the "absent" cost of some candidates is left out (``absent``
+multiplied by 0): grid cells next to a primitive, which may see it as well
+as the cell it is assigned to (duplicates are merged at inference).
 ``theta_sym`` is the symmetry-aware geodesic angle (``rotations``); the L1
 position term makes the best estimate the per-axis median (the hidden depth is
 put at the middle of its range).

@@ -15,7 +15,9 @@ slots): ``presence_logit``, ``type_logits`` (sphere, cube, cylinder),
 ``position`` (targets in [-1, 1]), ``rotation`` (3x3 matrices) and, for the
 grid, ``image_uv``; float32 whatever the compute dtype. ``read(images,
 image_index, uv)`` runs the glimpse reader; ``slots(images)`` returns the
-``max_primitives`` slots, most present first (with the glimpse readings).
+``max_primitives`` slots, most present first (with the glimpse readings);
+grid cells that point at the same image point are merged first
+(``merge_candidates``).
 """
 import keras
 import tensorflow as tf
@@ -36,16 +38,40 @@ def top_slots(candidates, k):
             for name, value in candidates.items()}
 
 
+def merge_candidates(candidates, radius, keep=16, floor=0.05):
+    """Grid cells that point at the same image point are one primitive.
+
+    Among the ``keep`` most present cells, each cell joins the most present
+    cell whose image point lies within ``radius`` (image units) of its own;
+    a cell that joins itself heads a group whose presence probability is the
+    sum of its members' (those above ``floor``), at most 1. Returns the heads
+    (others get presence logit -inf), ``[B, keep, ...]``.
+    """
+    top = top_slots(candidates, keep)
+    p = tf.sigmoid(top["presence_logit"])
+    uv = top["image_uv"]
+    near = tf.norm(uv[:, :, None] - uv[:, None], axis=-1) < radius            # [B, M, M]
+    head = tf.argmax(tf.where(near, p[:, None, :], -1.0), axis=-1, output_type=tf.int32)
+    member = tf.one_hot(head, keep) * tf.cast(p > floor, tf.float32)[..., None]  # [B, M, M]
+    mass = tf.minimum(tf.einsum("bm,bmh->bh", p, member), 1.0 - 1e-6)
+    is_head = tf.equal(head, tf.range(keep)[None, :])
+    logit = tf.math.log(mass) - tf.math.log1p(-mass)
+    top["presence_logit"] = tf.where(is_head, logit, -1e9)
+    return top
+
+
 class AIRInference3D(keras.Model):
     """``call(images) -> candidates``; ``slots(images) -> max_primitives slots``."""
 
     def __init__(self, max_primitives=3, head="glimpse", channels=None, kernels=None,
-                 strides=None, hidden=128, glimpse_size=24, **kwargs):
+                 strides=None, hidden=128, glimpse_size=24, merge_pixels=2.0,
+                 glimpse_channels=(16, 32, 64, 64), glimpse_hidden=256, **kwargs):
         kwargs.setdefault("name", "air_inference_3d")
         super().__init__(**kwargs)
         if head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {head!r}")
         self.max_primitives, self.head_name, self.glimpse_size = max_primitives, head, glimpse_size
+        self.merge_pixels = merge_pixels
         encoder_args = {k: tuple(v) for k, v in
                         (("channels", channels), ("kernels", kernels), ("strides", strides))
                         if v is not None}
@@ -53,7 +79,8 @@ class AIRInference3D(keras.Model):
         self.encoder = ConvEncoder(dtype=policy, **encoder_args)
         self.head = (SlotHead(max_primitives, hidden, name="slot_head", dtype=policy)
                      if head == "slots" else GridHead(hidden, name="grid_head", dtype=policy))
-        self.reader = GlimpseReader(dtype=policy) if head == "glimpse" else None
+        self.reader = (GlimpseReader(tuple(glimpse_channels), hidden=glimpse_hidden, dtype=policy)
+                       if head == "glimpse" else None)
 
     def call(self, images):
         return self.head(self.encoder(images))
@@ -66,7 +93,12 @@ class AIRInference3D(keras.Model):
                 "position": position_from_view(uv + what["offset_uv"], what["delta"])}
 
     def slots(self, images):
-        top = top_slots(self(images), self.max_primitives)
+        candidates = self(images)
+        if self.head_name != "slots":
+            radius = self.merge_pixels * 2.0 / images.shape[2]
+            candidates = merge_candidates(candidates, radius, min(16, candidates[
+                "presence_logit"].shape[1]))
+        top = top_slots(candidates, self.max_primitives)
         if self.reader is not None:
             batch = tf.shape(images)[0]
             index = tf.repeat(tf.range(batch), self.max_primitives)
@@ -82,7 +114,8 @@ def build_air_model_3d(config):
     policy = "mixed_bfloat16" if config["mixed_precision"] else "float32"
     model = AIRInference3D(config["max_primitives"], config["head"], config["channels"],
                            config["kernels"], config["strides"], config["hidden"],
-                           config["glimpse_size"], dtype=policy)
+                           config["glimpse_size"], config["merge_radius"],
+                           config["glimpse_channels"], config["glimpse_hidden"], dtype=policy)
     images = tf.zeros([1, config["image_size"], config["image_size"], 1])
     model(images)
     if model.reader is not None:

@@ -85,23 +85,60 @@ def sample_scenes(n, rng, max_primitives=3):
     return count, types, positions, euler
 
 
-def render_scenes(types, positions, rotations, image_size=64, supersample=2):
-    """Grey images ``[n, H, W]`` (float32 in [0, 1]) of scenes given as slot arrays.
-
-    ``types [n, K]`` (-1 empty), ``positions [n, K, 3]`` in [-1, 1],
-    ``rotations [n, K, 3, 3]`` (or Euler angles ``[n, K, 3]``).
-    """
+def _render_arguments(types, positions, rotations, image_size, supersample):
     types = np.asarray(types)
     rotations = np.asarray(rotations, np.float64)
     if rotations.shape[-1] == 3 and rotations.ndim == types.ndim + 1:
         rotations = euler_to_matrix(rotations)
-    kinds = np.where(types >= 0, np.asarray([sr.KINDS.index(k) for k in RENDER_KINDS])[
-        np.clip(types, 0, None)], -1)
-    images = sr.render_batch(kinds, WORLD_HALF * np.asarray(positions, np.float64), rotations,
-                             SIDE / 2.0, camera(), image_size, image_size, colours=1.0,
-                             light_dir=None, ambient=AMBIENT, background=0.0,
-                             supersample=supersample)
-    return images[..., 0]
+    lookup = np.asarray([sr.KINDS.index(k) for k in RENDER_KINDS])
+    kinds = np.where(types >= 0, lookup[np.clip(types, 0, None)], -1)
+    return ((kinds, WORLD_HALF * np.asarray(positions, np.float64), rotations, SIDE / 2.0,
+             camera(), image_size, image_size),
+            dict(colours=1.0, light_dir=None, ambient=AMBIENT, background=0.0,
+                 supersample=supersample))
+
+
+def _render_chunk(arguments):
+    args, kwargs = arguments
+    return sr.render_batch(*args, **kwargs)[..., 0]
+
+
+def render_scenes(types, positions, rotations, image_size=64, supersample=2, workers=1,
+                  chunk=500, progress=None):
+    """Grey images ``[n, H, W]`` (float32 in [0, 1]) of scenes given as slot arrays.
+
+    ``types [n, K]`` (-1 empty), ``positions [n, K, 3]`` in [-1, 1],
+    ``rotations [n, K, 3, 3]`` (or Euler angles ``[n, K, 3]``). Scenes are
+    rendered ``chunk`` at a time, by ``workers`` processes when more than 1;
+    ``progress(done)`` is called after each chunk.
+    """
+    types = np.asarray(types)
+    n = len(types)
+    jobs = [_render_arguments(types[i:i + chunk], positions[i:i + chunk],
+                              rotations[i:i + chunk], image_size, supersample)
+            for i in range(0, n, chunk)]
+    images, done = [], 0
+    if workers > 1 and len(jobs) > 1:
+        import concurrent.futures
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")  # no fork of a TensorFlow process
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            results = pool.map(_render_chunk, jobs)
+            for image in results:
+                images.append(image)
+                done += len(image)
+                if progress:
+                    progress(done)
+    else:
+        for job in jobs:
+            images.append(_render_chunk(job))
+            done += len(images[-1])
+            if progress:
+                progress(done)
+    if not images:
+        return np.zeros((0, image_size, image_size), np.float32)
+    return np.concatenate(images)
 
 
 def render_3d_scene(types, positions, euler, image_size=64, supersample=2):
@@ -120,19 +157,22 @@ def _split_rng(seed, split):
     return np.random.default_rng(np.random.SeedSequence([int(seed), SPLITS[split]]))
 
 
-def generate_dataset(n, seed=0, image_size=64, max_primitives=3, split="train", supersample=2):
+def generate_dataset(n, seed=0, image_size=64, max_primitives=3, split="train", supersample=2,
+                     workers=1, progress=None):
     """``n`` rendered scenes and their latents; the same ``(seed, split)`` gives the same set.
 
     Returns a dict of numpy arrays: ``images [n, H, W, 1]`` float32,
     ``count [n]``, ``presence [n, K]`` float32, ``types [n, K]`` int32 (-1
     empty), ``positions [n, K, 3]`` float32 in [-1, 1], ``euler [n, K, 3]``
     and ``rotations [n, K, 3, 3]`` float32. ``split`` (train, val or test)
-    picks an independent random stream of the seed.
+    picks an independent random stream of the seed; ``workers`` and
+    ``progress`` as in ``render_scenes``.
     """
     rng = _split_rng(seed, split)
     count, types, positions, euler = sample_scenes(n, rng, max_primitives)
     rotations = euler_to_matrix(euler)
-    images = render_scenes(types, positions, rotations, image_size, supersample)
+    images = render_scenes(types, positions, rotations, image_size, supersample, workers,
+                           progress=progress)
     return {"images": images[..., None].astype(np.float32),
             "count": count.astype(np.int32),
             "presence": (types >= 0).astype(np.float32),

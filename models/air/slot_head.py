@@ -13,7 +13,7 @@ from models.air.rotations import rotation_from_6d
 
 
 class SlotHead(keras.layers.Layer):
-    """``call(features [B, h, w, C]) -> dict`` of per-slot outputs ``[B, K, ...]``."""
+    """``call(maps) -> dict`` of per-slot outputs ``[B, K, ...]`` from the last map ``[B, h, w, C]``."""
 
     def __init__(self, max_primitives=3, hidden=512, **kwargs):
         super().__init__(**kwargs)
@@ -23,8 +23,8 @@ class SlotHead(keras.layers.Layer):
                                          dtype=self.dtype_policy)
         self.out = keras.layers.Dense(max_primitives * 13, name="slots", dtype="float32")
 
-    def call(self, features):
-        h = tf.cast(self.hidden(self.flatten(features)), tf.float32)
+    def call(self, maps):
+        h = tf.cast(self.hidden(self.flatten(maps[-1])), tf.float32)
         out = tf.reshape(self.out(h), [-1, self.max_primitives, 13])
         return {"presence_logit": out[..., 0], "type_logits": out[..., 1:4],
                 "position": out[..., 4:7], "rotation": rotation_from_6d(out[..., 7:13])}
