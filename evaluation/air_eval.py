@@ -72,7 +72,7 @@ def evaluate_air(weights, seed, n_test, max_primitives=None, out=None, log=print
     """Render ``n_test`` scenes of ``seed``, predict, measure; writes ``out``; returns the metrics."""
     from models.air import metrics
     from models.air.scenes import generate_dataset
-    from training.air_system import predict_slots
+    from models.air.explain import predict_slots
 
     model, config = load_weights(weights, max_primitives)
     k = max_primitives or config["max_primitives"]
@@ -82,7 +82,7 @@ def evaluate_air(weights, seed, n_test, max_primitives=None, out=None, log=print
     start = time.monotonic()
     data = generate_dataset(n_test, seed, config["image_size"], k, "test", config["supersample"])
     synth = time.monotonic() - start
-    pred = predict_slots(model, data["images"])
+    pred = predict_slots(model, data["images"], config)
     measured = metrics.compute_metrics(pred, data, metrics.assign_slots(pred, data, config))
     result = {"written_by": MARK, "weights": os.path.abspath(weights), "seed": seed,
               "n_test": n_test, "max_primitives": k, "synthesis_seconds": synth,

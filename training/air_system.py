@@ -33,6 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from models.air import build_air_model_3d, losses, matching
+from models.air.explain import predict_slots
 from models.air.grid_head import cell_centres, image_uv
 from training.system import TrainSystem
 
@@ -161,8 +162,8 @@ class AIRSystem(TrainSystem):
             self.best = {"loss": result["loss"], "epoch": epoch,
                          "weights": [w.numpy() for w in self.model.weights]}
         if self.snapshot_images is not None:
-            slots = self.model.slots(tf.constant(self.snapshot_images))
-            self.snapshots.append({"epoch": epoch, **{k: v.numpy() for k, v in slots.items()}})
+            slots = predict_slots(self.model, self.snapshot_images, self.config)
+            self.snapshots.append({"epoch": epoch, **slots})
 
     def on_train_end(self, step):
         if self.best["weights"] is not None:
@@ -237,10 +238,3 @@ class AIRSystem(TrainSystem):
                                     tf.gather_nd(batch["rotations"], index))
         scenes = tf.shape(present)[0]
         return {k: tf.math.unsorted_segment_sum(v, index[:, 0], scenes) for k, v in terms.items()}
-
-
-def predict_slots(model, images, batch_size=250):
-    """``model.slots`` over ``images`` in batches: dict of numpy arrays ``[N, K, ...]``."""
-    fn = tf.function(model.slots)
-    outs = [fn(tf.constant(images[i:i + batch_size])) for i in range(0, len(images), batch_size)]
-    return {k: np.concatenate([o[k].numpy() for o in outs]) for k in outs[0]}

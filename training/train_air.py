@@ -172,7 +172,8 @@ def train(config, out, workers=1, log_epochs=5, log=print):
 
     from models.air import metrics
     from training import loop
-    from training.air_system import AIRSystem, dataset_fn, predict_slots
+    from models.air.explain import predict_slots
+    from training.air_system import AIRSystem, dataset_fn
 
     load_start = os.getloadavg()
     data, synth_seconds = synthesise(config, workers, log)
@@ -194,7 +195,7 @@ def train(config, out, workers=1, log_epochs=5, log=print):
     train_seconds = time.monotonic() - start
     start = time.monotonic()
     test = data["test"]
-    pred = predict_slots(system.model, test["images"])
+    pred = predict_slots(system.model, test["images"], config)
     measured = metrics.compute_metrics(pred, test, metrics.assign_slots(pred, test, config))
     eval_seconds = time.monotonic() - start
     results = {

@@ -228,7 +228,7 @@ def make_pictures(run, out, scenes=8, log=print):
     cli.quiet_tensorflow()
     from evaluation.air_eval import load_weights
     from models.air.scenes import generate_dataset
-    from training.air_system import predict_slots
+    from models.air.explain import predict_slots
 
     config = results["config"]
     model, model_config = load_weights(os.path.join(run, "weights.npz"))
@@ -236,7 +236,7 @@ def make_pictures(run, out, scenes=8, log=print):
                             config["max_primitives"], "test", config["supersample"])
     train = generate_dataset(16, config["seed"], config["image_size"], config["max_primitives"],
                              "train", config["supersample"])
-    slots = predict_slots(model, test["images"])
+    slots = predict_slots(model, test["images"], config)
     paths = [gallery(out, config["image_size"]), scene_examples(out, train),
              curves(out, results), predictions(out, slots, test, model_config, scenes),
              errors(out, slots, test, model_config), training_gif(out, snapshots, model_config)]

@@ -35,8 +35,11 @@ DEFAULT_CONFIG = {
     # loss
     "matching": "hungarian",  # hungarian | sorted (slot head only: the reference's x order)
     "w_prior": 1.0,           # grid head: matching cost per cell of distance to the centre
-    "ignore_radius": 1.5,     # grid head: cells this near a primitive are not taught "absent"
-    "merge_radius": 2.0,      # grid head: candidates whose image points are this near (pixels) merge
+    "ignore_radius": 1.0,     # grid head: cells this near a primitive are not taught "absent"
+    "merge_radius": 1.5,      # grid head: candidates whose image points are this near (pixels) merge
+    "explain": True,          # grid heads: settle the count by re-rendering (models.air.explain)
+    "explain_gain": 6.0,      # a candidate joins if it lowers the summed |rendering - image| this much
+    "explain_floor": 0.05,    # candidates below this presence probability are not tried
     "w_presence": 1.0,
     "w_type": 1.0,
     "w_position": 1.0,
@@ -54,8 +57,8 @@ DEFAULT_CONFIG = {
 MODEL_KEYS = ("image_size", "supersample", "max_primitives", "head", "glimpse_size",
               "glimpse_channels", "glimpse_hidden",
               "channels", "kernels", "strides", "hidden", "mixed_precision", "matching",
-              "w_prior", "ignore_radius", "merge_radius", "w_presence", "w_type", "w_position",
-              "w_rotation")
+              "w_prior", "ignore_radius", "merge_radius", "explain", "explain_gain",
+              "explain_floor", "w_presence", "w_type", "w_position", "w_rotation")
 MATCHINGS = ("hungarian", "sorted")
 HEADS = ("glimpse", "grid", "slots")
 
@@ -79,7 +82,7 @@ def make_config(overrides=None):
         raise ConfigError(f"image_size must be at least 8, got {config['image_size']}")
     for key in ("learning_rate", "weight_decay", "w_presence", "w_type", "w_position",
                 "w_rotation", "w_prior", "warmup_epochs", "glimpse_jitter", "ignore_radius",
-                "merge_radius"):
+                "merge_radius", "explain_gain", "explain_floor"):
         if not isinstance(config[key], (int, float)) or config[key] < 0:
             raise ConfigError(f"{key} must be a non-negative number, got {config[key]!r}")
     if config["matching"] not in MATCHINGS:

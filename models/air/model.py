@@ -16,7 +16,7 @@ slots): ``presence_logit``, ``type_logits`` (sphere, cube, cylinder),
 grid, ``image_uv``; float32 whatever the compute dtype. ``read(images,
 image_index, uv)`` runs the glimpse reader; ``slots(images)`` returns the
 ``max_primitives`` slots, most present first (with the glimpse readings);
-grid cells that point at the same image point are merged first
+grid cells that point at the same image point are merged
 (``merge_candidates``).
 """
 import keras
@@ -82,6 +82,9 @@ class AIRInference3D(keras.Model):
         self.reader = (GlimpseReader(tuple(glimpse_channels), hidden=glimpse_hidden, dtype=policy)
                        if head == "glimpse" else None)
 
+    def build(self, input_shape):
+        self.built = True  # the layers build on their first call (the reader on read())
+
     def call(self, images):
         return self.head(self.encoder(images))
 
@@ -89,24 +92,41 @@ class AIRInference3D(keras.Model):
         """Glimpse readings at image points ``uv [N, 2]`` of images ``image_index [N]``:
         ``type_logits``, ``rotation``, ``position`` (dict of ``[N, ...]``)."""
         what = self.reader(crop_glimpses(images, image_index, uv, self.glimpse_size))
+        centre = uv + what["offset_uv"]
         return {"type_logits": what["type_logits"], "rotation": what["rotation"],
-                "position": position_from_view(uv + what["offset_uv"], what["delta"])}
+                "position": position_from_view(centre, what["delta"]), "image_uv": centre}
 
-    def slots(self, images):
-        candidates = self(images)
-        if self.head_name != "slots":
-            radius = self.merge_pixels * 2.0 / images.shape[2]
-            candidates = merge_candidates(candidates, radius, min(16, candidates[
-                "presence_logit"].shape[1]))
-        top = top_slots(candidates, self.max_primitives)
+    def read_candidates(self, images, candidates=10, glances=3, keep=None):
+        """The ``keep`` (default ``max_primitives``) most present candidates, dict of
+        ``[B, keep, ...]`` in that order.
+
+        Slot head: its slots. Grid: the ``candidates`` most present cells; with
+        the glimpse reader each is read ``glances`` times, every window centred
+        on the previous reading's centre (attend, infer, repeat); then the
+        candidates whose image points coincide are merged (``merge_candidates``).
+        """
+        keep = keep or self.max_primitives
+        found = self(images)
+        if self.head_name == "slots":
+            return {name: found[name] for name in SLOT_KEYS}
+        count = min(candidates, found["presence_logit"].shape[1])
+        top = top_slots(found, count)
         if self.reader is not None:
             batch = tf.shape(images)[0]
-            index = tf.repeat(tf.range(batch), self.max_primitives)
-            read = self.read(images, index, tf.reshape(top["image_uv"], [-1, 2]))
-            top.update({name: tf.reshape(value, tf.concat([[batch, self.max_primitives],
-                                                           tf.shape(value)[1:]], 0))
+            index = tf.repeat(tf.range(batch), count)
+            read = {"image_uv": tf.reshape(top["image_uv"], [-1, 2])}
+            for _ in range(glances):
+                read = self.read(images, index, read["image_uv"])
+            top.update({name: tf.reshape(value, tf.concat([[batch, count], tf.shape(value)[1:]],
+                                                          0))
                         for name, value in read.items()})
-        return {name: top[name] for name in SLOT_KEYS}
+        merged = merge_candidates(top, self.merge_pixels * 2.0 / images.shape[2], count)
+        return top_slots(merged, min(keep, count))
+
+    def slots(self, images):
+        """The ``max_primitives`` slots (dict of ``[B, K, ...]``), most present first."""
+        found = self.read_candidates(images)
+        return {name: found[name] for name in SLOT_KEYS}
 
 
 def build_air_model_3d(config):
