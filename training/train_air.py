@@ -17,8 +17,9 @@ validation epoch and measures them on the test scenes. Writes to ``--out``:
 
 * ``results.json``: ``config``, ``metrics`` (``models.air.metrics``),
   ``history`` (per epoch the mean training terms and the validation terms),
-  ``best_epoch``, ``timing`` (synthesis, training and evaluation seconds, load
-  average) and ``environment`` (Python, TensorFlow, numpy, SciPy, OS,
+  ``best_epoch``, ``timing`` (synthesis, training and evaluation seconds, the
+  CPU seconds of this process, which do not depend on other people's load, and
+  the load average) and ``environment`` (Python, TensorFlow, numpy, SciPy, OS,
   processor, cores);
 * ``weights.npz``: the restored weights and the model config, read by
   ``evaluation/run.py --mode evaluate_air`` and the pictures;
@@ -176,7 +177,9 @@ def train(config, out, workers=1, log_epochs=5, log=print):
     from training.air_system import AIRSystem, dataset_fn
 
     load_start = os.getloadavg()
+    cpu_start = time.process_time()
     data, synth_seconds = synthesise(config, workers, log)
+    synth_cpu = time.process_time() - cpu_start
     keras.utils.set_random_seed(config["seed"])
     if config["deterministic"]:
         tf.config.experimental.enable_op_determinism()
@@ -186,13 +189,14 @@ def train(config, out, workers=1, log_epochs=5, log=print):
     seed = config["seed"]
     train_fn = dataset_fn(data["train"], batch, shuffle_seed=lambda epoch: seed * 100003 + epoch)
     val_fn = dataset_fn(data["val"], batch)
-    start = time.monotonic()
+    start, cpu_start = time.monotonic(), time.process_time()
     os.makedirs(out, exist_ok=True)
     result = loop.train(system, train_fn, model_dir=os.path.join(out, "model"),
                         global_batch_size=batch, epochs=config["n_epochs"],
                         chkpt_steps=10 ** 9, log_steps=steps_per_epoch * log_epochs,
                         eval_dataset_fn=val_fn, model_dir_flag="--out", log=log)
     train_seconds = time.monotonic() - start
+    train_cpu = time.process_time() - cpu_start
     start = time.monotonic()
     test = data["test"]
     pred = predict_slots(system.model, test["images"], config)
@@ -207,7 +211,8 @@ def train(config, out, workers=1, log_epochs=5, log=print):
         "best_epoch": system.best["epoch"],
         "status": result["status"],
         "timing": {"synthesis_seconds": synth_seconds, "training_seconds": train_seconds,
-                   "evaluation_seconds": eval_seconds, "load_average_start": load_start,
+                   "evaluation_seconds": eval_seconds, "synthesis_cpu_seconds": synth_cpu,
+                   "training_cpu_seconds": train_cpu, "load_average_start": load_start,
                    "load_average_end": os.getloadavg()},
         "environment": environment(),
     }
