@@ -253,7 +253,6 @@ def summary_lines(results):
 def run(args, log=print):
     config = config_from_args(args)
     check_out(args.out)
-    cli.quiet_tensorflow(args.verbose)
     results = train(config, args.out, args.render_workers, args.log_epochs, log)
     for line in summary_lines(results):
         log(line)
@@ -267,6 +266,7 @@ def main(argv=None):
     code = cli.run_main(PROG, lambda a: (config_from_args(a), check_out(a.out)), args)
     if code:
         return code
+    cli.quiet_tensorflow(args.verbose)
     from training.loop import TrainingDivergedError
     return cli.run_main(PROG, run, args, failure_types=(TrainingDivergedError,), tensorflow=True)
 

@@ -38,7 +38,7 @@ DEFAULT_CONFIG = {
     "ignore_radius": 1.0,     # grid head: cells this near a primitive are not taught "absent"
     "merge_radius": 1.5,      # grid head: candidates whose image points are this near (pixels) merge
     "explain": True,          # grid heads: settle the count by re-rendering (models.air.explain)
-    "explain_gain": 6.0,      # a candidate joins if it lowers the summed |rendering - image| this much
+    "explain_gain": 4.0,      # a primitive counts if it lowers the summed |rendering - image| this much
     "explain_floor": 0.05,    # candidates below this presence probability are not tried
     "w_presence": 1.0,
     "w_type": 1.0,
