@@ -32,7 +32,10 @@ Beyond the original:
   train shuffle buffer blends the end of one epoch with the next one, where
   the original shuffled examples first and repeated after;
 * ``num_shards`` / ``shard_index`` shard by file for ``tf.distribute`` input
-  pipelines (see ``gqn_dataset_fn``).
+  pipelines (see ``gqn_dataset_fn``);
+* ``gqn_scene_dataset`` gives whole scenes undecoded (JPEG strings and camera
+  7-vectors) for readers that draw views themselves (GEN's hotels), and
+  ``decode_frames`` decodes the views they drew.
 
 Errors. Arguments are checked when the dataset is built (``ValueError`` /
 ``FileNotFoundError`` naming the flag, value or path). Damaged data is found
@@ -118,14 +121,23 @@ def find_shard_files(root, dataset, mode):
     return files
 
 
+def positive_int(name, value, allow_none=False):
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is an int >= 1 (or None if allowed)."""
+    if allow_none and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _check_shard(num_shards, shard_index):
+    positive_int("num_shards", num_shards)
+    if isinstance(shard_index, bool) or not isinstance(shard_index, int) \
+            or not 0 <= shard_index < num_shards:
+        raise ValueError(f"shard_index must be in [0, {num_shards}), got {shard_index!r}")
+
+
 def _check_args(info, dataset, context_size, batch_size, num_epochs, custom_frame_size,
                 num_threads, buffer_size, samples_per_scene, num_shards, shard_index):
-    def positive_int(name, value, allow_none=False):
-        if allow_none and value is None:
-            return
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
     positive_int("context_size", context_size)
     if context_size >= info.sequence_size:
         raise ValueError(
@@ -137,10 +149,7 @@ def _check_args(info, dataset, context_size, batch_size, num_epochs, custom_fram
     positive_int("num_threads", num_threads)
     positive_int("buffer_size", buffer_size)
     positive_int("samples_per_scene", samples_per_scene)
-    positive_int("num_shards", num_shards)
-    if isinstance(shard_index, bool) or not isinstance(shard_index, int) \
-            or not 0 <= shard_index < num_shards:
-        raise ValueError(f"shard_index must be in [0, {num_shards}), got {shard_index!r}")
+    _check_shard(num_shards, shard_index)
 
 
 @_graph_only
@@ -223,15 +232,11 @@ def _guard(ok, messages, skip_corrupt, counter):
 
 
 @_graph_only
-def _draw_views(batch_id, path, records, info, example_size, samples_per_scene, seed,
-                skip_corrupt, counter, dataset):
-    """Batched parse, checks, and ``samples_per_scene`` draws of ``example_size`` views.
+def _parse_scenes(path, records, info, skip_corrupt, counter, dataset):
+    """Batched parse of ``records`` (from the file ``path``) and the length checks.
 
-    ``records`` come from the file ``path``; ``batch_id`` numbers the batch in
-    the stream and keys the random draws (with ``seed``).
-
-    Returns undecoded examples: JPEG strings ``[n, example_size]`` and camera
-    7-vectors ``[n, example_size, 7]``.
+    Returns (paths [n], JPEG strings [n, S], raw cameras [n, S, 5]) of the
+    records that passed (all of them, or an error, unless ``skip_corrupt``).
     """
     paths = tf.fill(tf.shape(records), path)
     features = tf.io.parse_example(records, {
@@ -252,6 +257,22 @@ def _draw_views(batch_id, path, records, info, example_size, samples_per_scene, 
     frames = tf.reshape(tf.ragged.boolean_mask(features["frames"], ok).flat_values, [-1, seq])
     cameras = tf.reshape(tf.ragged.boolean_mask(features["cameras"], ok).flat_values,
                          [-1, seq, NUM_RAW_CAMERA_PARAMS])
+    return paths, frames, cameras
+
+
+@_graph_only
+def _draw_views(batch_id, path, records, info, example_size, samples_per_scene, seed,
+                skip_corrupt, counter, dataset):
+    """Batched parse, checks, and ``samples_per_scene`` draws of ``example_size`` views.
+
+    ``records`` come from the file ``path``; ``batch_id`` numbers the batch in
+    the stream and keys the random draws (with ``seed``).
+
+    Returns undecoded examples: JPEG strings ``[n, example_size]`` and camera
+    7-vectors ``[n, example_size, 7]``.
+    """
+    paths, frames, cameras = _parse_scenes(path, records, info, skip_corrupt, counter, dataset)
+    seq = info.sequence_size
 
     # k draws per record: the first example_size entries of a random permutation,
     # keyed by (seed, batch number) so the draws are reproducible.
@@ -330,6 +351,37 @@ def resize_bilinear_align_corners(images, size):
 
 
 @_graph_only
+def decode_frames(jpegs, paths, dataset, custom_frame_size=None):
+    """Check and decode JPEG strings ``[n, k]`` of scenes read from ``paths`` [n].
+
+    Returns float32 frames in [0, 1], ``[n, k, H, W, 3]`` (``H = W =
+    custom_frame_size or frame_size``, bilinear resize with ``align_corners``).
+    A string without the JPEG start / end markers fails the pipeline with an
+    error naming its file.
+    """
+    info = dataset_info(dataset)
+    ok = tf.reduce_all(_jpeg_ok(jpegs), axis=1)
+    messages = tf.strings.join([
+        "undecodable JPEG in a record of ", paths,
+        " (expected JPEG start FF D8 FF and end FF D9)"])
+    ok = _guard(ok, messages, False, None)
+    size = info.frame_size
+
+    def decode(jpeg):
+        image = tf.io.decode_jpeg(jpeg, channels=NUM_CHANNELS)
+        return tf.ensure_shape(image, [size, size, NUM_CHANNELS])
+
+    with tf.control_dependencies([ok]):
+        flat = tf.reshape(jpegs, [-1])
+    frames = tf.map_fn(decode, flat, fn_output_signature=tf.uint8, parallel_iterations=16)
+    frames = tf.image.convert_image_dtype(frames, tf.float32)
+    frames = tf.ensure_shape(frames, [None, size, size, NUM_CHANNELS])
+    if custom_frame_size and custom_frame_size != size:
+        frames = resize_bilinear_align_corners(frames, custom_frame_size)
+    return tf.reshape(frames, tf.concat([tf.shape(jpegs), tf.shape(frames)[1:]], 0))
+
+
+@_graph_only
 def _decode_example(jpegs, cameras, info, custom_frame_size):
     """Decode the ``E`` drawn JPEGs of one example and split off the query.
 
@@ -351,6 +403,38 @@ def _decode_example(jpegs, cameras, info, custom_frame_size):
         frames = resize_bilinear_align_corners(frames, custom_frame_size)
     context = Context(frames=frames[:-1], cameras=cameras[:-1])
     return Query(context=context, query_camera=cameras[-1]), frames[-1]
+
+
+def _record_batches(files, info, train, seed, num_epochs, num_threads, skip_corrupt, counter):
+    """``(path, records)`` batches read from ``files``, interleaved, repeated per epoch
+    (file order shuffled per epoch in train), with the damage check of each file."""
+    sizes = [tf.io.gfile.stat(p).length for p in files]
+    file_ds = tf.data.Dataset.from_tensor_slices((files, tf.constant(sizes, tf.int64)))
+    if train:
+        file_ds = file_ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    file_ds = file_ds.repeat(num_epochs)
+    cycle = min(num_threads, len(files))
+    records_per_batch = max(1, _VIEWS_PER_PARSE_BATCH // info.sequence_size)
+    batches = file_ds.interleave(
+        lambda path, size: _file_batches(path, size, records_per_batch, skip_corrupt, counter),
+        cycle_length=cycle, block_length=1, num_parallel_calls=cycle, deterministic=not train)
+    return batches.map(lambda path, records, is_end: (path, records))
+
+
+def _corrupt_counter(skip_corrupt):
+    if not skip_corrupt:
+        return None
+    with tf.init_scope():
+        return tf.Variable(0, dtype=tf.int64, trainable=False, name="gqn_corrupt_count")
+
+
+def _sharded_files(root, dataset, mode, num_shards, shard_index):
+    files = find_shard_files(root, dataset, mode)
+    if len(files) < num_shards:
+        raise ValueError(
+            f"num_shards={num_shards} but only {len(files)} shard files are present in "
+            f"{split_dir(str(root), dataset, mode)}; files are the unit of sharding")
+    return files[shard_index::num_shards]
 
 
 def gqn_input_fn(dataset, context_size, root, mode, batch_size=1, num_epochs=1,
@@ -394,31 +478,15 @@ def gqn_input_fn(dataset, context_size, root, mode, batch_size=1, num_epochs=1,
     mode = canonical_mode(mode)
     _check_args(info, dataset, context_size, batch_size, num_epochs, custom_frame_size,
                 num_threads, buffer_size, samples_per_scene, num_shards, shard_index)
-    files = find_shard_files(root, dataset, mode)
-    if len(files) < num_shards:
-        raise ValueError(
-            f"num_shards={num_shards} but only {len(files)} shard files are present in "
-            f"{split_dir(str(root), dataset, mode)}; files are the unit of sharding")
-    files = files[shard_index::num_shards]
-    sizes = [tf.io.gfile.stat(p).length for p in files]
+    files = _sharded_files(root, dataset, mode, num_shards, shard_index)
     if seed is None:
         seed = random.getrandbits(31)
     train = mode == "train"
     example_size = context_size + 1
-    counter = None
-    if skip_corrupt:
-        with tf.init_scope():
-            counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="gqn_corrupt_count")
+    counter = _corrupt_counter(skip_corrupt)
 
-    file_ds = tf.data.Dataset.from_tensor_slices((files, tf.constant(sizes, tf.int64)))
-    if train:
-        file_ds = file_ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    file_ds = file_ds.repeat(num_epochs)
-    cycle = min(num_threads, len(files))
-    records_per_batch = max(1, _VIEWS_PER_PARSE_BATCH // info.sequence_size)
-    batches = file_ds.interleave(
-        lambda path, size: _file_batches(path, size, records_per_batch, skip_corrupt, counter),
-        cycle_length=cycle, block_length=1, num_parallel_calls=cycle, deterministic=not train)
+    batches = _record_batches(files, info, train, seed, num_epochs, num_threads, skip_corrupt,
+                              counter)
     examples = batches.enumerate().map(
         lambda i, batch: _draw_views(i, batch[0], batch[1], info, example_size,
                                      samples_per_scene, seed, skip_corrupt, counter, dataset),
@@ -434,6 +502,35 @@ def gqn_input_fn(dataset, context_size, root, mode, batch_size=1, num_epochs=1,
     examples = examples.prefetch(_AUTOTUNE)
     examples.corrupt_count = counter
     return examples
+
+
+def gqn_scene_dataset(dataset, root, mode, num_epochs=1, num_threads=4, seed=None, *,
+                      num_shards=1, shard_index=0, skip_corrupt=False):
+    """``tf.data.Dataset`` of whole scenes, undecoded, for readers that draw views themselves.
+
+    Elements: ``(path, jpegs, cameras)``: the scene's file name, its
+    ``sequence_size`` JPEG strings and camera 7-vectors ``[S, 7]`` (as
+    ``gqn_input_fn`` gives them). Files are read as ``gqn_input_fn`` reads
+    them (present shards, in parallel, damage checks, file order shuffled per
+    epoch in train mode); decode drawn views with ``decode_frames``. Arguments
+    and errors as in ``gqn_input_fn``.
+    """
+    info = dataset_info(dataset)
+    mode = canonical_mode(mode)
+    positive_int("num_epochs", num_epochs, allow_none=True)
+    positive_int("num_threads", num_threads)
+    _check_shard(num_shards, shard_index)
+    files = _sharded_files(root, dataset, mode, num_shards, shard_index)
+    if seed is None:
+        seed = random.getrandbits(31)
+    counter = _corrupt_counter(skip_corrupt)
+    batches = _record_batches(files, info, mode == "train", seed, num_epochs, num_threads,
+                              skip_corrupt, counter)
+    scenes = batches.map(
+        lambda path, records: _parse_scenes(path, records, info, skip_corrupt, counter, dataset))
+    scenes = scenes.unbatch().map(lambda path, jpegs, raw: (path, jpegs, _camera_vectors(raw)))
+    scenes.corrupt_count = counter
+    return scenes
 
 
 def gqn_dataset_fn(dataset, context_size, root, mode, global_batch_size, **kwargs):

@@ -10,7 +10,8 @@ Facts kept from the original ``evaluate.py`` (3D-FCR-alphaGAN):
   (``real.npy``), their reconstructions before / after the refiner
   (``recons.npy``, ``recons_refine.npy``) and codes (``decode_z.npy``); IoU and
   AP as in :mod:`evaluation.metrics` (``IoU.csv``, ``AP.csv``,
-  ``IoU_refine.csv``, ``AP_refine.csv``; AP scores are the softmax outputs).
+  ``IoU_refine.csv``, ``AP_refine.csv``; AP scores are the softmax outputs); beyond the
+  original, the usual IoU (Jaccard) in ``Jaccard.csv`` / ``Jaccard_refine.csv``.
 - ``evaluate_interpolate``: for each ordered pair ``l != r`` of the first ``B``
   codes of ``decode_z.npy``, 30 codes ``z_0 = z_l``, ``z_i = z_{i-1} + (z_r -
   z_l) / 29`` (accumulated in float32 as the original does), refined labels in
@@ -240,7 +241,8 @@ def evaluate_recons(nets, cfg, voxel_root, eval_dir, batch_size, num_scenes=DEFA
 
     ``plan``: the result of :func:`recons_plan` (made here when None). All the
     files appear together at the end (see the module docstring). Returns
-    ``{"IoU": rows, "AP": rows, "IoU_refine": rows, "AP_refine": rows}``.
+    ``{"IoU": rows, "AP": rows, "Jaccard": rows}`` and the same keys with ``_refine``;
+    ``Jaccard`` (the usual IoU, ``Jaccard.csv``) is not in the original.
     """
     from data_provider import voxel_provider
     check_eval_dir(eval_dir)
@@ -270,7 +272,7 @@ def evaluate_recons(nets, cfg, voxel_root, eval_dir, batch_size, num_scenes=DEFA
     results = {}
     for suffix, acc in scores.items():
         rows = acc.result()
-        for metric in ("IoU", "AP"):
+        for metric in ("IoU", "AP", "Jaccard"):
             results[metric + suffix] = rows[metric]
     summary = {"num_scenes": count, "seed": seed,
                "rows": list(metrics_lib.ROW_NAMES[:num_classes + 1]),

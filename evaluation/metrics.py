@@ -88,6 +88,26 @@ def iou_from_counts(counts):
     return rows
 
 
+def jaccard_from_counts(counts):
+    """Jaccard rows ``[C + 1]`` (the usual IoU) from label count tables ``[N, C, C]``.
+
+    per scene ``n`` and class ``c``: ``|P_c & T_c| / |P_c | T_c|`` with the union
+    ``|P_c| + |T_c| - |P_c & T_c|`` (a perfect reconstruction scores 1); the class value
+    is the mean over the scenes with a non-empty union; "all" sums intersections and
+    unions over the classes ``1..C-1`` of a scene first. Not in the original, which
+    reports :func:`iou_from_counts` (``J / (1 + J)`` per scene and class).
+    """
+    counts = np.asarray(counts, np.float64)
+    num_classes = counts.shape[-1]
+    inter = np.diagonal(counts, axis1=1, axis2=2)
+    union = counts.sum(axis=2) + counts.sum(axis=1) - inter
+    rows = np.empty(num_classes + 1)
+    for c in range(num_classes):
+        rows[c] = _mean_over_nonzero(inter[:, c], union[:, c])
+    rows[num_classes] = _mean_over_nonzero(inter[:, 1:].sum(1), union[:, 1:].sum(1))
+    return rows
+
+
 def iou_rows(pred, true, num_classes=NUM_CLASSES):
     """IoU rows ``[C + 1]`` of label volumes ``pred`` and ``true`` ``[N, X, Y, Z]``."""
     return iou_from_counts(label_counts(pred, true, num_classes))
@@ -170,7 +190,7 @@ class ReconstructionMetrics:
 
     ``update(true, pred, probs)`` with labels ``[B, X, Y, Z]``, predicted labels
     ``[B, X, Y, Z]`` (the argmax of ``probs``) and probabilities
-    ``[B, X, Y, Z, C]``; ``result()`` gives ``{"IoU": [C+1], "AP": [C+1]}`` as
+    ``[B, X, Y, Z, C]``; ``result()`` gives ``{"IoU": [C+1], "AP": [C+1], "Jaccard": [C+1]}`` as
     float64 arrays over all scenes seen. Memory: a ``C x C`` table and ``C + 1``
     AP values per scene.
     """
@@ -205,11 +225,12 @@ class ReconstructionMetrics:
         if not self.num_scenes:
             raise ValueError("no scenes were evaluated")
         counts = np.concatenate(self._counts)
-        return {"IoU": iou_from_counts(counts), "AP": self._ap_sum / self.num_scenes}
+        return {"IoU": iou_from_counts(counts), "AP": self._ap_sum / self.num_scenes,
+                "Jaccard": jaccard_from_counts(counts)}
 
 
 def evaluate_reconstruction(true, probs, workers=None):
-    """``{"IoU": rows, "AP": rows}`` of labels ``[N, X, Y, Z]`` and probabilities
+    """``{"IoU": rows, "AP": rows, "Jaccard": rows}`` of labels ``[N, X, Y, Z]`` and probabilities
     ``[N, X, Y, Z, C]``; the prediction is ``argmax(probs)``."""
     probs = np.asarray(probs)
     metrics = ReconstructionMetrics(probs.shape[-1], workers)

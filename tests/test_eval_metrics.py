@@ -125,3 +125,28 @@ def test_csv_as_the_original(tmp_path):
     np.testing.assert_array_equal(np.loadtxt(tmp_path / "IoU.csv"), np.round(rows, 3))
     table = M.format_table({"IoU": rows, "AP": rows})
     assert table.splitlines()[-1].startswith("all") and len(table.splitlines()) == 14
+
+
+def test_jaccard_by_hand_and_against_sets():
+    true = np.zeros((2, 1, 1, 4), int)
+    pred = np.zeros_like(true)
+    true[0, 0, 0] = [1, 1, 2, 0]
+    pred[0, 0, 0] = [1, 2, 2, 2]
+    pred[1, 0, 0] = [0, 0, 0, 1]
+    rows = M.jaccard_from_counts(M.label_counts(pred, true))
+    # class 1: scene 0 |{0}| / |{0, 1}| = 1/2; scene 1: 0 / 1 -> mean 1/4
+    # class 2: scene 0 |{2}| / |{1, 2, 3}| = 1/3 (scene 1 has no class 2)
+    # all (1..11): scene 0 (1 + 1) / (2 + 3) = 2/5; scene 1: 0 / 1 -> mean 1/5
+    assert rows[1] == pytest.approx(0.25) and rows[2] == pytest.approx(1 / 3)
+    assert rows[12] == pytest.approx(0.2) and np.isnan(rows[3])
+    # random volumes: per-scene sets, perfect prediction scores 1
+    rng = np.random.default_rng(3)
+    true, probs = _scenes(rng, 4)
+    pred = probs.argmax(-1)
+    fast = M.evaluate_reconstruction(true, probs, workers=1)["Jaccard"]
+    for c in (0, 4, 11):
+        vals = [np.sum((pred[n] == c) & (true[n] == c)) / np.sum((pred[n] == c) | (true[n] == c))
+                for n in range(4) if np.any((pred[n] == c) | (true[n] == c))]
+        assert fast[c] == pytest.approx(np.mean(vals), abs=1e-12)
+    perfect = M.jaccard_from_counts(M.label_counts(true, true))
+    np.testing.assert_allclose(perfect[~np.isnan(perfect)], 1.0)

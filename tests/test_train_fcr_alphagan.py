@@ -206,3 +206,18 @@ def test_odd_set_and_foreign_config_are_refused(rooms, tmp_path, capsys):
     assert f"{ck / 'config.json'} was not written by this project" in err
     assert (ck / "config.json").read_text() == '{"my": "own settings"}'
     assert not list(ck.glob("ckpt-*"))
+
+
+def test_time_budget_ends_the_run_completed_past_the_default_epochs(rooms, tmp_path, capsys):
+    ck = tmp_path / "ck"
+    # 2 iterations per epoch: the default 15 epochs would end at 30; the budget lifts them
+    assert train_fcr_alphagan.main(
+        ["--voxel_root", str(rooms), "--checkpoint_dir", str(ck), "--max_seconds", "4",
+         "--log_steps", "1000", "--set", *TINY, "CHECK_FREQ", "1000"]) == 0
+    out = capsys.readouterr().out
+    done = [line for line in out.splitlines() if line.startswith("finished at iteration")]
+    assert done and done[-1].endswith("(completed: --max_seconds 4.0)")
+    assert int(done[-1].split()[3]) >= 1
+    assert train_fcr_alphagan.main(["--voxel_root", str(rooms), "--checkpoint_dir", str(ck),
+                                    "--max_seconds", "0", "--set", *TINY]) == 2
+    assert "--max_seconds must be > 0" in capsys.readouterr().err

@@ -3,8 +3,13 @@
     python training/quickstart.py [--data_dir D] [--minutes 5] [train_gqn_draw.py flags]
 
 1. Without ``--data_dir``, renders the rooms_ring_camera stand-in into
-   ``./demo/data`` (``--num_train`` / ``--num_test`` scenes) unless train
-   shards are already there.
+   ``./demo/data`` (``--num_train`` 2000 / ``--num_test`` 200 scenes, about a
+   minute on two cores) unless train shards are already there. Of the stand-ins
+   this one learns fastest on a CPU: measured against the mean training image and
+   the nearest context view with ``evaluation/gqn_baselines.py`` (see README), the
+   ``shepard_metzler_5_parts`` stand-in stayed above its (strong) mean-image
+   baseline after 1200 steps where rooms were 29 % below theirs; 2000 scenes keep
+   a few thousand steps from overfitting.
 2. Trains a small configuration (32x32 images, 3 context views, 4 DRAW
    steps, 32-channel LSTMs, 16 latent channels, sigma annealed over 2000
    steps instead of 200000 so that a short run gets sharp, 4 examples drawn
@@ -49,8 +54,8 @@ def build_parser():
                    help="existing GQN data root (default: render ./demo/data when absent)")
     p.add_argument("--demo_dir", default="demo", help="where data/, model/ and views/ go")
     p.add_argument("--minutes", type=float, default=5.0, help="time budget of the training steps of this run")
-    p.add_argument("--num_train", type=int, default=200, help="scenes to render for training")
-    p.add_argument("--num_test", type=int, default=20, help="scenes to render for testing")
+    p.add_argument("--num_train", type=int, default=2000, help="scenes to render for training")
+    p.add_argument("--num_test", type=int, default=200, help="scenes to render for testing")
     p.add_argument("--num_scenes", type=int, default=4, help="test scenes for the novel views")
     p.add_argument("--seed", type=int, default=0, help="seed of the rendered scenes")
     return p

@@ -3,13 +3,14 @@
 Flags of the original ``main.py``: ``--epoch`` (TRAIN.NUM_EPOCH 15), ``--learning_rate_G``,
 ``--learning_rate_D`` (0.0001), ``--batch_size`` (CONST.BATCH_SIZE 20), ``--middle_start``
 (resume; the original's ``--ini_epoch`` names the checkpoint number to resume from).
-Added: ``--voxel_root``, ``--checkpoint_dir``, ``--max_iterations``, ``--seed``,
+Added: ``--voxel_root``, ``--checkpoint_dir``, ``--max_iterations``, ``--max_seconds``, ``--seed``,
 ``--mixed_precision`` (bfloat16 compute), ``--legacy_swapped_gan_loss``,
 ``--bn_moving_averages``, ``--config FILE.yaml``, ``--set KEY VALUE [KEY VALUE ...]``
 (repeatable) and ``--verbose``.
 
-Training stops at ``--max_iterations`` or after ``--epoch`` epochs, whichever comes
-first; an explicit ``--max_iterations`` without ``--epoch`` lifts the default epoch
+Training stops at ``--max_iterations``, after ``--epoch`` epochs or when the time budget
+``--max_seconds`` of training iterations is used, whichever comes first; an explicit
+``--max_iterations`` or ``--max_seconds`` without ``--epoch`` lifts the default epoch
 count. The last line names the limit that ended the run.
 
 Outputs in ``--checkpoint_dir``: ``ckpt-N`` (N = iteration // CHECK_FREQ, at most SAVER_MAX
@@ -61,6 +62,9 @@ def build_parser():
                    help="voxel tree <root>/<sceneId>/<modelId>.npy")
     p.add_argument("--checkpoint_dir", default=defaults.DIR.CHECK_POINT_PATH,
                    help="checkpoints, config.json, sample_z.npy, train_vox/")
+    p.add_argument("--max_seconds", type=float, default=None,
+                   help="time budget of the training iterations of this run (then a checkpoint "
+                        "and a clean stop)")
     p.add_argument("--max_iterations", type=int, default=None,
                    help="stop after this many iterations in total (0: build, log, exit)")
     p.add_argument("--seed", type=int, default=None, help="random seed")
@@ -167,10 +171,11 @@ def train(cfg, args, log=print):
     system = FCRAlphaGANSystem(cfg, args.checkpoint_dir, cfg.CONST.BATCH_SIZE, args.seed, dtype,
                                on_build=lambda nets: log_parameter_counts(nets, log))
     epochs = cfg.TRAIN.NUM_EPOCH
-    if args.max_iterations is not None and args.epoch is None:
+    if (args.max_iterations is not None or args.max_seconds is not None) and args.epoch is None:
         epochs = None  # an explicit iteration count wins over the default epoch count
     return loop.train(system, dataset_fn, model_dir=args.checkpoint_dir,
                       global_batch_size=cfg.CONST.BATCH_SIZE, max_steps=args.max_iterations,
+                      max_seconds=args.max_seconds,
                       epochs=epochs, chkpt_steps=cfg.CHECK_FREQ, log_steps=args.log_steps,
                       max_to_keep=cfg.SAVER_MAX, number_checkpoints_by="interval",
                       model_dir_flag="--checkpoint_dir", strategy=strategy, log=log)
@@ -179,12 +184,15 @@ def train(cfg, args, log=print):
 def run(args):
     if args.max_iterations is not None and args.max_iterations < 0:
         raise cli.UsageError(f"--max_iterations must be >= 0, got {args.max_iterations}")
+    if args.max_seconds is not None and args.max_seconds <= 0:
+        raise cli.UsageError(f"--max_seconds must be > 0, got {args.max_seconds}")
     cfg = make_config(args)
     if args.seed is not None:
         import keras
         keras.utils.set_random_seed(args.seed)
     result = train(cfg, args, log=lambda m: print(m, flush=True))
     limit = {"max_steps": f"--max_iterations {args.max_iterations}",
+             "max_seconds": f"--max_seconds {args.max_seconds}",
              "epochs": f"{cfg.TRAIN.NUM_EPOCH} epochs (--epoch)"}.get(
         result["stopped_by"], result["stopped_by"])
     print(f"finished at iteration {result['step']} ({result['status']}: {limit})", flush=True)
