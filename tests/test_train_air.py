@@ -191,3 +191,24 @@ def test_same_seed_same_run(tmp_path):
     with np.load(tmp_path / "a" / "weights.npz") as a, np.load(tmp_path / "b" / "weights.npz") as b:
         for key in a.files:
             np.testing.assert_array_equal(a[key], b[key])
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_mirror_batch_swaps_x_and_y_in_graph_mode(k):
+    """Mirroring through x = y: image flipped left-right, x and y swapped, P R P; with one
+    primitive per scene too (a broadcast matmul inside a select crashed there)."""
+    from models.air.scenes import generate_dataset
+    from training.air_system import mirror_batch
+
+    data = generate_dataset(4, 0, 32, k, "train", 1)
+    flip = np.array([True, False, True, False])
+    out = tf.function(mirror_batch)({key: tf.constant(v) for key, v in data.items()},
+                                    tf.constant(flip))
+    p = np.array([[0.0, 1, 0], [1, 0, 0], [0, 0, 1]])
+    np.testing.assert_array_equal(out["images"].numpy()[flip], data["images"][flip][:, :, ::-1])
+    np.testing.assert_array_equal(out["images"].numpy()[~flip], data["images"][~flip])
+    np.testing.assert_array_equal(out["positions"].numpy()[flip],
+                                  data["positions"][flip][..., [1, 0, 2]])
+    np.testing.assert_allclose(out["rotations"].numpy()[flip],
+                               p @ data["rotations"][flip] @ p, atol=1e-7)
+    np.testing.assert_array_equal(out["rotations"].numpy()[~flip], data["rotations"][~flip])

@@ -37,19 +37,24 @@ from models.air.explain import predict_slots
 from models.air.grid_head import cell_centres, image_uv
 from training.system import TrainSystem
 
-_MIRROR = tf.constant([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
 TARGET_KEYS = ("images", "types", "positions", "rotations")
 
 
 def mirror_batch(batch, flip):
-    """Scenes of ``batch`` mirrored through ``x = y`` where ``flip [B]`` is true."""
+    """Scenes of ``batch`` mirrored through ``x = y`` where ``flip [B]`` is true.
+
+    ``P R P`` (``P`` swaps x and y) is ``R`` with rows and columns 0 and 1
+    swapped: written as gathers, since a broadcast ``P @ R @ P`` inside a select
+    corrupts memory in TensorFlow's CPU graph mode when scenes hold one primitive.
+    """
     f = tf.reshape(flip, [-1, 1, 1, 1])
-    pos = batch["positions"]
+    pos, rot = batch["positions"], batch["rotations"]
+    swap = [1, 0, 2]
     return dict(batch,
                 images=tf.where(f, batch["images"][:, :, ::-1], batch["images"]),
-                positions=tf.where(f[..., 0], tf.gather(pos, [1, 0, 2], axis=-1), pos),
-                rotations=tf.where(f, _MIRROR @ batch["rotations"] @ _MIRROR,
-                                   batch["rotations"]))
+                positions=tf.where(f[..., 0], tf.gather(pos, swap, axis=-1), pos),
+                rotations=tf.where(f, tf.gather(tf.gather(rot, swap, axis=-2), swap, axis=-1),
+                                   rot))
 
 
 def dataset_fn(data, batch_size, shuffle_seed=None):
