@@ -3,6 +3,10 @@
     python evaluation/run.py --mode evaluate_recons --conf_epoch 10000
     python evaluation/run.py --mode evaluate_interpolate --conf_epoch 10000 --pairs 4
     python evaluation/run.py --mode evaluate_noise --conf_epoch 10000
+    python evaluation/run.py --mode evaluate_air --weights air_run/weights.npz --seed 1 --n-test 500
+
+``evaluate_air`` measures AIR 3D weights on freshly rendered scenes
+(:mod:`evaluation.air_eval`); the other modes evaluate FCR-alphaGAN.
 
 Defaults as the original: ``--conf_epoch 10000``, ``--batch_size`` =
 ``CONST.BATCH_SIZE`` (20), checkpoints in ``DIR.CHECK_POINT_PATH``
@@ -21,11 +25,15 @@ naming the flag, file or value), 130 stopped with Ctrl-C. TensorFlow's
 start-up messages are hidden unless ``--verbose``. The modes are implemented
 in :mod:`evaluation.alphagan_eval`.
 """
+import os
 import sys
 
-from data_provider import cli
+# Running as a script puts evaluation/ first on the path; the project root is needed.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-MODES = ("evaluate_recons", "evaluate_interpolate", "evaluate_noise")
+from data_provider import cli  # noqa: E402
+
+MODES = ("evaluate_recons", "evaluate_interpolate", "evaluate_noise", "evaluate_air")
 
 
 def build_parser():
@@ -49,6 +57,12 @@ def build_parser():
                    help="interpolate/noise: run every code in a batch with the other test codes, "
                         "one run per code, as the original (slow)")
     p.add_argument("--workers", type=int, default=None, help="threads for the AP metric [all cores]")
+    p.add_argument("--weights", default=None, help="evaluate_air: train_air.py's weights.npz")
+    p.add_argument("--n-test", type=int, default=500, help="evaluate_air: scenes to render")
+    p.add_argument("--max-primitives", type=int, default=None,
+                   help="evaluate_air: primitives per scene [as trained]")
+    p.add_argument("--out", default=None,
+                   help="evaluate_air: metrics JSON [air_eval_seed<S>_k<K>.json beside the weights]")
     cli.add_set_argument(p, "config override, e.g. --set CONST.N_VOX '[16,16,16]'")
     cli.add_verbose_argument(p)
     return p
@@ -56,6 +70,10 @@ def build_parser():
 
 def check_flags(args):
     """UsageError naming the first flag whose value cannot work."""
+    if args.mode == "evaluate_air":
+        from evaluation import air_eval
+        air_eval.check_flags(args)
+        return []
     for name in ("batch_size", "num_scenes", "pairs", "bases", "workers"):
         value = getattr(args, name)
         if value is not None and value < 1:
@@ -68,6 +86,9 @@ def check_flags(args):
 def run(args):
     """Check every input, restore ``ckpt-N``, run one mode; returns the mode's result."""
     overrides = check_flags(args)
+    if args.mode == "evaluate_air":
+        from evaluation import air_eval
+        return air_eval.run(args)
     from evaluation import alphagan_eval as ev
     from models.fcr_alphagan.config import default_config
     checkpoint_dir = args.checkpoint_dir or default_config().DIR.CHECK_POINT_PATH

@@ -1,0 +1,59 @@
+"""The count settled by re-rendering (models.air.explain) against scenes of known primitives."""
+import numpy as np
+
+from models.air.explain import explain
+from models.air.scenes import render_3d_scene
+
+
+def _candidates(types, positions, euler, presence):
+    from models.air.scenes import euler_to_matrix
+
+    k = len(types)
+    logits = np.full((1, k, 3), -5.0, np.float32)
+    logits[0, np.arange(k), types] = 5.0
+    p = np.asarray(presence, np.float64)
+    return {"presence_logit": np.log(p / (1 - p))[None].astype(np.float32),
+            "type_logits": logits,
+            "position": np.asarray(positions, np.float32)[None],
+            "rotation": euler_to_matrix(np.asarray(euler))[None].astype(np.float32)}
+
+
+TYPES = [1, 0]                                     # a cube and a sphere, apart
+POSITIONS = [[-0.5, 0.4, 0.0], [0.5, -0.4, 0.2]]
+EULER = [[0.3, 0.6, 0.2], [0.0, 0.0, 0.0]]
+
+
+def test_keeps_the_true_primitives_and_drops_a_duplicate_and_a_phantom():
+    image = render_3d_scene(TYPES, POSITIONS, EULER)
+    # candidates: the cube, the cube read twice, a phantom cylinder in empty space, the sphere
+    # (most present first; the sphere, found last and doubted, must still be taken in)
+    cands = _candidates([1, 1, 2, 0],
+                        [POSITIONS[0], np.add(POSITIONS[0], 0.01), [0.0, 0.0, -0.9], POSITIONS[1]],
+                        [EULER[0], EULER[0], [0.0, 0.0, 0.0], EULER[1]],
+                        [0.99, 0.9, 0.8, 0.3])
+    out = explain(cands, image[None], 3, 64, 2, gain=4.0, floor=0.05)
+    present = out["presence_logit"][0] > 0
+    assert present.sum() == 2
+    kept_types = sorted(out["type_logits"][0][present].argmax(-1).tolist())
+    assert kept_types == [0, 1]
+    np.testing.assert_allclose(np.sort(out["position"][0][present][:, 0]), [-0.5, 0.5], atol=1e-6)
+
+
+def test_gain_sets_how_much_a_primitive_must_explain():
+    # a second candidate fully hidden behind the cube explains nothing: it is not counted
+    image = render_3d_scene(TYPES[:1], POSITIONS[:1], EULER[:1])
+    behind = np.subtract(POSITIONS[0], np.ones(3) / np.sqrt(3.0))   # further from the camera
+    cands = _candidates([1, 0], [POSITIONS[0], behind], [EULER[0], [0, 0, 0]], [0.9, 0.9])
+    assert (explain(cands, image[None], 3, 64, 2, gain=4.0)["presence_logit"][0] > 0).sum() == 1
+    # a visible primitive is dropped only when the price per primitive exceeds what it explains
+    image = render_3d_scene(TYPES, POSITIONS, EULER)
+    cands = _candidates(TYPES, POSITIONS, EULER, [0.9, 0.9])
+    assert (explain(cands, image[None], 3, 64, 2, gain=4.0)["presence_logit"][0] > 0).sum() == 2
+    assert (explain(cands, image[None], 3, 64, 2, gain=1e6)["presence_logit"][0] > 0).sum() == 1
+
+
+def test_candidates_below_the_floor_are_not_tried():
+    image = render_3d_scene(TYPES, POSITIONS, EULER)
+    cands = _candidates(TYPES, POSITIONS, EULER, [0.99, 0.01])
+    assert (explain(cands, image[None], 3, 64, 2, floor=0.05)["presence_logit"][0] > 0).sum() == 1
+    assert (explain(cands, image[None], 3, 64, 2, floor=0.001)["presence_logit"][0] > 0).sum() == 2

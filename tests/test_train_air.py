@@ -1,0 +1,214 @@
+"""AIR 3D training and evaluation: a tiny run, results.json, evaluate_air, bad input."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from models.air import build_air_model_3d, losses, make_config
+from training import train_air
+
+TINY = ["--seed", "3", "--image-size", "32", "--max-primitives", "2", "--n-epochs", "8",
+        "--n-train", "512", "--n-test", "128", "--set", "n_val", "128", "supersample", "1",
+        "glimpse_size", "12", "channels", "[16, 32, 32, 32]", "warmup_epochs", "1",
+        "learning_rate", "0.003"]
+PROJECT = str(__import__("pathlib").Path(__file__).resolve().parents[1])
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("air") / "run"
+    assert train_air.main(TINY + ["--out", str(out)]) == 0
+    return out
+
+
+def test_tiny_training_counts_better_than_chance(tiny_run):
+    results = json.loads((tiny_run / "results.json").read_text())
+    # 1 or 2 primitives, equally likely: always answering one count is right half the time.
+    assert results["metrics"]["count_accuracy"] > 0.65
+    assert results["metrics"]["type_accuracy"] > 0.4                # chance 1/3
+    history = results["history"]
+    assert history[-1]["val"]["loss"] < history[0]["val"]["loss"]
+
+
+def test_results_json_schema(tiny_run):
+    results = json.loads((tiny_run / "results.json").read_text())
+    assert set(results) >= {"config", "metrics", "history", "environment", "timing", "best_epoch"}
+    config = results["config"]
+    assert (config["seed"], config["image_size"], config["max_primitives"], config["n_epochs"],
+            config["n_train"], config["n_test"], config["weight_decay"]) == (3, 32, 2, 8, 512, 128,
+                                                                           1e-3)
+    m = results["metrics"]
+    for key in ("count_accuracy", "presence_accuracy", "type_accuracy", "best_epoch",
+                "rotation_geodesic_mean", "rotation_geodesic_median", "synthesis_seconds",
+                "training_seconds"):
+        assert np.isfinite(m[key])
+    for key in ("position_mae", "rotation_mae_euler", "depth_blind_position_mae"):
+        assert len(m[key]) == 3 and all(np.isfinite(m[key]))
+    assert np.array(m["type_confusion"]).sum() == m["primitives"]
+    assert len(results["history"]) == 8 and 1 <= results["best_epoch"] <= 8
+    assert {"epoch", "train", "val"} <= set(results["history"][0])
+    assert {"python", "tensorflow", "numpy", "os", "processor"} <= set(results["environment"])
+    with np.load(tiny_run / "weights.npz") as z:
+        assert json.loads(str(z["config"]))["image_size"] == 32
+    with np.load(tiny_run / "snapshots.npz") as z:
+        assert z["position"].shape[:2] == (8, 6) and list(z["epochs"]) == list(range(1, 9))
+
+
+def test_evaluate_air_on_fresh_scenes(tiny_run, tmp_path):
+    from evaluation import run
+
+    out = tmp_path / "eval.json"
+    args = ["--mode", "evaluate_air", "--weights", str(tiny_run / "weights.npz"), "--seed", "9",
+            "--n-test", "64", "--out", str(out)]
+    assert run.main(args) == 0
+    result = json.loads(out.read_text())
+    assert result["seed"] == 9 and result["metrics"]["scenes"] == 64
+    assert result["metrics"]["count_accuracy"] > 0.5
+    # Same weights, one primitive per scene: every scene is counted alike.
+    assert run.main(args[:-2] + ["--max-primitives", "1", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["metrics"]["primitives"] == 64
+
+
+def _one_line_exit_2(argv):
+    # As a user runs it: TensorFlow's start-up lines are the tool's to hide.
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    proc = subprocess.run([sys.executable, *argv], capture_output=True, text=True, cwd=PROJECT,
+                          timeout=300, env=env)
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("flags,match", [
+    (["--n-epochs", "0"], "n_epochs"),
+    (["--set", "head", "capsules"], "head"),
+    (["--set", "matching", "sorted"], "matching"),
+    (["--set", "no_such_key", "1"], "no_such_key"),
+    (["--image-size", "abc"], "--image-size"),
+])
+def test_train_air_bad_flags_get_one_line_and_exit_2(flags, match, tmp_path):
+    line = _one_line_exit_2(["training/train_air.py", "--out", str(tmp_path / "o"), *flags])
+    assert match in line
+
+
+def test_train_air_refuses_an_out_it_did_not_write(tmp_path):
+    (tmp_path / "results.json").write_text("{}")
+    line = _one_line_exit_2(["training/train_air.py", "--out", str(tmp_path)])
+    assert "results.json" in line and (tmp_path / "results.json").read_text() == "{}"
+
+
+def test_evaluate_air_refuses_weights_of_another_config(tiny_run, tmp_path):
+    # A slot model for 2 primitives cannot be asked for 3.
+    slot_config = make_config({"head": "slots", "matching": "sorted", "max_primitives": 2,
+                               "image_size": 32, "channels": [8, 8, 8, 8], "hidden": 16})
+    slots = tmp_path / "slots.npz"
+    train_air.save_weights(str(slots), build_air_model_3d(slot_config), slot_config)
+    line = _one_line_exit_2(["evaluation/run.py", "--mode", "evaluate_air", "--weights",
+                             str(slots), "--max-primitives", "3", "--n-test", "4"])
+    assert "at most 2" in line
+    # Arrays that do not fit the config they came with.
+    with np.load(tiny_run / "weights.npz") as z:
+        arrays = dict(z)
+    config = json.loads(str(arrays["config"]))
+    config["channels"] = [16, 32, 32, 64]
+    arrays["config"] = json.dumps(config)
+    edited = tmp_path / "edited.npz"
+    np.savez(edited, **arrays)
+    line = _one_line_exit_2(["evaluation/run.py", "--mode", "evaluate_air", "--weights",
+                             str(edited), "--n-test", "4"])
+    assert "do not fit" in line
+    line = _one_line_exit_2(["evaluation/run.py", "--mode", "evaluate_air", "--weights",
+                             str(tmp_path / "absent.npz")])
+    assert "does not exist" in line
+
+
+def test_pair_costs_against_numpy():
+    rng = np.random.default_rng(0)
+    b, s, k = 2, 4, 3
+    pred = {"presence_logit": rng.normal(size=(b, s)), "type_logits": rng.normal(size=(b, s, 3)),
+            "position": rng.normal(size=(b, s, 3)),
+            "rotation": np.stack([np.linalg.qr(rng.normal(size=(3, 3)))[0] for _ in range(b * s)])
+            .reshape(b, s, 3, 3)}
+    pred["rotation"] *= np.linalg.det(pred["rotation"])[..., None, None]   # proper rotations
+    target = {"types": np.array([[0, 1, -1], [2, 1, 0]]), "positions": rng.normal(size=(b, k, 3)),
+              "rotations": pred["rotation"][:, :k][:, ::-1].copy()}
+    costs = {n: c.numpy() for n, c in losses.pair_costs(
+        {n: tf.constant(v, tf.float32) for n, v in pred.items()},
+        {n: tf.constant(v) for n, v in target.items()}).items()}
+    for i in range(b):
+        for j in range(s):
+            for t in range(k):
+                c = target["types"][i, t]
+                if c < 0:
+                    assert all(costs[n][i, j, t] == 0 for n in costs)
+                    continue
+                z = pred["presence_logit"][i, j]
+                logits = pred["type_logits"][i, j]
+                expected = {
+                    "presence": np.log1p(np.exp(-z)),
+                    "type": np.log(np.exp(logits).sum()) - logits[c],
+                    "position": np.abs(pred["position"][i, j] - target["positions"][i, t]).sum()}
+                m = pred["rotation"][i, j].T @ target["rotations"][i, t]
+                if c == 1:
+                    from models.air.rotations import CUBE_GROUP
+                    cos = max((np.trace(m @ g) - 1) / 2 for g in CUBE_GROUP)
+                elif c == 2:
+                    cos = abs(pred["rotation"][i, j][:, 2] @ target["rotations"][i, t][:, 2])
+                else:
+                    cos = 1.0
+                expected["rotation"] = 1 - cos
+                for name, value in expected.items():
+                    assert costs[name][i, j, t] == pytest.approx(value, abs=1e-4), name
+
+
+def test_same_seed_same_initial_weights():
+    import keras
+
+    config = make_config({"image_size": 32, "channels": [8, 8, 8, 8]})
+    first = []
+    for _ in range(2):
+        keras.utils.set_random_seed(7)
+        first.append([w.numpy() for w in build_air_model_3d(config).weights])
+    for a, b in zip(*first):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_same_seed_same_run(tmp_path):
+    flags = TINY[:TINY.index("--n-epochs")] + ["--n-epochs", "2", "--n-train", "128",
+                                               "--n-test", "32"] + TINY[TINY.index("--set"):]
+    runs = []
+    for name in ("a", "b"):
+        assert train_air.main(flags + ["--out", str(tmp_path / name)]) == 0
+        runs.append(json.loads((tmp_path / name / "results.json").read_text()))
+    assert runs[0]["history"] == runs[1]["history"]
+    strip = lambda m: {k: v for k, v in m.items() if not k.endswith("seconds")}  # noqa: E731
+    assert strip(runs[0]["metrics"]) == strip(runs[1]["metrics"])
+    with np.load(tmp_path / "a" / "weights.npz") as a, np.load(tmp_path / "b" / "weights.npz") as b:
+        for key in a.files:
+            np.testing.assert_array_equal(a[key], b[key])
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_mirror_batch_swaps_x_and_y_in_graph_mode(k):
+    """Mirroring through x = y: image flipped left-right, x and y swapped, P R P; with one
+    primitive per scene too (a broadcast matmul inside a select crashed there)."""
+    from models.air.scenes import generate_dataset
+    from training.air_system import mirror_batch
+
+    data = generate_dataset(4, 0, 32, k, "train", 1)
+    flip = np.array([True, False, True, False])
+    out = tf.function(mirror_batch)({key: tf.constant(v) for key, v in data.items()},
+                                    tf.constant(flip))
+    p = np.array([[0.0, 1, 0], [1, 0, 0], [0, 0, 1]])
+    np.testing.assert_array_equal(out["images"].numpy()[flip], data["images"][flip][:, :, ::-1])
+    np.testing.assert_array_equal(out["images"].numpy()[~flip], data["images"][~flip])
+    np.testing.assert_array_equal(out["positions"].numpy()[flip],
+                                  data["positions"][flip][..., [1, 0, 2]])
+    np.testing.assert_allclose(out["rotations"].numpy()[flip],
+                               p @ data["rotations"][flip] @ p, atol=1e-7)
+    np.testing.assert_array_equal(out["rotations"].numpy()[~flip], data["rotations"][~flip])

@@ -1,0 +1,275 @@
+"""Train the AIR 3D primitives inference network on freshly rendered scenes.
+
+    python training/train_air.py --seed 0 --image-size 64 --max-primitives 3 \\
+        --n-epochs 80 --n-train 3000 --n-test 500 --weight-decay 1e-3 --out air_run
+
+The reference's flags and defaults (``--seed 0 --image-size 64
+--max-primitives 3 --n-epochs 80 --n-train 3000 --n-test 500 --weight-decay
+1e-3``); added: ``--out`` (the output folder), ``--set KEY VALUE [KEY VALUE
+...]`` (any key of ``models.air.config.DEFAULT_CONFIG``, repeatable),
+``--render-workers`` (processes rendering the scenes) and ``--verbose``.
+
+Renders ``n_train`` training, ``n_val`` validation and ``n_test`` test scenes
+(independent random streams of ``--seed``), trains with the shared loop
+(``training/loop.py``, system ``training/air_system.py``), evaluates on the
+validation scenes after every epoch, restores the weights of the best
+validation epoch and measures them on the test scenes. Writes to ``--out``:
+
+* ``results.json``: ``config``, ``metrics`` (``models.air.metrics``),
+  ``history`` (per epoch the mean training terms and the validation terms),
+  ``best_epoch``, ``timing`` (synthesis, training and evaluation seconds, the
+  CPU seconds of this process, which do not depend on other people's load, and
+  the load average) and ``environment`` (Python, TensorFlow, numpy, SciPy, OS,
+  processor, cores);
+* ``weights.npz``: the restored weights and the model config, read by
+  ``evaluation/run.py --mode evaluate_air`` and the pictures;
+* ``snapshots.npz``: predictions for 6 validation scenes after every epoch
+  (the frames of ``visualization/air_pictures.py``'s animation);
+* ``model/``: the loop's checkpoint, ``config.json`` and TensorBoard events.
+
+The same seed gives the same scenes, initial weights, training and metrics on
+the same machine. An ``--out`` that already holds a training run, or files
+this tool did not write, is refused before anything is rendered. Exit codes:
+0 done, 1 training diverged, 2 bad flags or output folder, 130 Ctrl-C.
+"""
+import json
+import os
+import platform
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from data_provider import cli  # noqa: E402
+
+PROG = "train_air.py"
+MARK = "gen3d-scenes air3d"
+OUTPUTS = ("results.json", "weights.npz", "snapshots.npz")
+SNAPSHOT_SCENES = 6
+
+
+def build_parser():
+    p = cli.ArgumentParser(prog=PROG, description="Train the AIR 3D primitives inference "
+                           "network on rendered scenes.")
+    p.add_argument("--seed", type=int, default=0, help="scenes, initial weights and data order")
+    p.add_argument("--image-size", type=int, default=64, help="square image side in pixels")
+    p.add_argument("--max-primitives", type=int, default=3, help="primitives per scene: 1 to K")
+    p.add_argument("--n-epochs", type=int, default=80, help="passes over the training scenes")
+    p.add_argument("--n-train", type=int, default=3000, help="training scenes")
+    p.add_argument("--n-test", type=int, default=500, help="test scenes (metrics)")
+    p.add_argument("--weight-decay", type=float, default=1e-3,
+                   help="AdamW decoupled weight decay (per step: learning rate x this), kernels only")
+    p.add_argument("--out", default="air_run", help="output folder")
+    p.add_argument("--render-workers", type=int, default=1,
+                   help="processes rendering the scenes (1: in this process)")
+    p.add_argument("--log-epochs", type=int, default=5, help="epochs between progress lines")
+    cli.add_set_argument(p, "AIR config override, e.g. --set head slots matching sorted")
+    cli.add_verbose_argument(p)
+    return p
+
+
+def config_from_args(args):
+    """The AIR config of the flags; ``UsageError`` naming a bad key or value."""
+    from models.air.config import make_config, parse_overrides
+
+    if args.render_workers < 1:
+        raise cli.UsageError(f"--render-workers must be >= 1, got {args.render_workers}")
+    if args.log_epochs < 1:
+        raise cli.UsageError(f"--log-epochs must be >= 1, got {args.log_epochs}")
+    overrides = {"seed": args.seed, "image_size": args.image_size,
+                 "max_primitives": args.max_primitives, "n_epochs": args.n_epochs,
+                 "n_train": args.n_train, "n_test": args.n_test,
+                 "weight_decay": args.weight_decay}
+    for key, value in parse_overrides(cli.set_pairs(args.set)).items():
+        if key in overrides:
+            raise cli.UsageError(f"--set {key}: use the flag --{key.replace('_', '-')}")
+        overrides[key] = value
+    config = make_config(overrides)
+    if config["n_train"] < config["batch_size"]:
+        raise cli.UsageError(f"--n-train must be at least the batch size {config['batch_size']}, "
+                             f"got {config['n_train']}")
+    return config
+
+
+def check_out(out):
+    """Refuse an ``--out`` holding a training run or files this tool did not write."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise cli.UsageError(f"--out {out} is a file, expected a folder")
+    for name in OUTPUTS:
+        path = os.path.join(out, name)
+        if os.path.exists(path) and not _ours(path):
+            raise cli.UsageError(f"--out {out}: {name} was not written by {PROG}; it is left "
+                                 "untouched: choose another --out")
+    model_dir = os.path.join(out, "model")
+    if os.path.isdir(model_dir) and any(n.startswith("ckpt") for n in os.listdir(model_dir)):
+        raise cli.UsageError(f"--out {out} already holds a training run ({model_dir}); "
+                             "choose another --out or remove it")
+
+
+def _ours(path):
+    try:
+        if path.endswith(".json"):
+            with open(path) as f:
+                return json.load(f).get("written_by") == MARK
+        import numpy as np
+        with np.load(path, allow_pickle=False) as z:
+            return str(z["written_by"]) == MARK
+    except Exception:  # noqa: BLE001 - anything unreadable is not ours
+        return False
+
+
+def environment():
+    """Python, TensorFlow, numpy, SciPy, OS and processor of this machine."""
+    import numpy as np
+    import scipy
+    import tensorflow as tf
+
+    processor = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            processor = next((line.split(":", 1)[1].strip() for line in f
+                              if line.startswith("model name")), processor)
+    except OSError:
+        pass
+    return {"python": platform.python_version(), "tensorflow": tf.__version__,
+            "numpy": np.__version__, "scipy": scipy.__version__,
+            "os": platform.platform(), "processor": processor or platform.machine(),
+            "cpu_count": os.cpu_count()}
+
+
+def synthesise(config, workers=1, log=print):
+    """Training, validation and test scenes: (dict split -> arrays, seconds)."""
+    from data_provider.progress import Progress
+    from models.air.scenes import generate_dataset
+
+    start = time.monotonic()
+    sizes = {"train": config["n_train"], "val": config["n_val"], "test": config["n_test"]}
+    progress = Progress("render", sum(sizes.values()), "scenes", log=log)
+    data, done = {}, 0
+    for split, n in sizes.items():
+        data[split] = generate_dataset(
+            n, config["seed"], config["image_size"], config["max_primitives"], split,
+            config["supersample"], workers=workers,
+            progress=lambda k, base=done: progress.update(base + k))
+        done += n
+    return data, time.monotonic() - start
+
+
+def save_weights(path, model, config):
+    """``weights.npz``: every weight of ``model`` in order, the model config and our mark."""
+    import numpy as np
+    from models.air.config import model_config
+
+    arrays = {f"w{i:04d}": w.numpy() for i, w in enumerate(model.weights)}
+    with open(path, "wb") as f:
+        np.savez(f, written_by=MARK, config=json.dumps(model_config(config)), **arrays)
+
+
+def train(config, out, workers=1, log_epochs=5, log=print):
+    """Render, train, restore the best epoch, measure; writes the outputs. Returns results."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from models.air import metrics
+    from training import loop
+    from models.air.explain import predict_slots
+    from training.air_system import AIRSystem, dataset_fn
+
+    load_start = os.getloadavg()
+    cpu_start = time.process_time()
+    data, synth_seconds = synthesise(config, workers, log)
+    synth_cpu = time.process_time() - cpu_start
+    keras.utils.set_random_seed(config["seed"])
+    if config["deterministic"]:
+        tf.config.experimental.enable_op_determinism()
+    batch = config["batch_size"]
+    steps_per_epoch = config["n_train"] // batch
+    system = AIRSystem(config, steps_per_epoch, data["val"]["images"][:SNAPSHOT_SCENES])
+    seed = config["seed"]
+    train_fn = dataset_fn(data["train"], batch, shuffle_seed=lambda epoch: seed * 100003 + epoch)
+    val_fn = dataset_fn(data["val"], batch)
+    start, cpu_start = time.monotonic(), time.process_time()
+    os.makedirs(out, exist_ok=True)
+    result = loop.train(system, train_fn, model_dir=os.path.join(out, "model"),
+                        global_batch_size=batch, epochs=config["n_epochs"],
+                        chkpt_steps=10 ** 9, log_steps=steps_per_epoch * log_epochs,
+                        eval_dataset_fn=val_fn, model_dir_flag="--out", log=log)
+    train_seconds = time.monotonic() - start
+    train_cpu = time.process_time() - cpu_start
+    start = time.monotonic()
+    test = data["test"]
+    pred = predict_slots(system.model, test["images"], config)
+    measured = metrics.compute_metrics(pred, test, metrics.assign_slots(pred, test, config))
+    eval_seconds = time.monotonic() - start
+    results = {
+        "written_by": MARK,
+        "config": config,
+        "metrics": dict(measured, best_epoch=system.best["epoch"],
+                        synthesis_seconds=synth_seconds, training_seconds=train_seconds),
+        "history": system.history,
+        "best_epoch": system.best["epoch"],
+        "status": result["status"],
+        "timing": {"synthesis_seconds": synth_seconds, "training_seconds": train_seconds,
+                   "evaluation_seconds": eval_seconds, "synthesis_cpu_seconds": synth_cpu,
+                   "training_cpu_seconds": train_cpu, "load_average_start": load_start,
+                   "load_average_end": os.getloadavg()},
+        "environment": environment(),
+    }
+    with cli.OutputSet(out) as outputs:
+        with open(outputs.path("results.json"), "w") as f:
+            json.dump(results, f, indent=2)
+        save_weights(outputs.path("weights.npz"), system.model, config)
+        with open(outputs.path("snapshots.npz"), "wb") as f:
+            snaps = system.snapshots
+            np.savez(f, written_by=MARK, images=data["val"]["images"][:SNAPSHOT_SCENES],
+                     epochs=np.array([s["epoch"] for s in snaps]),
+                     **{k: np.stack([s[k] for s in snaps]) for k in
+                        ("presence_logit", "type_logits", "position", "rotation")} if snaps else {},
+                     **{f"true_{k}": data["val"][k][:SNAPSHOT_SCENES]
+                        for k in ("types", "positions", "rotations", "euler")})
+    return results
+
+
+def summary_lines(results):
+    """The metrics table as text lines."""
+    m, t = results["metrics"], results["timing"]
+    fmt = lambda v: " / ".join(f"{x:.3f}" for x in v)  # noqa: E731
+    return [
+        f"count accuracy          {100 * m['count_accuracy']:.1f} %",
+        f"presence accuracy       {100 * m['presence_accuracy']:.1f} %",
+        f"type accuracy           {100 * m['type_accuracy']:.1f} %",
+        f"position MAE x/y/z      {fmt(m['position_mae'])}",
+        f"  depth-blind bound     {fmt(m['depth_blind_position_mae'])}",
+        f"  right/up/depth        {fmt(m['position_mae_view'])}",
+        f"rotation MAE (Euler)    {fmt(m['rotation_mae_euler'])} rad",
+        f"rotation geodesic (sym) mean {m['rotation_geodesic_mean']:.3f}, median "
+        f"{m['rotation_geodesic_median']:.3f} rad",
+        f"best validation epoch   {results['best_epoch']} / {results['config']['n_epochs']}",
+        f"synthesis + training    {t['synthesis_seconds']:.1f} s + {t['training_seconds']:.1f} s",
+    ]
+
+
+def run(args, log=print):
+    config = config_from_args(args)
+    check_out(args.out)
+    results = train(config, args.out, args.render_workers, args.log_epochs, log)
+    for line in summary_lines(results):
+        log(line)
+    log(f"wrote {os.path.join(args.out, 'results.json')} and weights.npz")
+    return results
+
+
+def main(argv=None):
+    """Command line: returns the exit code."""
+    args = build_parser().parse_args(argv)
+    code = cli.run_main(PROG, lambda a: (config_from_args(a), check_out(a.out)), args)
+    if code:
+        return code
+    cli.quiet_tensorflow(args.verbose)
+    from training.loop import TrainingDivergedError
+    return cli.run_main(PROG, run, args, failure_types=(TrainingDivergedError,), tensorflow=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,268 @@
+"""Pictures of an AIR 3D primitives run (``training/train_air.py``'s output folder).
+
+    python visualization/air_pictures.py --run air_run [--out air_run/pictures] [--scenes 8]
+
+Writes into ``--out``:
+
+* ``air_gallery.png``: each primitive type at four rotations;
+* ``air_scenes.png``: training scenes of the run's seed, with their counts and types;
+* ``air_curves.png``: training and validation loss terms per epoch, the best epoch marked;
+* ``air_predictions.png``: test scenes, the scene re-rendered from the predicted
+  slots, and the absolute difference;
+* ``air_errors.png``: histograms of the position error per axis and of the
+  symmetry-aware rotation error, and the type confusion matrix, on the run's
+  test scenes;
+* ``air_training.gif``: the predictions for six validation scenes re-rendered
+  after every epoch (from ``snapshots.npz``).
+
+Every input is checked before anything is drawn; each picture is written
+under a temporary name and renamed into place.
+"""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+
+from data_provider import cli  # noqa: E402
+
+PROG = "air_pictures.py"
+ZOOM = 3
+
+
+def _grey(image, zoom=ZOOM):
+    """uint8 RGB picture of a [H, W] grey image, enlarged ``zoom`` times."""
+    picture = np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
+    picture = np.repeat(np.repeat(picture, zoom, 0), zoom, 1)
+    return np.stack([picture] * 3, -1)
+
+
+def _sheet(grid, column_labels=(), row_labels=(), pad=22):
+    """Tile ``grid[row][col]`` pictures (same size) with labels above and at the left."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    h, w = grid[0][0].shape[:2]
+    left = pad * 3 if any(row_labels) else 4
+    top = pad if any(column_labels) else 4
+    sheet = Image.new("RGB", (left + len(grid[0]) * (w + 4), top + len(grid) * (h + 4)), "white")
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(13)
+    for c, text in enumerate(column_labels):
+        draw.text((left + c * (w + 4) + w // 2, top // 2), text, fill="black", font=font,
+                  anchor="mm")
+    for r, text in enumerate(row_labels):
+        draw.text((left // 2, top + r * (h + 4) + h // 2), text, fill="black", font=font,
+                  anchor="mm")
+    for r, row in enumerate(grid):
+        for c, picture in enumerate(row):
+            sheet.paste(Image.fromarray(picture), (left + c * (w + 4), top + r * (h + 4)))
+    return sheet
+
+
+def _save(image, path):
+    with cli.atomic_write(path, "wb") as f:
+        image.save(f, format="PNG")
+    return path
+
+
+def slots_to_scene(slots):
+    """(types, positions, rotations) of the slots predicted present (-1 elsewhere)."""
+    present = np.asarray(slots["presence_logit"]) > 0
+    types = np.where(present, np.asarray(slots["type_logits"]).argmax(-1), -1)
+    return types, np.asarray(slots["position"]), np.asarray(slots["rotation"])
+
+
+def rerender(slots, image_size, supersample):
+    from models.air.scenes import render_scenes
+    types, positions, rotations = slots_to_scene(slots)
+    return render_scenes(types, positions, rotations, image_size, supersample)
+
+
+def gallery(out, image_size=64):
+    from models.air.scenes import TYPES, render_3d_scene
+    angles = ([0.0, 0.0, 0.0], [0.6, 0.3, 0.0], [1.2, 0.8, 0.5], [2.5, 1.9, 1.2])
+    grid = [[_grey(render_3d_scene([t], [[0, 0, 0]], [a], image_size)[16:48, 16:48], 4)
+             for a in angles] for t in TYPES]
+    labels = [f"{a[0]:.1f},{a[1]:.1f},{a[2]:.1f}" for a in angles]
+    return _save(_sheet(grid, labels, TYPES), os.path.join(out, "air_gallery.png"))
+
+
+def scene_examples(out, data, n=16):
+    from models.air.scenes import TYPES
+    pictures = [_grey(data["images"][i, ..., 0]) for i in range(n)]
+    captions = [", ".join(TYPES[t] for t in data["types"][i] if t >= 0) for i in range(n)]
+    return _save(_captioned(pictures, captions, 8), os.path.join(out, "air_scenes.png"))
+
+
+def _captioned(pictures, captions, per_row):
+    from PIL import Image, ImageDraw, ImageFont
+    h, w = pictures[0].shape[:2]
+    rows = (len(pictures) + per_row - 1) // per_row
+    sheet = Image.new("RGB", (per_row * (w + 4), rows * (h + 18)), "white")
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(11)
+    for i, (picture, text) in enumerate(zip(pictures, captions)):
+        x, y = (i % per_row) * (w + 4), (i // per_row) * (h + 18)
+        sheet.paste(Image.fromarray(picture), (x, y))
+        draw.text((x + w // 2, y + h + 8), text, fill="black", font=font, anchor="mm")
+    return sheet
+
+
+def curves(out, results):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    history = results["history"]
+    epochs = [h["epoch"] for h in history]
+    names = [k for k in history[0]["val"] if k != "loss"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    axes[0].plot(epochs, [h["train"]["loss"] for h in history], label="train")
+    axes[0].plot(epochs, [h["val"]["loss"] for h in history], label="validation")
+    axes[0].axvline(results["best_epoch"], color="grey", linestyle=":", label="best epoch")
+    axes[0].set_title("loss per scene")
+    for name in names:
+        axes[1].plot(epochs, [h["val"][name] for h in history], label=name)
+    axes[1].set_yscale("log")
+    axes[1].set_title("validation terms (per scene)")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = os.path.join(out, "air_curves.png")
+    with cli.atomic_write(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=100)
+    plt.close(fig)
+    return path
+
+
+def predictions(out, slots, data, config, n=8):
+    images = data["images"][:n, ..., 0]
+    again = rerender({k: v[:n] for k, v in slots.items()}, config["image_size"],
+                     config["supersample"])
+    grid = [[_grey(images[i]) for i in range(n)], [_grey(again[i]) for i in range(n)],
+            [_grey(np.abs(images[i] - again[i])) for i in range(n)]]
+    return _save(_sheet(grid, [], ["image", "predicted", "|error|"]),
+                 os.path.join(out, "air_predictions.png"))
+
+
+def errors(out, slots, data, config):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from models.air import metrics, rotations
+    from models.air.scenes import TYPES
+
+    assignment = metrics.assign_slots(slots, data, config)
+    e = metrics.per_primitive_errors(slots, data, assignment)
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    for axis, name in enumerate("xyz"):
+        axes[0].hist(e["position_error"][:, axis], bins=60, range=(-1, 1), histtype="step",
+                     label=name)
+    axes[0].set_title("position error (targets in [-1, 1])")
+    axes[0].legend()
+    for index in (rotations.CUBE, rotations.CYLINDER):
+        chosen = e["rotation_error"][e["types"] == index]
+        axes[1].hist(chosen, bins=45, range=(0, np.pi / 2 + 0.3), histtype="step",
+                     label=f"{TYPES[index]} (median {np.median(chosen):.2f})")
+    axes[1].set_title("symmetry-aware rotation error (rad)")
+    axes[1].legend()
+    confusion = np.zeros((3, 3), int)
+    np.add.at(confusion, (e["types"], e["pred_types"]), 1)
+    axes[2].imshow(confusion, cmap="Blues")
+    for (i, j), v in np.ndenumerate(confusion):
+        axes[2].text(j, i, str(v), ha="center", va="center",
+                     color="white" if v > confusion.max() / 2 else "black")
+    axes[2].set_xticks(range(3), TYPES)
+    axes[2].set_yticks(range(3), TYPES)
+    axes[2].set_xlabel("predicted")
+    axes[2].set_ylabel("true")
+    axes[2].set_title("type confusion")
+    fig.tight_layout()
+    path = os.path.join(out, "air_errors.png")
+    with cli.atomic_write(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=100)
+    plt.close(fig)
+    return path
+
+
+def training_gif(out, snapshots, config, duration=250):
+    images = snapshots["images"][..., 0]
+    top = [_grey(image) for image in images]
+    frames = []
+    for e, epoch in enumerate(snapshots["epochs"]):
+        slots = {k: snapshots[k][e] for k in ("presence_logit", "type_logits", "position",
+                                              "rotation")}
+        again = rerender(slots, config["image_size"], config["supersample"])
+        frames.append(_sheet([top, [_grey(a) for a in again]], [], ["image", f"epoch {epoch}"]))
+    path = os.path.join(out, "air_training.gif")
+    with cli.atomic_write(path, "wb") as f:
+        frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:],
+                       duration=duration, loop=0)
+    return path
+
+
+def load_run(run):
+    """(results, snapshots) of a run folder; UsageError naming what is missing."""
+    for name in ("results.json", "weights.npz", "snapshots.npz"):
+        if not os.path.exists(os.path.join(run, name)):
+            raise cli.UsageError(f"--run {run}: no {name} (expected train_air.py's --out folder)")
+    try:
+        with open(os.path.join(run, "results.json")) as f:
+            results = json.load(f)
+        with np.load(os.path.join(run, "snapshots.npz"), allow_pickle=False) as z:
+            snapshots = dict(z)
+    except (OSError, ValueError) as e:
+        raise cli.UsageError(f"--run {run}: unreadable outputs ({cli.one_line(e)})") from None
+    if not {"config", "history", "best_epoch"} <= set(results):
+        raise cli.UsageError(f"--run {run}: results.json is not train_air.py's")
+    return results, snapshots
+
+
+def make_pictures(run, out, scenes=8, log=print):
+    """Every picture of the run folder ``run`` into ``out``; returns their paths."""
+    results, snapshots = load_run(run)
+    os.makedirs(out, exist_ok=True)
+    cli.quiet_tensorflow()
+    from evaluation.air_eval import load_weights
+    from models.air.scenes import generate_dataset
+    from models.air.explain import predict_slots
+
+    config = results["config"]
+    model, model_config = load_weights(os.path.join(run, "weights.npz"))
+    test = generate_dataset(config["n_test"], config["seed"], config["image_size"],
+                            config["max_primitives"], "test", config["supersample"])
+    train = generate_dataset(16, config["seed"], config["image_size"], config["max_primitives"],
+                             "train", config["supersample"])
+    slots = predict_slots(model, test["images"], config)
+    paths = [gallery(out, config["image_size"]), scene_examples(out, train),
+             curves(out, results), predictions(out, slots, test, model_config, scenes),
+             errors(out, slots, test, model_config), training_gif(out, snapshots, model_config)]
+    for path in paths:
+        log(f"wrote {path}")
+    return paths
+
+
+def build_parser():
+    p = cli.ArgumentParser(prog=PROG, description="Pictures of an AIR 3D primitives run.")
+    p.add_argument("--run", default="air_run", help="train_air.py's output folder")
+    p.add_argument("--out", default=None, help="picture folder [<run>/pictures]")
+    p.add_argument("--scenes", type=int, default=8, help="test scenes in the prediction panel")
+    return p
+
+
+def run(args):
+    if args.scenes < 1:
+        raise cli.UsageError(f"--scenes must be >= 1, got {args.scenes}")
+    return make_pictures(args.run, args.out or os.path.join(args.run, "pictures"), args.scenes)
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    return cli.run_main(PROG, run, args, tensorflow=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
