@@ -8,12 +8,14 @@
 #   gqn.l2_generated, gqn.l2_mean_image, gqn.l2_nearest_context, gqn.minutes, gqn.steps,
 #   fcr.iou_all, fcr.iou_ceiling, fcr.iou_floor, fcr.iou_wall (Jaccard |P&T| / |P|T| of the
 #   refined reconstructions of the test rooms), fcr.iou_original_* (the original's
-#   |P&T| / (|P| + |T|), at most 0.5), fcr.minutes, fcr.iterations.
+#   |P&T| / (|P| + |T|), at most 0.5), fcr.iou_unrefined_* (before the refiner), fcr.minutes,
+#   fcr.iterations; air.* (the AIR 3D canonical run's metrics and minutes).
 # --minutes M (default 10) is the training time of each system: FCR-alphaGAN trains its
 # auto-encoding GAN for 70 % of it and its refiner for the rest, GQN trains for all of it.
 # On a GPU give it more (e.g. --minutes 30): the same commands train further.
 # GEN trains for 2 M on the real mazes shards of ../shared/data when they are present.
-# Total time is about 4 M + 7 minutes on two CPU cores (rendering, evaluation, pictures).
+# AIR 3D runs its canonical command (about 5 minutes).
+# Total time is about 4 M + 12 minutes on two CPU cores (rendering, evaluation, pictures).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 PY="${PY:-$REPO/.venv/bin/python}"
@@ -23,7 +25,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --minutes) MINUTES="${2:?--minutes needs a value}"; shift 2 ;;
     --minutes=*) MINUTES="${1#*=}"; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     -*) echo "make_pictures.sh: error: unknown flag $1 (see --help)" >&2; exit 2 ;;
     *) [ -z "$WORK" ] || { echo "make_pictures.sh: error: one OUT_DIR only" >&2; exit 2; }
        WORK="$1"; shift ;;
@@ -121,8 +123,17 @@ else
   echo "[pictures] $MAZES/mazes not found: the GEN picture is left as it is"
 fi
 
+# ---------------------------------------------------------------- AIR 3D, the canonical command
+# (its 80 epochs take about 5 minutes on two cores; --minutes does not change them)
+"$PY" "$REPO/training/train_air.py" --seed 0 --image-size 64 --max-primitives 3 --n-epochs 80 \
+    --n-train 3000 --n-test 500 --weight-decay 1e-3 --out air | tee air.log
+"$PY" "$REPO/visualization/air_pictures.py" --run air --out air/pictures
+cp air/pictures/air_*.png air/pictures/air_training.gif "$IMAGES/"
+T3=$(date +%s)
+
 "$PY" "$REPO/docs/picture_tools.py" summary --fcr_eval eval --fcr1_log fcr1.log --fcr2_log fcr2.log \
-    --gqn_l2 gqn_l2.json --gqn_log gqn.log --minutes "$MINUTES" --out summary.json
+    --gqn_l2 gqn_l2.json --gqn_log gqn.log --minutes "$MINUTES" --air_results air/results.json \
+    --out summary.json
 echo "[pictures] load average at the end: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
-echo "[pictures] FCR-alphaGAN part $(( (T1 - T0) / 60 )) min, GQN part $(( (T2 - T1) / 60 )) min, total $(( ($(date +%s) - T0) / 60 )) min"
+echo "[pictures] FCR-alphaGAN part $(( (T1 - T0) / 60 )) min, GQN part $(( (T2 - T1) / 60 )) min, AIR part $(( (T3 - T2) / 60 )) min (GEN between), total $(( ($(date +%s) - T0) / 60 )) min"
 echo "[pictures] summary: $WORK/summary.json; pictures: $IMAGES"

@@ -146,3 +146,19 @@ def test_dead_code_is_gone():
     assert not hasattr(metrics, "ap_rows")
     assert not (ROOT / "evaluation" / "metrics_reference.py").exists()
     assert (ROOT / "tests" / "metrics_reference.py").is_file()
+
+
+def test_no_merge_conflict_markers_left_in_the_repository():
+    markers = re.compile(r"^(<<<<<<< |=======$|>>>>>>> )", re.MULTILINE)
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True)
+    if tracked.returncode:
+        pytest.skip("not a git checkout")
+    found = []
+    for name in tracked.stdout.split():
+        path = ROOT / name
+        if path.suffix in (".py", ".md", ".sh", ".txt", ".toml", ".cfg", ".yml", ".yaml") \
+                and path.is_file():
+            text = path.read_text(errors="replace")
+            found += [f"{name}:{text[:m.start()].count(chr(10)) + 1}"
+                      for m in markers.finditer(text)]
+    assert not found, f"merge conflict markers: {found}"
