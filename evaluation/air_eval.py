@@ -30,7 +30,7 @@ class WeightsError(cli.UsageError):
 
 def load_weights(path, max_primitives=None):
     """(model, config) from a ``weights.npz``; ``WeightsError`` naming what does not fit."""
-    from models.air.config import ConfigError, make_config
+    from models.air.config import make_config
     from models.air import build_air_model_3d
 
     if os.path.isdir(path):
@@ -42,9 +42,12 @@ def load_weights(path, max_primitives=None):
             mark, saved = str(z["written_by"]), json.loads(str(z["config"]))
             arrays = [z[k] for k in sorted(k for k in z.files if k.startswith("w"))
                       if k != "written_by"]
-    except (OSError, ValueError, KeyError, EOFError) as e:
+    except KeyError as e:
         raise WeightsError(f"--weights {path} is not an AIR weights file of train_air.py "
-                           f"({cli.one_line(e)[:120]})") from None
+                           f"(no {cli.one_line(e)} entry)") from None
+    except (OSError, ValueError, EOFError):
+        raise WeightsError(f"--weights {path} is not a valid .npz archive of arrays "
+                           "(expected train_air.py's weights.npz)") from None
     if mark != MARK:
         raise WeightsError(f"--weights {path} was not written by train_air.py")
     config = make_config(saved)
@@ -55,10 +58,7 @@ def load_weights(path, max_primitives=None):
                                f"{max_primitives} needs a model trained for as many")
         if config["head"] != "slots":
             config["max_primitives"] = max_primitives
-    try:
-        model = build_air_model_3d(config)
-    except ConfigError:
-        raise
+    model = build_air_model_3d(config)
     if len(arrays) != len(model.weights) or any(
             a.shape != tuple(w.shape) for a, w in zip(arrays, model.weights)):
         raise WeightsError(f"--weights {path}: its arrays do not fit the model of its config "

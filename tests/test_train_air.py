@@ -85,8 +85,9 @@ def _one_line_exit_2(argv):
 
 
 @pytest.mark.parametrize("flags,match", [
-    (["--n-epochs", "0"], "n_epochs"),
-    (["--set", "head", "capsules"], "head"),
+    (["--n-epochs", "0"], "--n-epochs must be a positive integer"),
+    (["--max-primitives", "0"], "--max-primitives must be a positive integer"),
+    (["--set", "head", "capsules"], "--set head"),
     (["--set", "matching", "sorted"], "matching"),
     (["--set", "no_such_key", "1"], "no_such_key"),
     (["--image-size", "abc"], "--image-size"),
@@ -125,6 +126,11 @@ def test_evaluate_air_refuses_weights_of_another_config(tiny_run, tmp_path):
     line = _one_line_exit_2(["evaluation/run.py", "--mode", "evaluate_air", "--weights",
                              str(tmp_path / "absent.npz")])
     assert "does not exist" in line
+    text = tmp_path / "text.npz"                       # not an archive at all
+    text.write_text("weights\n")
+    line = _one_line_exit_2(["evaluation/run.py", "--mode", "evaluate_air", "--weights",
+                             str(text)])
+    assert "not a valid .npz archive" in line and "pickle" not in line
 
 
 def test_pair_costs_against_numpy():

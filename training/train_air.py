@@ -46,6 +46,8 @@ PROG = "train_air.py"
 MARK = "gen3d-scenes air3d"
 OUTPUTS = ("results.json", "weights.npz", "snapshots.npz")
 SNAPSHOT_SCENES = 6
+FLAG_KEYS = ("seed", "image_size", "max_primitives", "n_epochs", "n_train", "n_test",
+             "weight_decay")
 
 
 def build_parser():
@@ -70,7 +72,7 @@ def build_parser():
 
 def config_from_args(args):
     """The AIR config of the flags; ``UsageError`` naming a bad key or value."""
-    from models.air.config import make_config, parse_overrides
+    from models.air.config import ConfigError, make_config, parse_overrides
 
     if args.render_workers < 1:
         raise cli.UsageError(f"--render-workers must be >= 1, got {args.render_workers}")
@@ -84,7 +86,12 @@ def config_from_args(args):
         if key in overrides:
             raise cli.UsageError(f"--set {key}: use the flag --{key.replace('_', '-')}")
         overrides[key] = value
-    config = make_config(overrides)
+    try:
+        config = make_config(overrides)
+    except ConfigError as e:   # name the flag the user gave, not the config key
+        key, rest = str(e).split(" ", 1)
+        flag = f"--{key.replace('_', '-')}" if key in FLAG_KEYS else f"--set {key}"
+        raise cli.UsageError(f"{flag} {rest}") from None
     if config["n_train"] < config["batch_size"]:
         raise cli.UsageError(f"--n-train must be at least the batch size {config['batch_size']}, "
                              f"got {config['n_train']}")
