@@ -12,7 +12,9 @@ The naive path is the original's computation (r and the pose upsampled and
 convolved at every DRAW step, the 64x64 canvas formed, the edge MLP on
 every edge); the fused path computes the step-invariant terms once per pass,
 keeps the canvas latent and runs the edge MLP per node (same variables and
-outputs). Prints wall s/step, process CPU s/step and the ratio to the naive
+outputs); in fp32 it also runs the 3x3 and 5x5 convolutions as Winograd
+F(4x4, k x k) (``models/winograd.py``). ``fused_direct`` is the fused path
+with direct convolutions, to show what Winograd adds. Prints wall s/step, process CPU s/step and the ratio to the naive
 fp32 step of the same config. ``--parts`` also times, on the fused path,
 the composer alone (forward + backward to its variables) and ConvDRAW alone
 (forward + backward from a fixed r) to show where a step's time goes.
@@ -40,7 +42,8 @@ CONFIGS = {  # name -> (hotels, num_steps); 2x2 hotels
     "small": (1, 2),
 }
 VARIANTS = {"fp32": "float32", "bf16": "mixed_bfloat16"}
-PATHS = {"naive": False, "fused": True}
+PATHS = {"naive": dict(optimized=False), "fused_direct": dict(optimized=True, winograd=False),
+         "fused": dict(optimized=True)}
 DIM, CONTEXT = 2, 8
 
 
@@ -122,7 +125,7 @@ def timed(fn, args, steps, warmup):
 
 def time_step(config, path, variant, steps, warmup):
     hotels, num_steps = CONFIGS[config]
-    model = GENModel(num_steps=num_steps, optimized=PATHS[path], dtype=VARIANTS[variant])
+    model = GENModel(num_steps=num_steps, dtype=VARIANTS[variant], **PATHS[path])
     optimizer = FusedAdam(learning_rate=8e-4, beta_1=0.9, beta_2=0.999, epsilon=1e-8)
     return timed(make_train_step(model, optimizer), (make_batch(hotels),), steps, warmup)
 
@@ -140,7 +143,7 @@ def time_parts(config, variant, steps, warmup):
 def parse_args(argv):
     parser = cli.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
-    parser.add_argument("--paths", nargs="+", choices=list(PATHS), default=list(PATHS))
+    parser.add_argument("--paths", nargs="+", choices=list(PATHS), default=["naive", "fused"])
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--steps", type=int, default=2, help="timed steps per run")
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps (tracing)")
@@ -157,7 +160,7 @@ def parse_args(argv):
 def run(args):
     print(f"tensorflow {tf.__version__}, {args.steps} timed steps after {args.warmup} warm-up; "
           "2x2 hotels, 8 context views per maze")
-    print(f"{'config':9} {'path':6} {'variant':7} {'s/step':>8} {'vs naive fp32':>14} "
+    print(f"{'config':9} {'path':12} {'variant':7} {'s/step':>8} {'vs naive fp32':>14} "
           f"{'cpu-s/step':>10}")
     for config in args.configs:
         reference = None
@@ -167,14 +170,14 @@ def run(args):
                 if path == "naive" and variant == "fp32":
                     reference = seconds
                 ratio = f"{reference / seconds:13.2f}x" if reference else f"{'-':>14}"
-                print(f"{config:9} {path:6} {variant:7} {seconds:8.2f} {ratio} {cpu:10.2f}",
+                print(f"{config:9} {path:12} {variant:7} {seconds:8.2f} {ratio} {cpu:10.2f}",
                       flush=True)
                 keras.backend.clear_session()
         if args.parts:
             for variant in args.variants:
                 for part, (seconds, cpu) in time_parts(config, variant, args.steps,
                                                        args.warmup).items():
-                    print(f"{config:9} {'fused':6} {variant:7} {seconds:8.2f} "
+                    print(f"{config:9} {'fused':12} {variant:7} {seconds:8.2f} "
                           f"{'(' + part + ' only)':>14} {cpu:10.2f}", flush=True)
                 keras.backend.clear_session()
 

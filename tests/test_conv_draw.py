@@ -71,6 +71,7 @@ def assert_fused_equals_naive(flavour, conditioning_shape, shared, **options):
         scale = max(1.0, float(np.abs(ref.numpy()).max()))
         np.testing.assert_allclose(got.numpy(), ref.numpy(), rtol=1e-3, atol=1e-4 * scale,
                                    err_msg=getattr(var, "path", "conditioning"))
+    assert fused.inference_cores[0].lstm.winograd == options.get("winograd", False)
     return naive
 
 
@@ -82,8 +83,10 @@ def test_tf_gqn_flavour_fused_equals_naive(conditioning_shape, shared):
 
 @pytest.mark.parametrize("conditioning_shape", [(9,), (4, 4, 8)], ids=["vector", "map"])
 @pytest.mark.parametrize("shared", [True, False], ids=["shared", "unshared"])
-def test_gen_flavour_fused_equals_naive(conditioning_shape, shared):
-    draw = assert_fused_equals_naive("gen", conditioning_shape, shared)
+@pytest.mark.parametrize("winograd", [False, True], ids=["direct", "winograd"])
+def test_gen_flavour_fused_equals_naive(conditioning_shape, shared, winograd):
+    draw = assert_fused_equals_naive("gen", conditioning_shape, shared, winograd=winograd)
+    assert draw.generator_cores[0].lstm.winograd is False  # the naive path stays direct
     assert draw.generator_cores[0].upsample.bias is None
     assert draw.generator_cores[0].lstm.forget_bias == 0.0
 

@@ -58,6 +58,8 @@ def test_fused_equals_naive_through_the_model(baseline):
         if "bias" in v.path and "draw" in v.path:
             v.assign(rng.normal(scale=0.3, size=v.shape).astype(np.float32))
     fused.set_weights(naive.get_weights())
+    assert fused.composer.embedder.winograd and fused.draw.generator_cores[0].lstm.winograd
+    assert not (naive.composer.embedder.winograd or naive.draw.generator_cores[0].lstm.winograd)
     batch = hotel_batch(d=2, hotels=2, views_per_maze=2)
     noise = tf.constant(rng.normal(size=(steps, 8, 16, 16, 3)), tf.float32)
     results = []

@@ -15,10 +15,14 @@ Two layouts of the same maths (``bias_per_input``):
   parameter count), ``forget_bias = 0``.
 
 The kernels are kept per input in both layouts, so the fused path can use
-any subset of them (see ``models/draw/conv_draw.py``).
+any subset of them (see ``models/draw/conv_draw.py``). With ``winograd=True``
+the fused path's convolutions (``conv``) run as Winograd F(4x4, k x k) in
+float32 (``models/winograd.py``); the naive ``call`` stays direct.
 """
 import keras
 import tensorflow as tf
+
+from models import winograd as winograd_conv
 
 
 def lstm_update(gates, cell, forget_bias=1.0):
@@ -82,8 +86,9 @@ class ConvLSTMCore(keras.layers.Layer):
     """
 
     def __init__(self, input_channels, output_channels, kernel_size, height, width,
-                 forget_bias=1.0, bias_per_input=True, **kwargs):
+                 forget_bias=1.0, bias_per_input=True, winograd=False, **kwargs):
         super().__init__(**kwargs)
+        self.winograd = winograd
         self.input_names = list(input_channels)
         self.output_channels, self.forget_bias = output_channels, forget_bias
         self.height, self.width, self.bias_per_input = height, width, bias_per_input
@@ -106,6 +111,12 @@ class ConvLSTMCore(keras.layers.Layer):
             self.biases["gates"] = self.add_weight(shape=(gates,), name="bias",
                                                    initializer="zeros")
         self.built = True
+
+    def conv(self, x, kernel):
+        """SAME stride-1 convolution of the fused path (Winograd if ``winograd``)."""
+        if self.winograd:
+            return winograd_conv.conv2d_same(x, kernel)
+        return tf.nn.conv2d(x, kernel, 1, "SAME")
 
     def kernel(self, name):
         return tf.cast(self.kernels[name], self.compute_dtype)
@@ -139,7 +150,7 @@ class ConvLSTMCore(keras.layers.Layer):
                                         self.height, self.width))
         if maps:
             x = maps[next(iter(maps))] if len(maps) == 1 else tf.concat(list(maps.values()), -1)
-            terms.append(tf.nn.conv2d(x, self.fused_kernel(list(maps)), 1, "SAME"))
+            terms.append(self.conv(x, self.fused_kernel(list(maps))))
         return tf.add_n(terms)
 
     def fused_kernel(self, names):
@@ -151,7 +162,7 @@ class ConvLSTMCore(keras.layers.Layer):
     def fused_step(self, varying, kernel, constant, cell):
         """One convolution of the concatenated varying inputs plus the constant gates."""
         x = varying[0] if len(varying) == 1 else tf.concat(varying, axis=-1)
-        gates = tf.nn.conv2d(x, kernel, 1, "SAME") + constant
+        gates = self.conv(x, kernel) + constant
         return lstm_update(gates, cell, self.forget_bias)
 
     def update(self, gates, cell):

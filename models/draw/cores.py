@@ -86,13 +86,14 @@ class GeneratorCore(_Conditioned):
 
     def __init__(self, *, hidden_channels, canvas_channels, z_channels, conditioning_channels,
                  pose_channels, kernel_size, grid, block, bias_per_input, forget_bias,
-                 canvas_bias, upsample=None, **kwargs):
+                 canvas_bias, upsample=None, winograd=False, **kwargs):
         super().__init__(**kwargs)
         inputs = self._init_conditioning(conditioning_channels, pose_channels, grid, upsample)
         inputs.update(z=z_channels, h_g=hidden_channels)
         self.lstm = ConvLSTMCore(inputs, hidden_channels, kernel_size, *grid,
                                  forget_bias=forget_bias, bias_per_input=bias_per_input,
-                                 name="generator_lstm", dtype=self.dtype_policy)
+                                 winograd=winograd, name="generator_lstm",
+                                 dtype=self.dtype_policy)
         self.upsample = _built(keras.layers.Conv2DTranspose(
             canvas_channels, block, strides=block, use_bias=canvas_bias,
             name="upsample_generator_output", dtype=self.dtype_policy),
@@ -110,7 +111,7 @@ class InferenceCore(_Conditioned):
 
     def __init__(self, *, hidden_channels, canvas_channels, image_channels, conditioning_channels,
                  pose_channels, kernel_size, grid, block, bias_per_input, forget_bias,
-                 reads_into_hidden, upsample=None, **kwargs):
+                 reads_into_hidden, upsample=None, winograd=False, **kwargs):
         super().__init__(**kwargs)
         self.reads_into_hidden = reads_into_hidden
         self.image_channels, self.canvas_channels = image_channels, canvas_channels
@@ -135,7 +136,8 @@ class InferenceCore(_Conditioned):
             self.downsample_canvas = down(canvas_channels, "downsample_canvas", canvas_channels)
         self.lstm = ConvLSTMCore(inputs, hidden_channels, kernel_size, *grid,
                                  forget_bias=forget_bias, bias_per_input=bias_per_input,
-                                 name="inference_lstm", dtype=self.dtype_policy)
+                                 winograd=winograd, name="inference_lstm",
+                                 dtype=self.dtype_policy)
         self.built = True
 
     def call(self, inputs, cell, target, canvas):
@@ -193,4 +195,4 @@ class InferenceCore(_Conditioned):
                              tf.reshape(gate_kernel, [k_h * k_w, c, gates]))
         composed = tf.reshape(composed, [k_h, k_w, down.shape[0], gates])
         blocks = tf.nn.space_to_depth(tf.cast(target, composed.dtype), block)
-        return tf.nn.conv2d(blocks, composed, 1, "SAME")
+        return self.lstm.conv(blocks, composed)

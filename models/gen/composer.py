@@ -56,13 +56,14 @@ class GraphComposer(keras.Model):
 
     def __init__(self, embedding_channels=254, message_channels=256, hidden_units=512,
                  message_steps=9, pose_copies=8, optimized=True, embedder_channels=256,
-                 **kwargs):
+                 winograd=None, **kwargs):
         kwargs.setdefault("name", "gen_composer")
         super().__init__(**kwargs)
         policy = self.dtype_policy
         self.state_channels = embedding_channels + 2
         self.message_steps, self.pose_copies, self.optimized = message_steps, pose_copies, optimized
         self.embedder = PoolEmbedder(channels=embedder_channels, out_channels=embedding_channels,
+                                     winograd=optimized if winograd is None else winograd,
                                      dtype=policy)
         self.edge_hidden, self.edge_out = _mlp(hidden_units, message_channels,
                                                2 * self.state_channels, "edge", policy)
@@ -123,12 +124,13 @@ class GraphComposer(keras.Model):
 class BaselineComposer(keras.Model):
     """``composer(context_frames, context_cameras, query_cameras, graph=None) -> r [H, Q, 480]``."""
 
-    def __init__(self, embedding_channels=254, pose_copies=32, embedder_channels=256, **kwargs):
+    def __init__(self, embedding_channels=254, pose_copies=32, embedder_channels=256,
+                 winograd=True, **kwargs):
         kwargs.setdefault("name", "baseline_composer")
         super().__init__(**kwargs)
         self.pose_copies = pose_copies
         self.embedder = PoolEmbedder(channels=embedder_channels, out_channels=embedding_channels,
-                                     dtype=self.dtype_policy)
+                                     winograd=winograd, dtype=self.dtype_policy)
         self.built = True
 
     def call(self, context_frames, context_cameras, query_cameras, graph=None):

@@ -22,7 +22,9 @@ the baseline composer.
 
 The query pose, like r, is the same at every DRAW step: ConvDRAW's fused path
 (``optimized=True``) upsamples both once per pass (the original does it at
-every step; the two upsamplers hold 71 % of the parameters).
+every step; the two upsamplers hold 71 % of the parameters). In float32 it
+also runs the embedder's 3x3 and ConvDRAW's 5x5 convolutions as Winograd
+F(4x4, k x k) (``models/winograd.py``), with the same weights.
 """
 import keras
 import tensorflow as tf
@@ -42,34 +44,37 @@ class GENModel(keras.Model):
     target [H, Q, 64, 64, 3] (the posterior pass only), num_scenes_per_dim and
     shift. Queries are flattened hotel-major: ConvDRAW's outputs have
     ``B = H Q`` rows ("mu_target" [B, 64, 64, 3], ...). The widths default
-    to the original's (smaller ones make quick tests).
+    to the original's (smaller ones make quick tests). ``winograd`` (default:
+    ``optimized``) selects Winograd convolutions on the fused path.
     """
 
     def __init__(self, num_steps=8, baseline=False, optimized=True, hidden_channels=128,
                  canvas_channels=128, upsample_channels=256, embedding_channels=254,
-                 embedder_channels=256, mlp_units=512, message_channels=256, name="gen",
-                 **kwargs):
+                 embedder_channels=256, mlp_units=512, message_channels=256, winograd=None,
+                 name="gen", **kwargs):
         super().__init__(name=name, **kwargs)
         self.baseline = baseline
+        winograd = optimized if winograd is None else winograd and optimized
         policy = self.dtype_policy
         if baseline:
             self.composer = BaselineComposer(
                 embedding_channels=embedding_channels, embedder_channels=embedder_channels,
-                pose_copies=BASELINE_POSE_COPIES, dtype=policy)
+                pose_copies=BASELINE_POSE_COPIES, winograd=winograd, dtype=policy)
             channels = 2 + 7 * BASELINE_POSE_COPIES + embedding_channels
         else:
             self.composer = GraphComposer(
                 embedding_channels=embedding_channels, embedder_channels=embedder_channels,
                 message_channels=message_channels, hidden_units=mlp_units,
-                pose_copies=GEN_POSE_COPIES, optimized=optimized, dtype=policy)
+                pose_copies=GEN_POSE_COPIES, optimized=optimized, winograd=winograd,
+                dtype=policy)
             channels = 7 * GEN_POSE_COPIES + 2 + embedding_channels
         self.draw = ConvDRAW(
             conditioning_channels=channels, pose_channels=7, image_size=64, grid_size=16,
             image_channels=3, hidden_channels=hidden_channels, canvas_channels=canvas_channels,
             z_channels=3, kernel_size=5, eta_kernel_size=5, eta_g_kernel_size=1,
             num_steps=num_steps, shared_cores=True, flavour="gen",
-            upsample_channels=upsample_channels, optimized=optimized, name="conv_draw",
-            dtype=policy)
+            upsample_channels=upsample_channels, optimized=optimized, winograd=winograd,
+            name="conv_draw", dtype=policy)
         self.built = True
 
     @staticmethod
