@@ -19,8 +19,9 @@ How it runs here (all matrix products, so gradients come from autodiff):
   (A^T and G are Vandermonde rows, B^T solves the identity above exactly);
 - the input is moved to [H, W, B, C] once, so the row and column transforms
   of all tiles are two products with banded constant matrices, no
-  transposes; the per-position products are one batched matmul of
-  [n, tiles_y, n, tiles_x * B, C] by [n, 1, n, C, C_out];
+  transposes but one that moves blocks of tiles_x * B * C values; the
+  per-position products are one batched matmul of [n, n, tiles B, C] by
+  [n, n, C, C_out];
 - the output transform is two more products and one transpose back.
 
 Only float32 uses it (``supported``): the transforms' coefficients (up to
@@ -100,18 +101,21 @@ def conv2d_same(x, kernel):
     cols = tf.constant(_banded(r, width), tf.float32)  # [(n, tx), Wp]
     tiles_y, tiles_x = rows.shape[0] // n, cols.shape[0] // n
     before = (r - 1) // 2
-    u = tf.einsum("ak,klio,bl->abio", g, kernel, g)[:, None]  # [n, 1, n, C, C_out]
+    u = tf.matmul(g, tf.reshape(kernel, [r, -1]))  # [n, r C C_out]
+    u = tf.matmul(g, tf.reshape(u, [n, r, -1]))  # [n, n, C C_out]: G g G^T, no transposes
+    u = tf.reshape(u, [n, n, channels, c_out])
     d = tf.pad(tf.transpose(x, [1, 2, 0, 3]),  # [Hp, Wp, B, C]
                [[before, rows.shape[1] - height - before],
                 [before, cols.shape[1] - width - before], [0, 0], [0, 0]])
     v = tf.matmul(rows, tf.reshape(d, [rows.shape[1], -1]))  # [(n, ty), Wp B C]
     v = tf.matmul(cols, tf.reshape(v, [n * tiles_y, cols.shape[1], -1]))  # [(n, ty), (n, tx), B C]
-    v = tf.reshape(v, [n, tiles_y, n, -1, channels])  # [n, ty, n, tx B, C]
-    products = tf.matmul(v, u)  # [n, ty, n, tx B, C_out]
-    y = tf.matmul(a_t, tf.reshape(products, [n, -1]))  # [m, ty n tx B C_out]
-    y = tf.matmul(a_t, tf.reshape(y, [m * tiles_y, n, -1]))  # [(m, ty), m, tx B C_out]
-    y = tf.reshape(y, [m, tiles_y, m, tiles_x, -1, c_out])
-    y = tf.reshape(tf.transpose(y, [4, 1, 0, 3, 2, 5]), [-1, tiles_y * m, tiles_x * m, c_out])
+    v = tf.reshape(v, [n, tiles_y, n, -1])  # [n, ty, n, tx B C]
+    v = tf.reshape(tf.transpose(v, [0, 2, 1, 3]), [n, n, -1, channels])  # [n, n, ty tx B, C]
+    products = tf.matmul(v, u)  # [n, n, ty tx B, C_out]
+    y = tf.matmul(a_t, tf.reshape(products, [n, -1]))  # [m, n ty tx B C_out]
+    y = tf.matmul(a_t, tf.reshape(y, [m, n, -1]))  # [m, m, ty tx B C_out]
+    y = tf.reshape(y, [m, m, tiles_y, tiles_x, -1, c_out])
+    y = tf.reshape(tf.transpose(y, [4, 2, 0, 3, 1, 5]), [-1, tiles_y * m, tiles_x * m, c_out])
     if tiles_y * m != height or tiles_x * m != width:
         y = y[:, :height, :width]
     return y

@@ -63,6 +63,25 @@ class _Conditioned(keras.layers.Layer):
             r = self.upsample_r(r[:, None, None, :])
         return {"conditioning": r, "pose": self.upsample_v(pose[:, None, None, :])}
 
+    def condition_by_matmul(self, r, pose):
+        """``condition`` with the upsamplings as the matrix products they are.
+
+        A ``grid x grid`` / ``grid`` transposed convolution of a 1x1 input is
+        ``x @ W`` with W [C_in, grid grid C_out]: one product instead of a
+        convolution (same kernels, same values).
+        """
+        if self.upsample_channels is None:
+            return self.condition(r, pose)
+
+        def up(layer, x):
+            kernel = tf.cast(layer.kernel, x.dtype)  # [gh, gw, C_out, C_in]
+            flat = tf.matmul(x, tf.reshape(kernel, [-1, kernel.shape[-1]]), transpose_b=True)
+            return tf.reshape(flat, [-1, *self.grid, kernel.shape[2]])
+
+        maps = {"pose": up(self.upsample_v, pose)}
+        maps["conditioning"] = up(self.upsample_r, r) if r.shape.rank == 2 else r
+        return maps
+
     def condition_maps(self, r, pose):
         """``condition`` with every input as a map (the naive path)."""
         height, width = self.grid
@@ -75,7 +94,7 @@ class _Conditioned(keras.layers.Layer):
 
     def constant_gates(self, r, pose):
         """Bias plus the gates of r and v: the same at every DRAW step."""
-        inputs = self.condition(r, pose)
+        inputs = self.condition_by_matmul(r, pose)
         vectors = {k: v for k, v in inputs.items() if v.shape.rank == 2}
         maps = {k: v for k, v in inputs.items() if v.shape.rank == 4}
         return self.lstm.bias() + self.lstm.gates_of(maps=maps, vectors=vectors)

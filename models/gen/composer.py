@@ -43,6 +43,13 @@ def _mlp(hidden, out, in_channels, name, policy):
     return first, second
 
 
+def _flat_matmul(x, kernel):
+    """x [..., C] @ kernel [C, K] as one 2-D product (a broadcast batched product
+    would form, in its gradient, one kernel-sized term per leading index)."""
+    flat = tf.matmul(tf.reshape(x, [-1, x.shape[-1]]), kernel)
+    return tf.reshape(flat, tf.concat([tf.shape(x)[:-1], [kernel.shape[-1]]], 0))
+
+
 def embed_views(embedder, frames, cameras):
     """frames [H, V, h, w, 3], cameras [H, V, 7] -> embeddings [H, V, C]."""
     hotels, views = tf.shape(frames)[0], tf.shape(frames)[1]
@@ -92,17 +99,23 @@ class GraphComposer(keras.Model):
             return tf.math.unsorted_segment_sum(self.edge_out(self.edge_hidden(pairs)), snk, n)
         c = self.state_channels
         kernel = tf.cast(self.edge_hidden.kernel, states.dtype)
-        from_source = tf.matmul(states, kernel[:c])
-        from_sink = tf.matmul(states, kernel[c:]) + tf.cast(self.edge_hidden.bias, states.dtype)
+        both = _flat_matmul(states, tf.concat([kernel[:c], kernel[c:]], axis=1))
+        from_source, from_sink = tf.split(both, 2, axis=-1)
+        from_sink += tf.cast(self.edge_hidden.bias, states.dtype)
         hidden = tf.nn.relu(tf.gather(from_source, src) + tf.gather(from_sink, snk))
         summed = tf.math.unsorted_segment_sum(hidden, snk, n)
         degree = tf.math.unsorted_segment_sum(tf.ones_like(snk, states.dtype), snk, n)
-        return (tf.matmul(summed, tf.cast(self.edge_out.kernel, states.dtype))
+        return (_flat_matmul(summed, tf.cast(self.edge_out.kernel, states.dtype))
                 + degree[:, None, None] * tf.cast(self.edge_out.bias, states.dtype))
 
     def message_round(self, states, graph):
         messages = self.incoming_messages(states, graph)
-        update = self.node_out(self.node_hidden(tf.concat([messages, states], axis=-1)))
+        x = tf.concat([messages, states], axis=-1)
+        if self.optimized:  # [N H, C] products: no per-node kernel gradients to sum
+            update = tf.reshape(self.node_out(self.node_hidden(tf.reshape(x, [-1, x.shape[-1]]))),
+                                tf.concat([tf.shape(x)[:-1], [-1]], 0))
+        else:
+            update = self.node_out(self.node_hidden(x))
         return tf.concat([states[..., :2], states[..., 2:] + update], axis=-1)
 
     def readout(self, states, cameras, graph):
