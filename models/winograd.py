@@ -24,8 +24,9 @@ How it runs here (all matrix products, so gradients come from autodiff):
   [n, n, C, C_out];
 - the output transform is two more products and one transpose back.
 
-Only float32 uses it (``supported``): the transforms' coefficients (up to
-5.25 and 8) would amplify bfloat16 rounding.
+It computes in float32 only (``supported``): the transforms' coefficients
+(up to 5.25 and 8) would amplify bfloat16 rounding; ``upcast=True`` runs
+bfloat16 inputs in float32.
 """
 import functools
 
@@ -86,11 +87,17 @@ def supported(x, kernel):
             and k_h in POINTS and None not in x.shape[1:])
 
 
-def conv2d_same(x, kernel):
+def conv2d_same(x, kernel, upcast=False):
     """``tf.nn.conv2d(x, kernel, 1, "SAME")`` for x [B, H, W, C], kernel [r, r, C, C_out].
 
     Winograd F(4x4, r x r) where ``supported``, else the direct convolution.
+    ``upcast=True``: bfloat16 inputs run Winograd in float32 and the result is
+    cast back (for 5x5 kernels that beats the bfloat16 direct convolution on
+    CPU, ``benchmarks/gen_train_step.py``).
     """
+    if upcast and x.dtype == tf.bfloat16:
+        wide = conv2d_same(tf.cast(x, tf.float32), tf.cast(kernel, tf.float32))
+        return tf.cast(wide, tf.bfloat16)
     if not supported(x, kernel):
         return tf.nn.conv2d(x, kernel, 1, "SAME")
     _, height, width, channels = x.shape

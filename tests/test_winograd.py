@@ -51,3 +51,13 @@ def test_bfloat16_and_even_kernels_use_the_direct_convolution():
     assert not winograd.supported(x, tf.zeros([2, 2, 2, 3]))
     kernel = tf.random.stateless_normal([4, 4, 2, 3], seed=[5, 6])
     np.testing.assert_array_equal(winograd.conv2d_same(x, kernel), tf.nn.conv2d(x, kernel, 1, "SAME"))
+
+
+def test_upcast_runs_bfloat16_inputs_in_float32():
+    x = tf.random.stateless_normal([2, 8, 8, 4], seed=[7, 8])
+    kernel = tf.random.stateless_normal([5, 5, 4, 6], seed=[9, 10])
+    y = winograd.conv2d_same(tf.cast(x, tf.bfloat16), tf.cast(kernel, tf.bfloat16), upcast=True)
+    assert y.dtype == tf.bfloat16
+    exact = winograd.conv2d_same(tf.cast(tf.cast(x, tf.bfloat16), tf.float32),
+                                 tf.cast(tf.cast(kernel, tf.bfloat16), tf.float32))
+    np.testing.assert_array_equal(y.numpy(), tf.cast(exact, tf.bfloat16).numpy())

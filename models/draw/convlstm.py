@@ -17,7 +17,8 @@ Two layouts of the same maths (``bias_per_input``):
 The kernels are kept per input in both layouts, so the fused path can use
 any subset of them (see ``models/draw/conv_draw.py``). With ``winograd=True``
 the fused path's convolutions (``conv``) run as Winograd F(4x4, k x k) in
-float32 (``models/winograd.py``); the naive ``call`` stays direct.
+float32, bfloat16 inputs included (``models/winograd.py``); the naive
+``call`` stays direct.
 """
 import keras
 import tensorflow as tf
@@ -115,7 +116,7 @@ class ConvLSTMCore(keras.layers.Layer):
     def conv(self, x, kernel):
         """SAME stride-1 convolution of the fused path (Winograd if ``winograd``)."""
         if self.winograd:
-            return winograd_conv.conv2d_same(x, kernel)
+            return winograd_conv.conv2d_same(x, kernel, upcast=True)
         return tf.nn.conv2d(x, kernel, 1, "SAME")
 
     def kernel(self, name):
