@@ -410,6 +410,16 @@ def shade(primitives, t, normals, ids, directions, light_dir=None, ambient=0.3,
     return np.where(hit[:, None], colour * intensity[:, None], colour)
 
 
+
+def _check_render_arguments(ambient, supersample, height, width):
+    """``ValueError`` naming the first bad rendering argument."""
+    if not 0.0 <= ambient <= 1.0:
+        raise ValueError(f"ambient must lie in [0, 1], got {ambient}")
+    if int(supersample) != supersample or supersample < 1:
+        raise ValueError(f"supersample must be a positive integer, got {supersample}")
+    if height < 1 or width < 1:
+        raise ValueError(f"image size must be positive, got {height}x{width}")
+
 def render(primitives, camera, height=64, width=64, light_dir=None, ambient=0.3,
            background=(0.0, 0.0, 0.0), supersample=1, return_depth=False, adaptive=True):
     """Render ``primitives`` seen by ``camera``.
@@ -425,12 +435,7 @@ def render(primitives, camera, height=64, width=64, light_dir=None, ambient=0.3,
     supersamples every pixel. ``light_dir`` points towards the light (``None``:
     from the camera); ``ambient`` in [0, 1]; ``background`` a grey level or RGB.
     """
-    if not 0.0 <= ambient <= 1.0:
-        raise ValueError(f"ambient must lie in [0, 1], got {ambient}")
-    if int(supersample) != supersample or supersample < 1:
-        raise ValueError(f"supersample must be a positive integer, got {supersample}")
-    if height < 1 or width < 1:
-        raise ValueError(f"image size must be positive, got {height}x{width}")
+    _check_render_arguments(ambient, supersample, height, width)
     k = int(supersample)
     if k > 1 and not adaptive:
         origins, directions = camera.rays(height * k, width * k)
@@ -524,12 +529,7 @@ def render_batch(kinds, positions, rotations, sizes, camera, height=64, width=64
     if not isinstance(camera, OrthographicCamera):
         raise ValueError("render_batch needs an OrthographicCamera; render perspective scenes "
                          "one at a time with render()")
-    if not 0.0 <= ambient <= 1.0:
-        raise ValueError(f"ambient must lie in [0, 1], got {ambient}")
-    if int(supersample) != supersample or supersample < 1:
-        raise ValueError(f"supersample must be a positive integer, got {supersample}")
-    if height < 1 or width < 1:
-        raise ValueError(f"image size must be positive, got {height}x{width}")
+    _check_render_arguments(ambient, supersample, height, width)
     kinds = _kind_indices(kinds)
     if kinds.ndim != 2:
         raise ValueError(f"kinds must be [N, K], got shape {kinds.shape}")

@@ -67,6 +67,17 @@ def _save(image, path):
     return path
 
 
+def _save_figure(fig, path):
+    """A matplotlib figure to a PNG at ``path`` (written whole or not at all), closed."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    with cli.atomic_write(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=100)
+    plt.close(fig)
+    return path
+
+
 def slots_to_scene(slots):
     """(types, positions, rotations) of the slots predicted present (-1 elsewhere)."""
     present = np.asarray(slots["presence_logit"]) > 0
@@ -130,12 +141,7 @@ def curves(out, results):
     for ax in axes:
         ax.set_xlabel("epoch")
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = os.path.join(out, "air_curves.png")
-    with cli.atomic_write(path, "wb") as f:
-        fig.savefig(f, format="png", dpi=100)
-    plt.close(fig)
-    return path
+    return _save_figure(fig, os.path.join(out, "air_curves.png"))
 
 
 def predictions(out, slots, data, config, n=8):
@@ -180,12 +186,7 @@ def errors(out, slots, data, config):
     axes[2].set_xlabel("predicted")
     axes[2].set_ylabel("true")
     axes[2].set_title("type confusion")
-    fig.tight_layout()
-    path = os.path.join(out, "air_errors.png")
-    with cli.atomic_write(path, "wb") as f:
-        fig.savefig(f, format="png", dpi=100)
-    plt.close(fig)
-    return path
+    return _save_figure(fig, os.path.join(out, "air_errors.png"))
 
 
 def training_gif(out, snapshots, config, duration=250):
