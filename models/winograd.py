@@ -14,14 +14,14 @@ channel pair (6.25x fewer); a 3x3 kernel 36 instead of 144 (4x fewer).
 
 How it runs here (all matrix products, so gradients come from autodiff):
 
-- A^T, G, B^T are derived at import in float64 from the evaluation points
+- A^T, G, B^T are derived on first use, in float64, from the evaluation points
   0, +-1, +-2, +-1/2 (5x5) or 0, +-1, +-2 (3x3) and the point at infinity
   (A^T and G are Vandermonde rows, B^T solves the identity above exactly);
 - the input is moved to [H, W, B, C] once, so the row and column transforms
-  of all tiles are two products with banded constant matrices, no
-  transposes but one that moves blocks of tiles_x * B * C values; the
-  per-position products are one batched matmul of [n, n, tiles B, C] by
-  [n, n, C, C_out];
+  of all tiles are two products with banded constant matrices; one more
+  transpose (of whole blocks of tiles_x * B * C values) brings the n x n
+  positions to the front, and the per-position products are one batched
+  matmul of [n, n, tiles B, C] by [n, n, C, C_out];
 - the output transform is two more products and one transpose back.
 
 It computes in float32 only (``supported``): the transforms' coefficients
