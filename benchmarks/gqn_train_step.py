@@ -9,7 +9,10 @@ inside one ``tf.function``, on a fixed random batch. Configs:
   canvas 128, z 64, pool representation 256, 8 steps, 64x64, 5 context
   views) at batch 4 with unshared cores (one core per DRAW step).
 
-Prints s/step and steps/s per (config, path, variant), each time's ratio
+Paths: ``naive`` (the original's computation), ``optimized`` (the fused
+ConvDRAW path with Winograd gate convolutions, the default) and
+``optimized_direct`` (the fused path with direct convolutions, as before
+Winograd). Prints s/step and steps/s per (config, path, variant), each time's ratio
 to the naive fp32 step of the same config, and the process CPU seconds per
 step (a steadier figure when the machine is shared). Example (short run):
 
@@ -49,7 +52,9 @@ VARIANTS = {  # name -> (dtype policy, jit_compile)
     "xla": ("float32", True),
     "bf16+xla": ("mixed_bfloat16", True),
 }
-PATHS = {"naive": False, "optimized": True}
+PATHS = {"naive": dict(optimized=False),
+         "optimized_direct": dict(optimized=True, winograd=False),  # before Winograd
+         "optimized": dict(optimized=True)}
 OPTIMIZERS = {"keras": keras.optimizers.Adam, "fused": FusedAdam}  # same maths
 
 
@@ -90,7 +95,7 @@ def time_step(config, path, variant, batch, steps, warmup, optimizer="fused"):
     params, share = CONFIGS[config]
     cfg = create_gqn_config(params)
     policy, jit = VARIANTS[variant]
-    model = GQNModel(cfg, optimized=PATHS[path], share_cores=share, dtype=policy)
+    model = GQNModel(cfg, share_cores=share, dtype=policy, **PATHS[path])
     optimizer = OPTIMIZERS[optimizer](learning_rate=float(cfg.ADAM_LR_ALPHA))
     train_step = make_train_step(model, optimizer, cfg, jit)
     query, target = make_batch(cfg, batch)
@@ -108,7 +113,8 @@ def time_step(config, path, variant, batch, steps, warmup, optimizer="fused"):
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", nargs="+", choices=sorted(CONFIGS), default=["a", "b"])
-    parser.add_argument("--paths", nargs="+", choices=list(PATHS), default=list(PATHS))
+    parser.add_argument("--paths", nargs="+", choices=list(PATHS),
+                        default=["naive", "optimized"])
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS),
                         default=["fp32", "bf16", "xla"])
     parser.add_argument("--optimizers", nargs="+", choices=list(OPTIMIZERS), default=["fused"],
@@ -129,7 +135,7 @@ def main(argv=None):
     print(f"tensorflow {tf.__version__}, batch {args.batch}, {args.steps} timed steps "
           f"after {args.warmup} warm-up, threads: intra "
           f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'}")
-    print(f"{'config':6} {'path':10} {'variant':9} {'adam':6} {'s/step':>8} {'steps/s':>8} "
+    print(f"{'config':6} {'path':16} {'variant':9} {'adam':6} {'s/step':>8} {'steps/s':>8} "
           f"{'vs naive fp32':>14} {'cpu-s/step':>10} {'loss':>12}")
     for config in args.configs:
         reference = None
@@ -141,7 +147,7 @@ def main(argv=None):
                     if reference is None and path == "naive" and variant == "fp32":
                         reference = seconds
                     ratio = f"{reference / seconds:13.2f}x" if reference else f"{'-':>14}"
-                    print(f"{config:6} {path:10} {variant:9} {adam:6} {seconds:8.3f} "
+                    print(f"{config:6} {path:16} {variant:9} {adam:6} {seconds:8.3f} "
                           f"{1 / seconds:8.3f} {ratio} {cpu:10.3f} {loss:12.1f}", flush=True)
                     keras.backend.clear_session()
 

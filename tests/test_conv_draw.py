@@ -77,8 +77,9 @@ def assert_fused_equals_naive(flavour, conditioning_shape, shared, **options):
 
 @pytest.mark.parametrize("conditioning_shape", [(9,), (4, 4, 9)], ids=["vector", "map"])
 @pytest.mark.parametrize("shared", [True, False], ids=["shared", "unshared"])
-def test_tf_gqn_flavour_fused_equals_naive(conditioning_shape, shared):
-    assert_fused_equals_naive("tf_gqn", conditioning_shape, shared)
+@pytest.mark.parametrize("winograd", [False, True], ids=["direct", "winograd"])
+def test_tf_gqn_flavour_fused_equals_naive(conditioning_shape, shared, winograd):
+    assert_fused_equals_naive("tf_gqn", conditioning_shape, shared, winograd=winograd)
 
 
 @pytest.mark.parametrize("conditioning_shape", [(9,), (4, 4, 8)], ids=["vector", "map"])

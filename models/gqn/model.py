@@ -16,7 +16,8 @@ Facts kept from tf-gqn (``gqn/gqn_graph.py``, ``gqn/gqn_draw.py``):
 ``cfg.ORIGINAL_PRIOR_TIMING`` reproduces tf-gqn's off-by-one prior;
 ``optimized=False`` is ConvDRAW's naive path over the same variables;
 ``share_cores=False`` gives every DRAW step its own cores (the PyTorch
-ports' layout); ``dtype`` (e.g. "mixed_bfloat16") is passed to every layer.
+ports' layout); ``winograd`` (on the fused path only) runs the gate
+convolutions as Winograd F(4x4, k x k) in float32 (``models/winograd.py``); ``dtype`` (e.g. "mixed_bfloat16") is passed to every layer.
 Outputs are float32 in every case.
 """
 import keras
@@ -50,8 +51,8 @@ class GQNModel(keras.Model):
     ``noise`` ([L,B,ENC_H,ENC_W,Z] standard normals) fixes the sampling.
     """
 
-    def __init__(self, cfg=GQN_DEFAULT_CONFIG, optimized=True, share_cores=True, name="gqn",
-                 **kwargs):
+    def __init__(self, cfg=GQN_DEFAULT_CONFIG, optimized=True, share_cores=True, winograd=True,
+                 name="gqn", **kwargs):
         super().__init__(name=name, **kwargs)
         self.cfg = cfg
         self.encoder = make_encoder(cfg, dtype=self.dtype_policy)
@@ -62,7 +63,7 @@ class GQNModel(keras.Model):
             canvas_channels=cfg.LSTM_CANVAS_CHANNELS, z_channels=cfg.Z_CHANNELS,
             kernel_size=cfg.LSTM_KERNEL_SIZE, eta_kernel_size=cfg.ETA_INTERNAL_KERNEL_SIZE,
             eta_g_kernel_size=cfg.ETA_EXTERNAL_KERNEL_SIZE, num_steps=cfg.SEQ_LENGTH,
-            shared_cores=share_cores, flavour="tf_gqn", optimized=optimized,
+            shared_cores=share_cores, flavour="tf_gqn", optimized=optimized, winograd=winograd,
             original_prior_timing=cfg.ORIGINAL_PRIOR_TIMING, name="conv_draw",
             dtype=self.dtype_policy)
         self.built = True
