@@ -45,8 +45,12 @@ def enlarge(src, dst, k):
 
 
 def strip(path, dst, scene, n):
-    import tensorflow as tf
     from PIL import Image
+
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from data_provider import cli
+
+    tf = cli.quiet_tensorflow()
 
     raw = next(iter(tf.data.TFRecordDataset(path).skip(scene).take(1))).numpy()
     jpegs = tf.train.Example.FromString(raw).features.feature["frames"].bytes_list.value

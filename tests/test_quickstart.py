@@ -41,6 +41,7 @@ def test_demo_ends_completed_and_prints_the_training_command(tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["--minutes", "0"], "--minutes must be > 0"),
     (["--minutes", "1", "--img_size", "18"], "--img_size must be a multiple of 4"),
+    (["--minutes", "1", "--bogus", "1"], "quickstart.py: error: unrecognized arguments: --bogus"),
 ])
 def test_bad_input_exits_2_in_one_line(tmp_path, capsys, argv, message):
     code, out, err = _main(["--demo_dir", str(tmp_path), "--data_dir", str(tmp_path)] + argv,

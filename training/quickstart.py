@@ -113,7 +113,7 @@ def run(argv=None, log=print):
     data_root = args.data_dir or os.path.join(args.demo_dir, "data")
     train_argv = (["--data_dir", data_root, "--dataset", DATASET, "--model_dir", model_dir,
                    "--max_seconds", str(args.minutes * 60.0)] + DEMO_TRAIN_FLAGS + extra)
-    train_args = train_gqn_draw.build_parser().parse_args(train_argv)
+    train_args = train_gqn_draw.build_parser(prog=PROG).parse_args(train_argv)
     data_dir = prepare_data(args, log)
     log(f"[demo] training for {args.minutes:g} minutes into {model_dir}")
     result = train_gqn_draw.run(train_args, log=log)

@@ -48,8 +48,9 @@ DATA_HELP = ("download shards with data_provider/download_gqn.py or render a sta
              "data_provider/render_dataset.py")
 
 
-def build_parser():
-    p = cli.ArgumentParser(prog=PROG, description="Train a GQN (ConvDRAW) with a custom "
+def build_parser(prog=PROG):
+    """The CLI's parser; ``prog`` names the command in its errors (quickstart passes its own)."""
+    p = cli.ArgumentParser(prog=prog, description="Train a GQN (ConvDRAW) with a custom "
                            "distributed loop.")
     p.add_argument("--data_dir", default="/tmp/data/gqn-dataset",
                    help="root holding <dataset>/{train,test}/*.tfrecord")
