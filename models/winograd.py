@@ -24,7 +24,9 @@ How it runs here (all matrix products, so gradients come from autodiff):
   matmul of [n, n, tiles B, C] by [n, n, C, C_out];
 - the output transform is two more products and one transpose back.
 
-It computes in float32 only (``supported``): the transforms' coefficients
+It runs where TensorFlow sees no GPU (on a GPU the direct convolution is
+cuDNN's, which chooses its own algorithm), and computes in float32 only
+(``supported``): the transforms' coefficients
 (up to 5.25 and 8) would amplify bfloat16 rounding; ``upcast=True`` runs
 bfloat16 inputs in float32.
 """
@@ -80,11 +82,18 @@ def _banded(kernel_size, size):
     return out.reshape(n * tiles, -1)
 
 
+@functools.lru_cache(maxsize=None)
+def gpu_visible():
+    """Whether TensorFlow sees a GPU: there cuDNN picks its own convolution
+    algorithms (Winograd among them) and ``conv2d_same`` leaves it to it."""
+    return bool(tf.config.list_logical_devices("GPU"))
+
+
 def supported(x, kernel):
     """Whether ``conv2d_same`` runs Winograd for these (else a direct convolution)."""
     k_h, k_w = kernel.shape[:2]
     return (x.dtype == tf.float32 and kernel.dtype == tf.float32 and k_h == k_w
-            and k_h in POINTS and None not in x.shape[1:])
+            and k_h in POINTS and None not in x.shape[1:] and not gpu_visible())
 
 
 def conv2d_same(x, kernel, upcast=False):
@@ -95,7 +104,7 @@ def conv2d_same(x, kernel, upcast=False):
     cast back (for 5x5 kernels that beats the bfloat16 direct convolution on
     CPU, ``benchmarks/gen_train_step.py``).
     """
-    if upcast and x.dtype == tf.bfloat16:
+    if upcast and x.dtype == tf.bfloat16 and not gpu_visible():
         wide = conv2d_same(tf.cast(x, tf.float32), tf.cast(kernel, tf.float32))
         return tf.cast(wide, tf.bfloat16)
     if not supported(x, kernel):

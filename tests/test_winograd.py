@@ -61,3 +61,15 @@ def test_upcast_runs_bfloat16_inputs_in_float32():
     exact = winograd.conv2d_same(tf.cast(tf.cast(x, tf.bfloat16), tf.float32),
                                  tf.cast(tf.cast(kernel, tf.bfloat16), tf.float32))
     np.testing.assert_array_equal(y.numpy(), tf.cast(exact, tf.bfloat16).numpy())
+
+
+def test_a_visible_gpu_leaves_the_convolution_to_cudnn(monkeypatch):
+    monkeypatch.setattr(winograd, "gpu_visible", lambda: True)
+    x = tf.random.stateless_normal([2, 8, 8, 4], seed=[11, 12])
+    kernel = tf.random.stateless_normal([5, 5, 4, 6], seed=[13, 14])
+    assert not winograd.supported(x, kernel)
+    np.testing.assert_array_equal(winograd.conv2d_same(x, kernel),
+                                  tf.nn.conv2d(x, kernel, 1, "SAME"))
+    low = winograd.conv2d_same(tf.cast(x, tf.bfloat16), tf.cast(kernel, tf.bfloat16), upcast=True)
+    np.testing.assert_array_equal(low, tf.nn.conv2d(tf.cast(x, tf.bfloat16),
+                                                    tf.cast(kernel, tf.bfloat16), 1, "SAME"))
