@@ -111,3 +111,18 @@ def test_saved_model_starts_a_new_run_from_its_weights(tmp_path):
                for v in system.model.trainable_variables)
     assert int(system.optimizer.iterations.numpy()) == 0
     assert any("ckpt-7" in line for line in logs)
+
+
+def test_direct_convolutions_flag_reaches_the_model():
+    small = gen_config({"hidden_channels": 8, "canvas_channels": 8, "upsample_channels": 8,
+                        "embedding_channels": 14, "embedder_channels": 12, "mlp_units": 16,
+                        "message_channels": 8, "num_steps": 2})
+    for winograd in (True, False):
+        model = build_model(small, winograd=winograd)
+        assert model.composer.embedder.winograd is winograd
+        assert model.draw.generator_cores[0].lstm.winograd is winograd
+        assert model.draw.inference_cores[0].lstm.winograd is winograd
+    args = train_gen.build_parser().parse_args(["--direct_convolutions"])
+    assert args.direct_convolutions
+    system = GENSystem(small, 4, winograd=not args.direct_convolutions)
+    assert system.run_config()["winograd"] is False

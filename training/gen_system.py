@@ -48,12 +48,16 @@ class AnnealedLearningRate(keras.optimizers.schedules.LearningRateSchedule):
         return {"alpha": self.alpha, "beta": self.beta, "tau": self.tau}
 
 
-def build_model(cfg, optimized=True, mixed_precision="none"):
-    """A ``GENModel`` of the config ``cfg`` (every variable is created by the constructor)."""
+def build_model(cfg, optimized=True, mixed_precision="none", winograd=True):
+    """A ``GENModel`` of the config ``cfg`` (every variable is created by the constructor).
+
+    ``winograd=False`` keeps the fused path's convolutions direct (about half
+    the memory at the original config on CPU, twice the time)."""
     if mixed_precision not in ("none", "bf16"):
         raise ValueError(f"mixed_precision must be 'none' or 'bf16', got {mixed_precision!r}")
     dtype = "mixed_bfloat16" if mixed_precision == "bf16" else None
-    return GENModel(optimized=optimized, dtype=dtype, **config.model_kwargs(cfg))
+    return GENModel(optimized=optimized, winograd=winograd, dtype=dtype,
+                    **config.model_kwargs(cfg))
 
 
 def restore_model(model_dir, flag="--model_dir"):
@@ -108,10 +112,11 @@ class GENSystem(TrainSystem):
 
     def __init__(self, cfg, global_batch_size, train_dims=(1, 2), optimized=True,
                  mixed_precision="none", saved_model=None, image_steps=500, eval_images=None,
-                 run_settings=None, log=print):
+                 run_settings=None, winograd=True, log=print):
         self.cfg, self.global_batch_size = cfg, global_batch_size
         self.train_dims = tuple(train_dims)
         self.optimized, self.mixed_precision = optimized, mixed_precision
+        self.winograd = winograd
         self.saved_model, self.image_steps = saved_model, image_steps
         self.eval_images = {} if eval_images is None else eval_images
         self.run_settings = dict(run_settings or {})
@@ -120,7 +125,7 @@ class GENSystem(TrainSystem):
 
     # ------------------------------------------------------------- building
     def build(self):
-        self.model = build_model(self.cfg, self.optimized, self.mixed_precision)
+        self.model = build_model(self.cfg, self.optimized, self.mixed_precision, self.winograd)
         self.optimizer = FusedAdam(
             learning_rate=AnnealedLearningRate(*config.learning_rate_schedule(self.cfg)),
             beta_1=0.9, beta_2=0.999, epsilon=1e-8)
@@ -147,7 +152,8 @@ class GENSystem(TrainSystem):
     def run_config(self):
         settings = {k: self.cfg[k] for k in config.RUN_KEYS}
         settings.update(batch_size=self.global_batch_size, train_dims=list(self.train_dims),
-                        optimized=self.optimized, mixed_precision=self.mixed_precision)
+                        optimized=self.optimized, mixed_precision=self.mixed_precision,
+                        winograd=self.winograd)
         settings.update(self.run_settings)
         return settings
 
