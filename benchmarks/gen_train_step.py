@@ -14,8 +14,8 @@ every edge); the fused path computes the step-invariant terms once per pass,
 keeps the canvas latent and runs the edge MLP per node (same variables and
 outputs); in fp32 it also runs the 3x3 and 5x5 convolutions as Winograd
 F(4x4, k x k) (``models/winograd.py``). ``fused_direct`` is the fused path
-with direct convolutions, to show what Winograd adds. Prints wall s/step, process CPU s/step and the ratio to the naive
-fp32 step of the same config. ``--parts`` also times, on the fused path,
+with direct convolutions, to show what Winograd adds. Prints wall s/step,
+process CPU s/step and the ratio to the naive fp32 step of the same config. ``--parts`` also times, on the fused path,
 the composer alone (forward + backward to its variables) and ConvDRAW alone
 (forward + backward from a fixed r) to show where a step's time goes.
 

@@ -36,8 +36,8 @@ def test_conv2d_same_matches_the_direct_convolution_and_its_gradients(size, heig
 
 def test_conv2d_same_takes_a_batch_of_unknown_size_in_a_graph():
     kernel = tf.constant(np.random.default_rng(1).normal(size=(5, 5, 4, 8)), tf.float32)
-    conv = tf.function(winograd.conv2d_same,
-                       input_signature=[tf.TensorSpec([None, 16, 16, 4]), tf.TensorSpec(kernel.shape)])
+    signature = [tf.TensorSpec([None, 16, 16, 4]), tf.TensorSpec(kernel.shape)]
+    conv = tf.function(winograd.conv2d_same, input_signature=signature)
     x = tf.random.stateless_normal([2, 16, 16, 4], seed=[1, 2])
     direct = tf.nn.conv2d(x, kernel, 1, "SAME")
     scale = float(tf.reduce_max(tf.abs(direct)))
@@ -50,7 +50,8 @@ def test_bfloat16_and_even_kernels_use_the_direct_convolution():
     assert not winograd.supported(tf.cast(x, tf.bfloat16), tf.zeros([5, 5, 2, 3], tf.bfloat16))
     assert not winograd.supported(x, tf.zeros([2, 2, 2, 3]))
     kernel = tf.random.stateless_normal([4, 4, 2, 3], seed=[5, 6])
-    np.testing.assert_array_equal(winograd.conv2d_same(x, kernel), tf.nn.conv2d(x, kernel, 1, "SAME"))
+    np.testing.assert_array_equal(winograd.conv2d_same(x, kernel),
+                                  tf.nn.conv2d(x, kernel, 1, "SAME"))
 
 
 def test_upcast_runs_bfloat16_inputs_in_float32():

@@ -25,8 +25,9 @@ Added: ``--epochs`` (passes over the train scenes), ``--max_seconds``,
 size and evaluation, 1 as the original), ``--image_steps``,
 ``--mixed_precision {none,bf16}``, ``--naive`` (the original's computation
 instead of the fused path), ``--direct_convolutions`` (the fused path
-without Winograd convolutions: half the memory on CPU, twice the time), ``--set KEY VALUE`` (any key of
-``models/gen/config.py``, e.g. ``--set hidden_channels 32`` for a quick run),
+without Winograd convolutions: half the memory on CPU, twice the time),
+``--set KEY VALUE`` (any key of ``models/gen/config.py``, e.g.
+``--set hidden_channels 32`` for a quick run),
 ``--verbose``. A run resumes from the latest checkpoint of its folder with
 the optimizer and the schedules' step.
 

@@ -43,11 +43,16 @@ def _mlp(hidden, out, in_channels, name, policy):
     return first, second
 
 
+def _flat(fn, x):
+    """``fn`` of x [..., C] applied to x as one [-1, C] matrix (a broadcast batched
+    product would form, in its gradient, one kernel-sized term per leading index)."""
+    flat = fn(tf.reshape(x, [-1, x.shape[-1]]))
+    return tf.reshape(flat, tf.concat([tf.shape(x)[:-1], [flat.shape[-1]]], 0))
+
+
 def _flat_matmul(x, kernel):
-    """x [..., C] @ kernel [C, K] as one 2-D product (a broadcast batched product
-    would form, in its gradient, one kernel-sized term per leading index)."""
-    flat = tf.matmul(tf.reshape(x, [-1, x.shape[-1]]), kernel)
-    return tf.reshape(flat, tf.concat([tf.shape(x)[:-1], [kernel.shape[-1]]], 0))
+    """x [..., C] @ kernel [C, K] as one 2-D product."""
+    return _flat(lambda m: tf.matmul(m, kernel), x)
 
 
 def embed_views(embedder, frames, cameras):
@@ -112,8 +117,7 @@ class GraphComposer(keras.Model):
         messages = self.incoming_messages(states, graph)
         x = tf.concat([messages, states], axis=-1)
         if self.optimized:  # [N H, C] products: no per-node kernel gradients to sum
-            update = tf.reshape(self.node_out(self.node_hidden(tf.reshape(x, [-1, x.shape[-1]]))),
-                                tf.concat([tf.shape(x)[:-1], [-1]], 0))
+            update = _flat(lambda m: self.node_out(self.node_hidden(m)), x)
         else:
             update = self.node_out(self.node_hidden(x))
         return tf.concat([states[..., :2], states[..., 2:] + update], axis=-1)

@@ -17,7 +17,8 @@ Facts kept from tf-gqn (``gqn/gqn_graph.py``, ``gqn/gqn_draw.py``):
 ``optimized=False`` is ConvDRAW's naive path over the same variables;
 ``share_cores=False`` gives every DRAW step its own cores (the PyTorch
 ports' layout); ``winograd`` (on the fused path only) runs the gate
-convolutions as Winograd F(4x4, k x k) in float32 (``models/winograd.py``); ``dtype`` (e.g. "mixed_bfloat16") is passed to every layer.
+convolutions as Winograd F(4x4, k x k) in float32 (``models/winograd.py``);
+``dtype`` (e.g. "mixed_bfloat16") is passed to every layer.
 Outputs are float32 in every case.
 """
 import keras
