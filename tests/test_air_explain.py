@@ -57,3 +57,45 @@ def test_candidates_below_the_floor_are_not_tried():
     cands = _candidates(TYPES, POSITIONS, EULER, [0.99, 0.01])
     assert (explain(cands, image[None], 3, 64, 2, floor=0.05)["presence_logit"][0] > 0).sum() == 1
     assert (explain(cands, image[None], 3, 64, 2, floor=0.001)["presence_logit"][0] > 0).sum() == 2
+
+
+def test_composited_layers_are_the_renderer_s_image_of_every_subset():
+    """Subsets rendered from the candidates' layers (z-buffer of sub-pixels, then the box
+    filter) are what ``render_scenes`` draws, overlaps and interpenetrations included."""
+    import itertools
+
+    from models.air.explain import composite, render_layers
+    from models.air.scenes import generate_dataset, render_scenes
+
+    data = generate_dataset(16, seed=9, image_size=32, split="val")
+    types = np.where(data["types"] >= 0, data["types"], 2)       # a third primitive everywhere
+    positions = np.where(data["types"][..., None] >= 0, data["positions"], 0.1)
+    grey, depth = render_layers(types, positions, data["rotations"], 32, 2)
+    assert grey.shape == depth.shape == (16, 3, 64, 64)
+    for size in (1, 2, 3):
+        for subset in itertools.combinations(range(3), size):
+            kept = np.where(np.isin(np.arange(3), subset), types, -1)
+            expected = render_scenes(kept, positions, data["rotations"], 32, 2)
+            np.testing.assert_allclose(composite(grey, depth, list(subset), 2), expected,
+                                       atol=1e-5)
+
+
+def test_candidates_read_from_the_mirrored_image_join_without_repeats():
+    """A scene read from its flipped image gives the same primitives once mapped back
+    (``unmirror``); joined, each primitive is kept once, the more present reading."""
+    from models.air.explain import MIRROR, join_candidates, unmirror
+
+    direct = _candidates([1, 0], POSITIONS, EULER, [0.9, 0.6])
+    # the same primitives as the mirrored scene would show them, plus a new cylinder
+    mirrored = _candidates([0, 1, 2], [np.array(POSITIONS[1])[[1, 0, 2]],
+                                       np.array(POSITIONS[0])[[1, 0, 2]], [0.0, 0.3, -0.2]],
+                           [[0, 0, 0], EULER[0], [0.1, 0.2, 0.3]], [0.95, 0.5, 0.4])
+    mirrored["rotation"][0, 1] = MIRROR @ direct["rotation"][0, 0] @ MIRROR
+    back = unmirror(mirrored)
+    np.testing.assert_allclose(back["position"][0, :2], np.array(POSITIONS)[::-1], atol=1e-6)
+    np.testing.assert_allclose(back["rotation"][0, 1], direct["rotation"][0, 0], atol=1e-6)
+    joined = join_candidates([direct, back], keep=4, radius=0.02)
+    p = 1 / (1 + np.exp(-joined["presence_logit"][0]))
+    np.testing.assert_allclose(p[:3], [0.95, 0.9, 0.4], atol=1e-6)   # sphere, cube, cylinder
+    assert joined["type_logits"][0, :3].argmax(-1).tolist() == [0, 1, 2]
+    assert p[3] < 0.61                                                 # repeats come last

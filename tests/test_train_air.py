@@ -90,6 +90,8 @@ def _one_line_exit_2(argv):
     (["--set", "head", "capsules"], "--set head"),
     (["--set", "matching", "sorted"], "matching"),
     (["--set", "no_such_key", "1"], "no_such_key"),
+    (["--set", "turns", "4"], "--set turns must be 1, 2 or 3"),
+    (["--set", "explain_mirror", "yes"], "--set explain_mirror must be True or False"),
     (["--image-size", "abc"], "--image-size"),
 ])
 def test_train_air_bad_flags_get_one_line_and_exit_2(flags, match, tmp_path):
@@ -218,3 +220,30 @@ def test_mirror_batch_swaps_x_and_y_in_graph_mode(k):
     np.testing.assert_allclose(out["rotations"].numpy()[flip],
                                p @ data["rotations"][flip] @ p, atol=1e-7)
     np.testing.assert_array_equal(out["rotations"].numpy()[~flip], data["rotations"][~flip])
+
+
+def test_training_epochs_show_each_scene_in_one_of_its_versions():
+    """``dataset_fn(versions=...)``: every epoch holds each scene once, in a version drawn
+    with the epoch's seed; evaluation (no shuffle seed) reads the scenes as given."""
+    from training.air_system import dataset_fn
+
+    n = 12
+    base = {"images": np.zeros((n, 4, 4, 1), np.float32), "types": np.zeros((n, 2), np.int32),
+            "positions": np.zeros((n, 2, 3), np.float32),
+            "rotations": np.zeros((n, 2, 3, 3), np.float32)}
+    base["types"][:, 0] = np.arange(n)                       # scene id
+    versions = [dict(base, images=np.full((n, 4, 4, 1), v, np.float32)) for v in (1.0, 2.0)]
+    make = dataset_fn(base, 4, shuffle_seed=lambda epoch: 7 + epoch, versions=versions)
+    context = tf.distribute.InputContext()
+    seen = []
+    for _ in range(4):
+        batches = list(make(context))
+        ids = np.concatenate([b["types"].numpy()[:, 0] for b in batches])
+        version = np.concatenate([b["images"].numpy()[:, 0, 0, 0] for b in batches])
+        assert sorted(ids) == list(range(n))
+        seen.append(version[np.argsort(ids)])
+    seen = np.stack(seen)
+    assert set(np.unique(seen)) == {0.0, 1.0, 2.0}           # every version is shown
+    assert len({tuple(row) for row in seen}) > 1              # drawn anew each epoch
+    plain = list(dataset_fn(base, 4, versions=versions)(context))
+    assert np.all(np.concatenate([b["images"].numpy() for b in plain]) == 0.0)

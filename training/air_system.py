@@ -57,17 +57,27 @@ def mirror_batch(batch, flip):
                                    rot))
 
 
-def dataset_fn(data, batch_size, shuffle_seed=None):
+def dataset_fn(data, batch_size, shuffle_seed=None, versions=()):
     """A loop dataset function over the arrays ``data`` (one epoch, per-replica batches).
 
     ``shuffle_seed(epoch)`` -> seed of that epoch's order, or None for a
-    fixed order (evaluation); the epoch counts the calls.
+    fixed order (evaluation); the epoch counts the calls. ``versions``: other
+    renderings of the same scenes (dicts like ``data``, e.g. the scenes turned
+    about the view axis); each epoch shows every scene in one of its versions,
+    drawn with the epoch's seed.
     """
     calls = {"epoch": 0}
+    versions = [data] + list(versions)
 
     def make(context):
         per_replica = context.get_per_replica_batch_size(batch_size)
-        ds = tf.data.Dataset.from_tensor_slices({k: data[k] for k in TARGET_KEYS})
+        arrays = {k: data[k] for k in TARGET_KEYS}
+        if shuffle_seed is not None and len(versions) > 1:
+            rng = np.random.default_rng(shuffle_seed(calls["epoch"]))
+            pick = rng.integers(0, len(versions), size=len(data["images"]))
+            arrays = {k: np.stack([v[k] for v in versions], 1)[np.arange(len(pick)), pick]
+                      for k in TARGET_KEYS}
+        ds = tf.data.Dataset.from_tensor_slices(arrays)
         ds = ds.shard(context.num_input_pipelines, context.input_pipeline_id)
         if shuffle_seed is not None:
             ds = ds.shuffle(len(data["images"]), seed=shuffle_seed(calls["epoch"]))
@@ -233,10 +243,16 @@ class AIRSystem(TrainSystem):
         """Per-example sums of the glimpse readings' terms around every true primitive."""
         present = batch["types"] >= 0
         index = tf.cast(tf.where(present), tf.int32)                     # [N, 2]: scene, slot
-        uv = tf.gather_nd(image_uv(batch["positions"]), index)
+        points = image_uv(batch["positions"])                            # [B, K, 2]
+        uv = tf.gather_nd(points, index)
         if seed is not None:
             pixel = 2.0 / self.config["image_size"]
             uv += tf.random.stateless_normal(tf.shape(uv), seed) * self.config["glimpse_jitter"] * pixel
+            # A window reads the primitive whose image point is nearest to its centre.
+            others = tf.gather(points, index[:, 0])                      # [N, K, 2]
+            distance = tf.norm(others - uv[:, None], axis=-1)
+            distance = tf.where(tf.gather(present, index[:, 0]), distance, 1e9)
+            index = tf.stack([index[:, 0], tf.argmin(distance, -1, output_type=tf.int32)], -1)
         read = self.model.read(batch["images"], index[:, 0], uv)
         terms = losses.object_terms(read, tf.gather_nd(batch["types"], index),
                                     tf.gather_nd(batch["positions"], index),

@@ -147,7 +147,7 @@ def environment():
 def synthesise(config, workers=1, log=print):
     """Training, validation and test scenes: (dict split -> arrays, seconds)."""
     from data_provider.progress import Progress
-    from models.air.scenes import generate_dataset
+    from models.air.scenes import generate_dataset, turn_about_view
 
     start = time.monotonic()
     sizes = {"train": config["n_train"], "val": config["n_val"], "test": config["n_test"]}
@@ -159,6 +159,10 @@ def synthesise(config, workers=1, log=print):
             config["supersample"], workers=workers,
             progress=lambda k, base=done: progress.update(base + k))
         done += n
+    # The training scenes turned about the view axis (``models.air.scenes.turn_about_view``).
+    data["train_turns"] = [turn_about_view(data["train"], t, config["image_size"],
+                                           config["supersample"], workers)
+                           for t in range(1, config["turns"])]
     return data, time.monotonic() - start
 
 
@@ -194,7 +198,8 @@ def train(config, out, workers=1, log_epochs=5, log=print):
     steps_per_epoch = config["n_train"] // batch
     system = AIRSystem(config, steps_per_epoch, data["val"]["images"][:SNAPSHOT_SCENES])
     seed = config["seed"]
-    train_fn = dataset_fn(data["train"], batch, shuffle_seed=lambda epoch: seed * 100003 + epoch)
+    train_fn = dataset_fn(data["train"], batch, shuffle_seed=lambda epoch: seed * 100003 + epoch,
+                          versions=data["train_turns"])
     val_fn = dataset_fn(data["val"], batch)
     start, cpu_start = time.monotonic(), time.process_time()
     os.makedirs(out, exist_ok=True)

@@ -36,10 +36,13 @@ DEFAULT_CONFIG = {
     "matching": "hungarian",  # hungarian | sorted (slot head only: the reference's x order)
     "w_prior": 1.0,           # grid head: matching cost per cell of distance to the centre
     "ignore_radius": 1.0,     # grid head: cells this near a primitive are not taught "absent"
-    "merge_radius": 1.5,      # grid head: candidates whose image points are this near (pixels) merge
+    "glances": 1,             # glimpse head: readings of a candidate, each window centred on the last
+    "merge_radius": 0.5,      # grid head: candidates whose image points are this near (pixels) merge
     "explain": True,          # grid heads: settle the count by re-rendering (models.air.explain)
     "explain_gain": 4.0,      # a primitive counts if it lowers the summed |rendering - image| this much
     "explain_floor": 0.05,    # candidates below this presence probability are not tried
+    "explain_pool": 12,       # the most present candidates the search draws its subsets from
+    "explain_mirror": True,   # candidates also read from the mirrored image (left-right flip)
     "w_presence": 1.0,
     "w_type": 1.0,
     "w_position": 1.0,
@@ -51,14 +54,17 @@ DEFAULT_CONFIG = {
     "warmup_epochs": 2,
     "weight_decay": 1e-3,     # AdamW: w -= learning_rate * weight_decay * w per step, kernels only
     "mirror": True,           # flip images left-right (the x <-> y mirror of the isometric view)
+    "turns": 3,               # training scenes rendered turned by 0, 120, 240 degrees about the
+                              # view axis (1: as sampled); each epoch shows one turn of each
     "deterministic": False,   # TensorFlow's op determinism (slower; runs repeat without it on CPU)
 }
 
 MODEL_KEYS = ("image_size", "supersample", "max_primitives", "head", "glimpse_size",
               "glimpse_channels", "glimpse_hidden",
               "channels", "kernels", "strides", "hidden", "mixed_precision", "matching",
-              "w_prior", "ignore_radius", "merge_radius", "explain", "explain_gain",
-              "explain_floor", "w_presence", "w_type", "w_position", "w_rotation")
+              "w_prior", "ignore_radius", "glances", "merge_radius", "explain",
+              "explain_gain", "explain_floor", "explain_pool", "explain_mirror",
+              "w_presence", "w_type", "w_position", "w_rotation")
 MATCHINGS = ("hungarian", "sorted")
 HEADS = ("glimpse", "grid", "slots")
 
@@ -75,7 +81,8 @@ def make_config(overrides=None):
             raise ConfigError(f"unknown AIR config key {key!r}; known: {', '.join(config)}")
         config[key] = value
     for key in ("image_size", "max_primitives", "n_train", "n_test", "n_val", "supersample",
-                "hidden", "n_epochs", "batch_size", "glimpse_size", "glimpse_hidden"):
+                "hidden", "n_epochs", "batch_size", "glimpse_size", "glimpse_hidden", "turns",
+                "glances", "explain_pool"):
         if not isinstance(config[key], int) or isinstance(config[key], bool) or config[key] < 1:
             raise ConfigError(f"{key} must be a positive integer, got {config[key]!r}")
     if config["image_size"] < 8:
@@ -85,6 +92,11 @@ def make_config(overrides=None):
                 "merge_radius", "explain_gain", "explain_floor"):
         if not isinstance(config[key], (int, float)) or config[key] < 0:
             raise ConfigError(f"{key} must be a non-negative number, got {config[key]!r}")
+    for key in ("mixed_precision", "explain", "explain_mirror", "mirror", "deterministic"):
+        if not isinstance(config[key], bool):
+            raise ConfigError(f"{key} must be True or False, got {config[key]!r}")
+    if config["turns"] not in (1, 2, 3):
+        raise ConfigError(f"turns must be 1, 2 or 3, got {config['turns']!r}")
     if config["matching"] not in MATCHINGS:
         raise ConfigError(f"matching must be one of {MATCHINGS}, got {config['matching']!r}")
     if config["head"] not in HEADS:

@@ -3,9 +3,12 @@
 ``AIRInference3D`` = ``ConvEncoder`` + a head:
 
 * ``glimpse`` (default), attend then infer as in AIR: the grid head finds the
-  primitives (presence and image point per cell of the 8x8 feature map), then
+  primitives (presence and image point per cell of the 16x16 grid), then
   the ``GlimpseReader`` reads type, rotation, the exact centre and the depth
-  correction from a full-resolution window around each found point;
+  correction from a full-resolution window around each found point
+  (``glances`` times, each window centred on the previous reading; one by
+  default: a second glance pulls the window of a primitive that overlaps
+  another towards the other's centre, and the two readings merge);
 * ``grid``: the grid head alone (every cell a candidate);
 * ``slots``: the reference's layout (``SlotHead``), ``max_primitives`` slots
   read from the flattened features.
@@ -65,13 +68,13 @@ class AIRInference3D(keras.Model):
 
     def __init__(self, max_primitives=3, head="glimpse", channels=None, kernels=None,
                  strides=None, hidden=128, glimpse_size=24, merge_pixels=2.0,
-                 glimpse_channels=(16, 32, 64, 64), glimpse_hidden=256, **kwargs):
+                 glimpse_channels=(16, 32, 64, 64), glimpse_hidden=256, glances=1, **kwargs):
         kwargs.setdefault("name", "air_inference_3d")
         super().__init__(**kwargs)
         if head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {head!r}")
         self.max_primitives, self.head_name, self.glimpse_size = max_primitives, head, glimpse_size
-        self.merge_pixels = merge_pixels
+        self.merge_pixels, self.glances = merge_pixels, glances
         encoder_args = {k: tuple(v) for k, v in
                         (("channels", channels), ("kernels", kernels), ("strides", strides))
                         if v is not None}
@@ -96,7 +99,7 @@ class AIRInference3D(keras.Model):
         return {"type_logits": what["type_logits"], "rotation": what["rotation"],
                 "position": position_from_view(centre, what["delta"]), "image_uv": centre}
 
-    def read_candidates(self, images, candidates=10, glances=3, keep=None):
+    def read_candidates(self, images, candidates=None, glances=None, keep=None):
         """The ``keep`` (default ``max_primitives``) most present candidates, dict of
         ``[B, keep, ...]`` in that order.
 
@@ -106,6 +109,8 @@ class AIRInference3D(keras.Model):
         candidates whose image points coincide are merged (``merge_candidates``).
         """
         keep = keep or self.max_primitives
+        candidates = candidates or max(10, keep)
+        glances = self.glances if glances is None else glances
         found = self(images)
         if self.head_name == "slots":
             return {name: found[name] for name in SLOT_KEYS}
@@ -135,7 +140,8 @@ def build_air_model_3d(config):
     model = AIRInference3D(config["max_primitives"], config["head"], config["channels"],
                            config["kernels"], config["strides"], config["hidden"],
                            config["glimpse_size"], config["merge_radius"],
-                           config["glimpse_channels"], config["glimpse_hidden"], dtype=policy)
+                           config["glimpse_channels"], config["glimpse_hidden"],
+                           config["glances"], dtype=policy)
     images = tf.zeros([1, config["image_size"], config["image_size"], 1])
     model(images)
     if model.reader is not None:

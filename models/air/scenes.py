@@ -62,6 +62,16 @@ def euler_to_matrix(euler):
         np.stack([-sy, cy * sx, cy * cx], -1)], -2)
 
 
+def matrix_to_euler(rotations):
+    """Euler angles ``[..., 3]`` (``rx, ry, rz``, ``ry`` in [-pi/2, pi/2]) of rotation
+    matrices ``[..., 3, 3]`` = ``Rz(rz) Ry(ry) Rx(rx)``; inverse of ``euler_to_matrix``."""
+    r = np.asarray(rotations, np.float64)
+    ry = -np.arcsin(np.clip(r[..., 2, 0], -1.0, 1.0))
+    rx = np.arctan2(r[..., 2, 1], r[..., 2, 2])
+    rz = np.arctan2(r[..., 1, 0], r[..., 0, 0])
+    return np.stack([rx, ry, rz], -1)
+
+
 def sample_scenes(n, rng, max_primitives=3):
     """Latents of ``n`` scenes, slots sorted by x (empty slots last).
 
@@ -180,6 +190,38 @@ def generate_dataset(n, seed=0, image_size=64, max_primitives=3, split="train", 
             "positions": positions.astype(np.float32),
             "euler": euler.astype(np.float32),
             "rotations": rotations.astype(np.float32)}
+
+
+# The cyclic permutation (x, y, z) -> (z, x, y) turns the world by 120 degrees
+# about the diagonal (1, 1, 1), the isometric view axis: it maps the unit cube,
+# the camera and the head light onto themselves, so a scene turned by it is
+# another scene of the same distribution (its image turned by 120 degrees).
+TURN = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+
+
+def turn_about_view(data, turns, image_size=64, supersample=2, workers=1):
+    """``data`` (a ``generate_dataset`` dict) turned ``turns`` times by 120 degrees about
+    the view axis and rendered again: positions ``P^t p``, rotations ``P^t R``
+    (``P = TURN``), slots sorted by x again. Types and counts are unchanged;
+    Euler angles are those of the turned rotations."""
+    turn = np.linalg.matrix_power(TURN, int(turns) % 3)
+    present = np.asarray(data["types"]) >= 0
+    positions = np.asarray(data["positions"], np.float64) @ turn.T
+    rotations = turn @ np.asarray(data["rotations"], np.float64)
+    order = np.argsort(np.where(present, positions[..., 0], np.inf), axis=1, kind="stable")
+    take = lambda a: np.take_along_axis(  # noqa: E731
+        a, order.reshape(order.shape + (1,) * (a.ndim - 2)), axis=1)
+    types, positions, rotations = take(np.asarray(data["types"])), take(positions), take(rotations)
+    present = types >= 0
+    positions = np.where(present[..., None], positions, 0.0)
+    rotations = np.where(present[..., None, None], rotations, np.eye(3))
+    images = render_scenes(types, positions, rotations, image_size, supersample, workers)
+    return dict(data, images=images[..., None].astype(np.float32),
+                types=types.astype(np.int32), presence=present.astype(np.float32),
+                positions=positions.astype(np.float32),
+                euler=np.where(present[..., None], matrix_to_euler(rotations), 0.0)
+                .astype(np.float32),
+                rotations=rotations.astype(np.float32))
 
 
 def depth_blind_positions(positions):
