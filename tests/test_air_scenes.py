@@ -101,14 +101,6 @@ def test_mirrored_image_is_the_scene_mirrored_through_x_equals_y():
     np.testing.assert_allclose(mirrored, image[:, :, ::-1], atol=1e-5)
 
 
-def test_matrix_to_euler_inverts_euler_to_matrix():
-    rng = np.random.default_rng(4)
-    euler = rng.uniform(0.0, np.pi, (50, 3))
-    back = scenes.matrix_to_euler(scenes.euler_to_matrix(euler))
-    np.testing.assert_allclose(scenes.euler_to_matrix(back), scenes.euler_to_matrix(euler),
-                               atol=1e-9)
-
-
 def test_a_scene_turned_about_the_view_axis_is_its_image_turned_by_120_degrees():
     from scipy.ndimage import rotate
 

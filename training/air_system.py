@@ -75,8 +75,10 @@ def dataset_fn(data, batch_size, shuffle_seed=None, versions=()):
         if shuffle_seed is not None and len(versions) > 1:
             rng = np.random.default_rng(shuffle_seed(calls["epoch"]))
             pick = rng.integers(0, len(versions), size=len(data["images"]))
-            arrays = {k: np.stack([v[k] for v in versions], 1)[np.arange(len(pick)), pick]
-                      for k in TARGET_KEYS}
+            arrays = {k: data[k].copy() for k in TARGET_KEYS}
+            for index, version in enumerate(versions[1:], 1):
+                for k in TARGET_KEYS:
+                    arrays[k][pick == index] = version[k][pick == index]
         ds = tf.data.Dataset.from_tensor_slices(arrays)
         ds = ds.shard(context.num_input_pipelines, context.input_pipeline_id)
         if shuffle_seed is not None:

@@ -27,7 +27,7 @@ import itertools
 import numpy as np
 
 from data_provider import scene_renderer as sr
-from models.air.scenes import _render_arguments
+from models.air.scenes import _render_arguments, image_coordinates, take_slots
 
 
 def render_layers(types, positions, rotations, image_size, supersample):
@@ -96,9 +96,8 @@ def explain(candidates, images, max_primitives, image_size, supersample, gain=4.
             chosen[lo:hi][better] = False
             chosen[np.flatnonzero(better) + lo, np.array(subset)[:, None]] = True
     order = np.argsort(~chosen, axis=1, kind="stable")[:, :max_primitives]    # chosen first
-    out = {k: np.take_along_axis(v[:, :m], order.reshape(order.shape + (1,) * (v.ndim - 2)),
-                                 axis=1) for k, v in candidates.items()}
-    kept = np.take_along_axis(chosen, order, axis=1)
+    out = {k: take_slots(v[:, :m], order) for k, v in candidates.items()}
+    kept = take_slots(chosen, order)
     out["presence_logit"] = np.where(kept, np.abs(out["presence_logit"]) + 1.0, -10.0)
     return out
 
@@ -120,13 +119,9 @@ def join_candidates(views, keep, radius):
     """The ``keep`` most present of the candidates of several readings of the same images
     (dicts ``[N, M_i, ...]``), a candidate left out when a more present one of the same
     type has its image point within ``radius`` (image units)."""
-    from models.air.scenes import image_coordinates
-
     joined = {k: np.concatenate([np.asarray(v[k]) for v in views], 1) for k in views[0]}
     order = np.argsort(-joined["presence_logit"], axis=1, kind="stable")
-    take = lambda a: np.take_along_axis(  # noqa: E731
-        a, order.reshape(order.shape + (1,) * (a.ndim - 2)), axis=1)
-    joined = {k: take(v) for k, v in joined.items()}
+    joined = {k: take_slots(v, order) for k, v in joined.items()}
     uv = image_coordinates(joined["position"])
     types = joined["type_logits"].argmax(-1)
     near = np.linalg.norm(uv[:, :, None] - uv[:, None], axis=-1) < radius
@@ -134,8 +129,7 @@ def join_candidates(views, keep, radius):
     earlier = np.tril(np.ones(same.shape[1:], bool), -1)           # [i, j]: j before i
     repeated = (same & earlier).any(-1)
     order = np.argsort(repeated, axis=1, kind="stable")[:, :keep]  # first readings first
-    return {k: np.take_along_axis(v, order.reshape(order.shape + (1,) * (v.ndim - 2)), axis=1)
-            for k, v in joined.items()}
+    return {k: take_slots(v, order) for k, v in joined.items()}
 
 
 def predict_slots(model, images, config, batch_size=250):

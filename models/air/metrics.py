@@ -41,8 +41,7 @@ def compute_metrics(pred, data, assignment):
     count_pred = present_pred.sum(axis=1)
     presence_true = assignment >= 0
     slot_of = _inverse(assignment, data["types"].shape[1])
-    gather = lambda a: np.take_along_axis(  # noqa: E731  predicted values per target slot
-        np.asarray(a), slot_of.reshape(slot_of.shape + (1,) * (np.ndim(a) - 2)), axis=1)
+    gather = lambda a: scenes.take_slots(a, slot_of)  # noqa: E731  predicted values per target slot
     present = data["types"] >= 0
     true_types = data["types"][present]
     pred_types = gather(pred["type_logits"]).argmax(-1)[present]
@@ -84,8 +83,7 @@ def per_primitive_errors(pred, data, assignment):
     """Per true primitive: ``types``, predicted types, position errors ``[M, 3]``
     and symmetry-aware rotation errors (``nan`` for spheres), for histograms."""
     slot_of = _inverse(np.asarray(assignment), data["types"].shape[1])
-    gather = lambda a: np.take_along_axis(  # noqa: E731
-        np.asarray(a), slot_of.reshape(slot_of.shape + (1,) * (np.ndim(a) - 2)), axis=1)
+    gather = lambda a: scenes.take_slots(a, slot_of)  # noqa: E731
     present = data["types"] >= 0
     types = data["types"][present]
     return {"types": types,

@@ -62,14 +62,19 @@ def euler_to_matrix(euler):
         np.stack([-sy, cy * sx, cy * cx], -1)], -2)
 
 
-def matrix_to_euler(rotations):
-    """Euler angles ``[..., 3]`` (``rx, ry, rz``, ``ry`` in [-pi/2, pi/2]) of rotation
-    matrices ``[..., 3, 3]`` = ``Rz(rz) Ry(ry) Rx(rx)``; inverse of ``euler_to_matrix``."""
-    r = np.asarray(rotations, np.float64)
-    ry = -np.arcsin(np.clip(r[..., 2, 0], -1.0, 1.0))
-    rx = np.arctan2(r[..., 2, 1], r[..., 2, 2])
-    rz = np.arctan2(r[..., 1, 0], r[..., 0, 0])
-    return np.stack([rx, ry, rz], -1)
+def take_slots(array, order):
+    """``array [n, K, ...]`` with its slots reordered (or picked) by ``order [n, L]``."""
+    array = np.asarray(array)
+    return np.take_along_axis(array, order.reshape(order.shape + (1,) * (array.ndim - 2)),
+                              axis=1)
+
+
+def sort_slots_by_x(types, *arrays):
+    """Slot arrays ``[n, K, ...]`` reordered so that present slots (``types >= 0``) come
+    in increasing x (``arrays[0]`` holds the positions), empty slots last."""
+    present = np.asarray(types) >= 0
+    order = np.argsort(np.where(present, arrays[0][..., 0], np.inf), axis=1, kind="stable")
+    return tuple(take_slots(a, order) for a in (types,) + arrays)
 
 
 def sample_scenes(n, rng, max_primitives=3):
@@ -85,10 +90,7 @@ def sample_scenes(n, rng, max_primitives=3):
     positions = rng.uniform(-1.0, 1.0, size=(n, k, 3))
     euler = rng.uniform(0.0, np.pi, size=(n, k, 3))
     present = np.arange(k)[None, :] < count[:, None]
-    order = np.argsort(np.where(present, positions[..., 0], np.inf), axis=1, kind="stable")
-    types = np.where(present, types, -1)
-    types, positions, euler = (np.take_along_axis(a, order.reshape(order.shape + (1,) * (a.ndim - 2)),
-                                                  axis=1) for a in (types, positions, euler))
+    types, positions, euler = sort_slots_by_x(np.where(present, types, -1), positions, euler)
     present = types >= 0
     positions = np.where(present[..., None], positions, 0.0)
     euler = np.where(present[..., None], euler, 0.0)
@@ -204,14 +206,12 @@ def turn_about_view(data, turns, image_size=64, supersample=2, workers=1):
     the view axis and rendered again: positions ``P^t p``, rotations ``P^t R``
     (``P = TURN``), slots sorted by x again. Types and counts are unchanged;
     Euler angles are those of the turned rotations."""
+    from models.air.rotations import matrix_to_euler
+
     turn = np.linalg.matrix_power(TURN, int(turns) % 3)
-    present = np.asarray(data["types"]) >= 0
-    positions = np.asarray(data["positions"], np.float64) @ turn.T
-    rotations = turn @ np.asarray(data["rotations"], np.float64)
-    order = np.argsort(np.where(present, positions[..., 0], np.inf), axis=1, kind="stable")
-    take = lambda a: np.take_along_axis(  # noqa: E731
-        a, order.reshape(order.shape + (1,) * (a.ndim - 2)), axis=1)
-    types, positions, rotations = take(np.asarray(data["types"])), take(positions), take(rotations)
+    types, positions, rotations = sort_slots_by_x(
+        data["types"], np.asarray(data["positions"], np.float64) @ turn.T,
+        turn @ np.asarray(data["rotations"], np.float64))
     present = types >= 0
     positions = np.where(present[..., None], positions, 0.0)
     rotations = np.where(present[..., None, None], rotations, np.eye(3))
@@ -219,7 +219,7 @@ def turn_about_view(data, turns, image_size=64, supersample=2, workers=1):
     return dict(data, images=images[..., None].astype(np.float32),
                 types=types.astype(np.int32), presence=present.astype(np.float32),
                 positions=positions.astype(np.float32),
-                euler=np.where(present[..., None], matrix_to_euler(rotations), 0.0)
+                euler=np.where(present[..., None], matrix_to_euler(rotations)[0], 0.0)
                 .astype(np.float32),
                 rotations=rotations.astype(np.float32))
 
