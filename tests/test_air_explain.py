@@ -99,3 +99,106 @@ def test_candidates_read_from_the_mirrored_image_join_without_repeats():
     np.testing.assert_allclose(p[:3], [0.95, 0.9, 0.4], atol=1e-6)   # sphere, cube, cylinder
     assert joined["type_logits"][0, :3].argmax(-1).tolist() == [0, 1, 2]
     assert p[3] < 0.61                                                 # repeats come last
+
+
+class _LooksTwice:
+    """A stand-in network that sees only the cube in the image; given a canvas that
+    shows the cube, it sees the sphere the cube hides half of. Records the canvases."""
+
+    head_name, input_channels = "glimpse", 2
+
+    def __init__(self, cube, sphere):
+        self.cube, self.sphere, self.canvases = cube, sphere, []
+
+    def read_candidates(self, x, keep):   # traced by predict_slots' tf.function
+        import tensorflow as tf
+
+        def record(canvas):
+            self.canvases.append(canvas.copy())
+            return np.float32(canvas.max() > 0)
+
+        shown = tf.numpy_function(record, [x[..., 1]], tf.float32)
+        n = tf.shape(x)[0]
+        return {k: tf.tile(tf.where(shown > 0, tf.constant(self.sphere[k]), tf.constant(v)),
+                           tf.concat([[n], tf.ones(tf.rank(v) - 1, tf.int32)], 0))
+                for k, v in self.cube.items()}
+
+
+def test_repeat_looks_again_given_the_rendering_of_what_is_kept():
+    from models.air.explain import predict_slots
+    from models.air.config import make_config
+
+    cube = [[0.2, 0.0, 0.3]]
+    sphere = [[0.35, 0.15, 0.0]]                  # behind the cube, partly hidden
+    image = render_3d_scene([1, 0], cube + sphere, [EULER[0], [0, 0, 0]])
+    cube_alone = render_3d_scene([1], cube, [EULER[0]])
+    assert np.abs(image - cube_alone).sum() > 20.0          # the sphere shows
+    model = _LooksTwice(_candidates([1], cube, [EULER[0]], [0.9]),
+                        _candidates([0], sphere, [[0, 0, 0]], [0.8]))
+    config = make_config({"explain_mirror": False, "repeat": 1})
+    slots = predict_slots(model, image[None, ..., None], config)
+    kept = slots["presence_logit"][0] > 0
+    assert sorted(slots["type_logits"][0][kept].argmax(-1).tolist()) == [0, 1]
+    assert np.abs(model.canvases[0]).max() == 0.0                     # first look: no canvas
+    np.testing.assert_allclose(model.canvases[1][0], cube_alone, atol=1e-5)
+    once = predict_slots(_LooksTwice(model.cube, model.sphere), image[None, ..., None],
+                         make_config({"explain_mirror": False, "repeat": 0}))
+    assert (once["presence_logit"][0] > 0).sum() == 1                 # without repeat: the cube
+
+
+def test_refine_fits_misread_primitives_and_leaves_the_others():
+    from models.air.explain import refine
+    from models.air.rotations import axis_angle, symmetric_geodesic_error
+    from models.air.scenes import euler_to_matrix, render_scenes
+
+    types = [1, 2, 0]
+    positions = np.array([[-0.5, 0.4, 0.0], [0.5, -0.4, 0.2], [0.0, 0.0, 0.0]])
+    euler = np.array([[0.3, 0.6, 0.2], [1.0, 0.4, 0.0], [0.0, 0.0, 0.0]])
+    image = render_3d_scene(types[:2], positions[:2], euler[:2], image_size=64, supersample=1)
+    slots = _candidates(types, positions, euler, [0.9, 0.8, 0.3])     # the third is not kept
+    slots["presence_logit"][0, 2] = -3.0
+    slots["rotation"][0, 0] = axis_angle([0.0, 0.6, 0.8], 0.12) @ slots["rotation"][0, 0]
+    slots["rotation"][0, 1] = axis_angle([1.0, 0.0, 0.0], -0.1) @ slots["rotation"][0, 1]
+    slots["position"][0, :2] += [[0.04, -0.04, 0.0], [0.0, 0.03, -0.03]]   # a pixel or so
+    fitted = refine(slots, image[None], 64, 1, rounds=3)
+
+    def error(s):
+        kept = np.where(s["presence_logit"] > 0, s["type_logits"].argmax(-1), -1)
+        return np.abs(render_scenes(kept, s["position"], s["rotation"], 64, 1)[0] - image).sum()
+
+    assert error(fitted) < 0.6 * error(slots)
+    truth = euler_to_matrix(euler[:2])
+    before = symmetric_geodesic_error(slots["rotation"][0, :2], truth, np.array(types[:2]))
+    after = symmetric_geodesic_error(fitted["rotation"][0, :2], truth, np.array(types[:2]))
+    assert np.all(np.asarray(after) < np.asarray(before))
+    np.testing.assert_array_equal(fitted["position"][0, 2], slots["position"][0, 2])
+    np.testing.assert_array_equal(fitted["rotation"][0, 2], slots["rotation"][0, 2])
+    np.testing.assert_array_equal(fitted["presence_logit"], slots["presence_logit"])
+
+
+def test_a_left_out_candidate_is_fitted_as_an_addition_to_the_kept_primitives():
+    from models.air.explain import fit_candidates
+    from models.air.config import make_config
+    from models.air.scenes import image_coordinates, render_scenes
+
+    cube, sphere = [0.2, 0.0, 0.3], [0.35, 0.15, 0.0]          # the sphere half behind the cube
+    image = render_3d_scene([1, 0], [cube, sphere], [EULER[0], [0, 0, 0]])
+    kept = _candidates([1, 0, 0], [cube, [0, 0, 0], [0, 0, 0]], [EULER[0], [0] * 3, [0] * 3],
+                       [0.9, 0.1, 0.1])
+    kept["presence_logit"][0, 1:] = -50.0
+    misread = [0.35 + 0.05, 0.15 - 0.03, 0.0]                  # about a pixel and a half off
+    pool = _candidates([1, 0], [cube, misread], [EULER[0], [0, 0, 0]], [0.9, 0.3])
+    config = make_config({})
+    fitted = fit_candidates(kept, pool, 1, 1, image[None, ..., None], config)
+    assert fitted["position"].shape == (1, 1, 3)
+    np.testing.assert_allclose(fitted["presence_logit"], pool["presence_logit"][:, 1:])
+
+    def error(position):
+        scene = render_scenes(np.array([[1, 0]]), np.array([[cube, position]]),
+                              np.concatenate([kept["rotation"][:, :1], pool["rotation"][:, 1:]], 1))
+        return np.abs(scene[0] - image).sum()
+
+    assert error(fitted["position"][0, 0]) < 0.5 * error(misread)
+    seen = lambda p: image_coordinates(np.asarray(p)) * 32                # noqa: E731
+    assert (np.linalg.norm(seen(fitted["position"][0, 0]) - seen(sphere))
+            < 0.5 * np.linalg.norm(seen(misread) - seen(sphere)))

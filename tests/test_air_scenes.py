@@ -208,3 +208,33 @@ def test_hungarian_matching_equals_brute_force_over_all_permutations(slots, k):
 def test_sorted_assignment_is_the_identity_on_present_slots():
     present = np.array([[True, True, False], [True, False, False]])
     np.testing.assert_array_equal(matching.sorted_slots(present), [[0, 1, -1], [0, -1, -1]])
+
+
+def test_explained_canvases_render_a_subset_of_each_scene_s_primitives():
+    from models.air.scenes import explained_canvases, render_scenes, small_rotations
+
+    data = scenes.generate_dataset(60, seed=4, image_size=32, supersample=1)
+    canvas, explained = explained_canvases(data, np.random.default_rng(0), rate=0.5, jitter=0.0,
+                                           turn_sigma=0.0, image_size=32, supersample=1)
+    assert canvas.shape == (60, 32, 32, 1) and explained.shape == data["types"].shape
+    assert not (explained & (data["types"] < 0)).any()               # only primitives there
+    shown = explained.any(1)
+    assert 0.3 < shown.mean() < 0.7
+    np.testing.assert_array_equal(canvas[~shown], 0.0)
+    expected = render_scenes(np.where(explained, data["types"], -1), data["positions"],
+                             data["rotations"], 32, 1)
+    np.testing.assert_allclose(canvas[..., 0], expected, atol=1e-6)
+    whole = explained.sum(1) == data["count"]
+    assert whole.any()
+    np.testing.assert_allclose(canvas[whole], data["images"][whole], atol=1e-5)
+    # with a reading's errors the canvas moves, by about the jitter
+    moved, again = explained_canvases(data, np.random.default_rng(0), rate=0.5, jitter=1.0,
+                                      turn_sigma=0.1, image_size=32, supersample=1)
+    np.testing.assert_array_equal(again, explained)
+    assert 0.0 < np.abs(moved - canvas).mean() < 0.05
+    turns = small_rotations(500, 0.1, np.random.default_rng(1))
+    np.testing.assert_allclose(turns @ np.swapaxes(turns, 1, 2),
+                               np.broadcast_to(np.eye(3), turns.shape), atol=1e-9)
+    np.testing.assert_allclose(np.linalg.det(turns), 1.0, atol=1e-9)
+    angle = np.arccos(np.clip((np.trace(turns, axis1=1, axis2=2) - 1) / 2, -1, 1))
+    assert abs(np.mean(angle) - 0.1 * np.sqrt(2 / np.pi)) < 0.01     # E|N(0, s)| = s sqrt(2/pi)

@@ -92,6 +92,8 @@ def _one_line_exit_2(argv):
     (["--set", "no_such_key", "1"], "no_such_key"),
     (["--set", "turns", "4"], "--set turns must be 1, 2 or 3"),
     (["--set", "explain_mirror", "yes"], "--set explain_mirror must be True or False"),
+    (["--set", "repeat", "-1"], "--set repeat must be a non-negative integer"),
+    (["--set", "canvas_rate", "1.5"], "--set canvas_rate must be a number in [0, 1]"),
     (["--image-size", "abc"], "--image-size"),
 ])
 def test_train_air_bad_flags_get_one_line_and_exit_2(flags, match, tmp_path):

@@ -1,6 +1,7 @@
 """AIR 3D primitives as a ``TrainSystem`` of the shared loop.
 
-One step (``train_step``), per replica, on a batch of rendered scenes:
+One step (``train_step``), per replica, on a batch of rendered scenes
+(with ``repeat``, each image joined to its canvas, ``network_inputs``):
 
 1. mirror half of the scenes (``mirror``): the image flipped left-right is
    the scene mirrored through the plane ``x = y``, which holds the view axis
@@ -55,6 +56,24 @@ def mirror_batch(batch, flip):
                 positions=tf.where(f[..., 0], tf.gather(pos, swap, axis=-1), pos),
                 rotations=tf.where(f, tf.gather(tf.gather(rot, swap, axis=-2), swap, axis=-1),
                                    rot))
+
+
+def network_inputs(data, config, rng, workers=1):
+    """The arrays the network is taught from: ``data`` itself, or with ``repeat`` the
+    images joined to a canvas of some of their primitives
+    (``models.air.scenes.explained_canvases``), those primitives no longer targets
+    (type -1: their cells are taught "absent")."""
+    from models.air.model import input_channels
+
+    if input_channels(config) == 1:
+        return data
+    from models.air.scenes import explained_canvases
+
+    canvas, explained = explained_canvases(data, rng, config["canvas_rate"],
+                                           config["canvas_jitter"], 0.1, config["image_size"],
+                                           config["supersample"], workers)
+    return dict(data, images=np.concatenate([data["images"], canvas], -1),
+                types=np.where(explained, -1, data["types"]).astype(np.int32))
 
 
 def dataset_fn(data, batch_size, shuffle_seed=None, versions=()):

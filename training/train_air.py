@@ -146,8 +146,11 @@ def environment():
 
 def synthesise(config, workers=1, log=print):
     """Training, validation and test scenes: (dict split -> arrays, seconds)."""
+    import numpy as np
+
     from data_provider.progress import Progress
     from models.air.scenes import generate_dataset, turn_about_view
+    from training.air_system import network_inputs
 
     start = time.monotonic()
     sizes = {"train": config["n_train"], "val": config["n_val"], "test": config["n_test"]}
@@ -163,6 +166,11 @@ def synthesise(config, workers=1, log=print):
     data["train_turns"] = [turn_about_view(data["train"], t, config["image_size"],
                                            config["supersample"], workers)
                            for t in range(1, config["turns"])]
+    # What the network is taught from: with ``repeat``, the scenes with their canvases.
+    rng = np.random.default_rng(np.random.SeedSequence([config["seed"], 1000]))
+    teach = lambda d: network_inputs(d, config, rng, workers)  # noqa: E731
+    data["train_inputs"] = [teach(d) for d in [data["train"]] + data["train_turns"]]
+    data["val_inputs"] = teach(data["val"])
     return data, time.monotonic() - start
 
 
@@ -198,9 +206,10 @@ def train(config, out, workers=1, log_epochs=5, log=print):
     steps_per_epoch = config["n_train"] // batch
     system = AIRSystem(config, steps_per_epoch, data["val"]["images"][:SNAPSHOT_SCENES])
     seed = config["seed"]
-    train_fn = dataset_fn(data["train"], batch, shuffle_seed=lambda epoch: seed * 100003 + epoch,
-                          versions=data["train_turns"])
-    val_fn = dataset_fn(data["val"], batch)
+    versions = data["train_inputs"]
+    train_fn = dataset_fn(versions[0], batch, shuffle_seed=lambda epoch: seed * 100003 + epoch,
+                          versions=versions[1:])
+    val_fn = dataset_fn(data["val_inputs"], batch)
     start, cpu_start = time.monotonic(), time.process_time()
     os.makedirs(out, exist_ok=True)
     result = loop.train(system, train_fn, model_dir=os.path.join(out, "model"),

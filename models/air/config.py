@@ -43,6 +43,13 @@ DEFAULT_CONFIG = {
     "explain_floor": 0.05,    # candidates below this presence probability are not tried
     "explain_pool": 12,       # the most present candidates the search draws its subsets from
     "explain_mirror": True,   # candidates also read from the mirrored image (left-right flip)
+    "refine_rounds": 3,       # grid heads: the kept primitives fitted to the image by the
+                              # renderer (rounds of halving steps; 0: not fitted), then searched again
+    "refine_candidates": 0,   # grid heads: that many candidates left out also fitted, each as an
+                              # addition to the kept primitives, before a last search
+    "repeat": 1,              # grid heads (the slot head ignores it): passes after the first,
+                              # each shown the rendering of what the search kept (a second input
+                              # channel) to find the rest
     "w_presence": 1.0,
     "w_type": 1.0,
     "w_position": 1.0,
@@ -56,6 +63,9 @@ DEFAULT_CONFIG = {
     "mirror": True,           # flip images left-right (the x <-> y mirror of the isometric view)
     "turns": 3,               # training scenes rendered turned by 0, 120, 240 degrees about the
                               # view axis (1: as sampled); each epoch shows one turn of each
+    "canvas_rate": 0.5,       # repeat: share of training scenes shown a canvas of some of
+                              # their primitives (taught to find the others)
+    "canvas_jitter": 0.5,     # repeat: canvas primitives shifted this much (pixels, per axis)
     "deterministic": False,   # TensorFlow's op determinism (slower; runs repeat without it on CPU)
 }
 
@@ -64,6 +74,7 @@ MODEL_KEYS = ("image_size", "supersample", "max_primitives", "head", "glimpse_si
               "channels", "kernels", "strides", "hidden", "mixed_precision", "matching",
               "w_prior", "ignore_radius", "glances", "merge_radius", "explain",
               "explain_gain", "explain_floor", "explain_pool", "explain_mirror",
+              "refine_rounds", "refine_candidates", "repeat",
               "w_presence", "w_type", "w_position", "w_rotation")
 MATCHINGS = ("hungarian", "sorted")
 HEADS = ("glimpse", "grid", "slots")
@@ -89,12 +100,18 @@ def make_config(overrides=None):
         raise ConfigError(f"image_size must be at least 8, got {config['image_size']}")
     for key in ("learning_rate", "weight_decay", "w_presence", "w_type", "w_position",
                 "w_rotation", "w_prior", "warmup_epochs", "glimpse_jitter", "ignore_radius",
-                "merge_radius", "explain_gain", "explain_floor"):
+                "merge_radius", "explain_gain", "explain_floor", "canvas_jitter"):
         if not isinstance(config[key], (int, float)) or config[key] < 0:
             raise ConfigError(f"{key} must be a non-negative number, got {config[key]!r}")
     for key in ("mixed_precision", "explain", "explain_mirror", "mirror", "deterministic"):
         if not isinstance(config[key], bool):
             raise ConfigError(f"{key} must be True or False, got {config[key]!r}")
+    for key in ("repeat", "refine_rounds", "refine_candidates"):
+        if not isinstance(config[key], int) or isinstance(config[key], bool) or config[key] < 0:
+            raise ConfigError(f"{key} must be a non-negative integer, got {config[key]!r}")
+    if not isinstance(config["canvas_rate"], (int, float)) or isinstance(config["canvas_rate"], bool) \
+            or not 0 <= config["canvas_rate"] <= 1:
+        raise ConfigError(f"canvas_rate must be a number in [0, 1], got {config['canvas_rate']!r}")
     if config["turns"] not in (1, 2, 3):
         raise ConfigError(f"turns must be 1, 2 or 3, got {config['turns']!r}")
     if config["matching"] not in MATCHINGS:

@@ -16,6 +16,13 @@ primitive the network doubted but the image shows is taken in. Unlike adding
 candidates one at a time, the search also finds the pair that replaces one
 merged reading of two overlapping primitives.
 
+Then the kept primitives are fitted to the image by the renderer (``refine``:
+small turns and shifts that lower the same error) and the search runs again,
+so that a primitive read a few degrees off no longer leaves a rim for a
+phantom to explain. With ``repeat`` the network looks again, given the
+rendering of what is kept (AIR's repeat): it is taught to find what that
+rendering leaves out, mostly primitives half hidden by others.
+
 The subsets are not ray-cast one by one: each candidate is rendered once
 alone, with its depth, at the renderer's sub-pixel resolution
 (``render_layers``), and a subset's image is the z-buffer of its layers
@@ -23,11 +30,12 @@ followed by the renderer's box filter (``composite``), the same image. At
 ``K = 3`` and 12 candidates that is 298 subsets per image from 12 renderings.
 """
 import itertools
+import weakref
 
 import numpy as np
 
 from data_provider import scene_renderer as sr
-from models.air.scenes import _render_arguments, image_coordinates, take_slots
+from models.air.scenes import _render_arguments, image_coordinates, render_scenes, take_slots
 
 
 def render_layers(types, positions, rotations, image_size, supersample):
@@ -102,6 +110,104 @@ def explain(candidates, images, max_primitives, image_size, supersample, gain=4.
     return out
 
 
+def refine(slots, images, image_size, supersample, rounds=3, turn=0.12, shift=0.5, depth_step=0.0,
+           movable=None, chunk=100):
+    """``slots`` (numpy dict ``[N, K, ...]``) with the kept primitives (presence logit
+    > 0) fitted to ``images [N, H, W(, 1)]`` by the renderer: coordinate descent on
+    the summed |rendering - image|.
+
+    Each round tries, for each kept primitive in turn, turns by ``+-turn``
+    radians about the image's right, up and viewing axes and shifts by
+    ``+-shift`` pixels along right and up, keeping every move that lowers the
+    error; each round halves the steps. A reading that is a few degrees off
+    leaves a rim that another primitive could "explain"; fitted, it does not.
+    ``depth_step`` (position units, 0: none) also tries moves along the viewing axis,
+    which change only what hides what. ``movable [N, K]`` (default: the kept
+    ones) are the primitives that move; the others kept stay as they are.
+    Only the layer of the moved primitive is ray-cast again (``render_layers``,
+    ``composite``).
+    """
+    from models.air.rotations import axis_angle
+    from models.air.scenes import CAMERA_EXTENT, WORLD_HALF, view_axes
+
+    images = np.asarray(images, np.float64).reshape(len(images), image_size, image_size)
+    kept = np.asarray(slots["presence_logit"]) > 0
+    types = np.asarray(slots["type_logits"]).argmax(-1)
+    positions = np.asarray(slots["position"], np.float64).copy()
+    rotations = np.asarray(slots["rotation"], np.float64).copy()
+    n, k = kept.shape
+    movable = kept if movable is None else np.asarray(movable) & kept
+    axes = view_axes()                                            # right, up, forward
+    pixel = CAMERA_EXTENT / image_size / WORLD_HALF               # in position units
+
+    def layer(lo, hi, j, pos, rot):
+        grey, depth = render_layers(types[lo:hi, j:j + 1], pos[:, None], rot[:, None],
+                                    image_size, supersample)
+        off = ~kept[lo:hi, j, None, None]
+        return np.where(off, 0.0, grey[:, 0]), np.where(off, np.inf, depth[:, 0])
+
+    def error(image, lo, hi):
+        side, s = image_size, supersample
+        image = image.reshape(hi - lo, side, s, side, s).mean(axis=(2, 4))
+        return np.abs(image - images[lo:hi]).sum(axis=(1, 2))
+
+    for lo in range(0, n, chunk):
+        hi = min(lo + chunk, n)
+        grey, depth = render_layers(types[lo:hi], positions[lo:hi], rotations[lo:hi],
+                                    image_size, supersample)
+        grey = np.where(kept[lo:hi, :, None, None], grey, 0.0)
+        depth = np.where(kept[lo:hi, :, None, None], depth, np.inf)
+        for r in range(rounds):
+            scale = 0.5 ** r
+            for j in range(k):
+                if not movable[lo:hi, j].any():
+                    continue
+                # the others' z-buffer, once; a trial of primitive j goes over or under it
+                back, near = np.zeros_like(grey[:, j]), np.full_like(depth[:, j], np.inf)
+                for i in (i for i in range(k) if i != j):
+                    closer = depth[:, i] < near
+                    back, near = np.where(closer, grey[:, i], back), np.where(closer, depth[:, i], near)
+                best = error(np.where(depth[:, j] < near, grey[:, j], back), lo, hi)
+                moves = [(axis_angle(axis, sign * turn * scale), 0.0) for axis in axes
+                         for sign in (1, -1)]
+                moves += [(np.eye(3), sign * shift * scale * pixel * axis) for axis in axes[:2]
+                          for sign in (1, -1)]
+                if depth_step:
+                    moves += [(np.eye(3), sign * depth_step * scale * axes[2])
+                              for sign in (1, -1)]
+                for turned, shifted in moves:
+                    pos = positions[lo:hi, j] + shifted
+                    rot = turned @ rotations[lo:hi, j]
+                    g, d = layer(lo, hi, j, pos, rot)
+                    trial = error(np.where(d < near, g, back), lo, hi)
+                    better = (trial < best - 1e-9) & movable[lo:hi, j]
+                    positions[lo:hi, j][better], rotations[lo:hi, j][better] = pos[better], rot[better]
+                    grey[better, j], depth[better, j], best[better] = g[better], d[better], trial[better]
+    return dict(slots, position=positions.astype(np.float32),
+                rotation=rotations.astype(np.float32))
+
+
+def fit_candidates(kept, pool, k, count, images, config):
+    """The ``count`` candidates of ``pool`` after its first ``k`` (the kept primitives
+    first, as ``join_candidates`` leaves them), each fitted by ``refine`` as an
+    addition to the kept primitives ``kept`` (``[N, k, ...]``, presence logit > 0 for
+    those kept), moves along the view axis included. Returns them with their
+    presence logits, ``[N, count, ...]``."""
+    out = {name: [] for name in pool}
+    for c in range(k, min(k + count, pool["presence_logit"].shape[1])):
+        trial = {name: np.concatenate([kept[name][:, :k], pool[name][:, c:c + 1]], 1)
+                 for name in pool}
+        trial["presence_logit"] = np.concatenate(
+            [kept["presence_logit"][:, :k], np.full((len(images), 1), 50.0)], 1)
+        movable = np.zeros(trial["presence_logit"].shape, bool)
+        movable[:, k] = True
+        fitted = refine(trial, images, config["image_size"], config["supersample"],
+                        config["refine_rounds"], depth_step=0.2, movable=movable)
+        for name in pool:
+            out[name].append(pool[name][:, c] if name == "presence_logit" else fitted[name][:, k])
+    return {name: np.stack(v, 1) for name, v in out.items()}
+
+
 MIRROR = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
 
 
@@ -132,6 +238,21 @@ def join_candidates(views, keep, radius):
     return {k: take_slots(v, order) for k, v in joined.items()}
 
 
+_READERS = weakref.WeakKeyDictionary()
+
+
+def _reader(model, pool):
+    """The model's candidate reader as a ``tf.function``, made once per model and pool size
+    (training predicts a few scenes after every epoch)."""
+    import tensorflow as tf
+
+    readers = _READERS.setdefault(model, {})
+    if pool not in readers:
+        readers[pool] = tf.function(model.slots if model.head_name == "slots" else
+                                    lambda x: model.read_candidates(x, keep=pool))
+    return readers[pool]
+
+
 def predict_slots(model, images, config, batch_size=250):
     """The model's slots for ``images [N, H, W, 1]`` (numpy dict ``[N, K, ...]``).
 
@@ -139,27 +260,69 @@ def predict_slots(model, images, config, batch_size=250):
     ``config["explain_pool"]`` merged candidates; with ``config["explain_mirror"]``
     also those read from the images flipped left-right, the same scenes mirrored,
     and the most present of both kept), then, with ``config["explain"]``, the
-    count settled by re-rendering (``explain``).
+    count settled by re-rendering (``explain``), the kept primitives fitted
+    (``refine``, ``config["refine_rounds"]``) and the search run again with them. With
+    ``config["repeat"]`` (AIR's
+    repeat) the network then looks again, ``repeat`` times, given the rendering of
+    the primitives kept so far as its second channel: what it finds joins the
+    kept primitives and the earlier candidates, and the search runs again.
     """
     import tensorflow as tf
 
     k = config["max_primitives"]
     keys = ("presence_logit", "type_logits", "position", "rotation")
-    if model.head_name == "slots":
-        fn = tf.function(model.slots)
-    else:
-        fn = tf.function(lambda x: model.read_candidates(x, keep=config["explain_pool"]))
+    images = np.asarray(images, np.float32)
+    fn = _reader(model, config["explain_pool"])
 
     def read(x):
         outs = [fn(tf.constant(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
         return {name: np.concatenate([o[name].numpy() for o in outs]) for name in keys}
 
-    found = read(images)
+    def look(canvas):
+        x = images if canvas is None else np.concatenate([images, canvas[..., None]], -1)
+        found = read(x)
+        if config["explain_mirror"]:
+            mirrored = unmirror(read(np.ascontiguousarray(x[:, :, ::-1])))
+            found = join_candidates([found, mirrored], config["explain_pool"], radius)
+        return found
+
+    radius = config["merge_radius"] * 2.0 / config["image_size"]
+    channels = getattr(model, "input_channels", 1)
+    found = look(None if channels == 1 else np.zeros(images.shape[:3], np.float32))
     if model.head_name == "slots" or not config["explain"]:
         return {name: value[:, :k] for name, value in found.items()}
-    if config["explain_mirror"]:
-        mirrored = unmirror(read(np.ascontiguousarray(np.asarray(images)[:, :, ::-1])))
-        found = join_candidates([found, mirrored], config["explain_pool"],
-                                config["merge_radius"] * 2.0 / config["image_size"])
-    return explain(found, images, k, config["image_size"], config["supersample"],
-                   config["explain_gain"], config["explain_floor"], config["explain_pool"])
+
+    def kept_first(slots):
+        return dict(slots, presence_logit=np.where(slots["presence_logit"] > 0, 50.0, -50.0))
+
+    def search(pool):
+        return explain(pool, images, k, config["image_size"], config["supersample"],
+                       config["explain_gain"], config["explain_floor"], config["explain_pool"])
+
+    def settle(pool):
+        """The search; then the kept primitives fitted (``refine``) and the search again."""
+        slots = search(pool)
+        if not config.get("refine_rounds", 0):
+            return slots
+        slots = refine(slots, images, config["image_size"], config["supersample"],
+                       config["refine_rounds"])
+        pool = join_candidates([kept_first(slots), pool], config["explain_pool"], radius)
+        slots = search(pool)
+        extra = config.get("refine_candidates", 0)
+        if not extra:
+            return slots
+        pool = join_candidates([kept_first(slots), pool], config["explain_pool"], radius)
+        fitted = fit_candidates(kept_first(slots), pool, k, extra, images, config)
+        return search(join_candidates([kept_first(slots), fitted, pool], config["explain_pool"],
+                                      radius))
+
+    slots = settle(found)
+    for _ in range(config.get("repeat", 0) if channels > 1 else 0):
+        kept = slots["presence_logit"] > 0
+        canvas = render_scenes(np.where(kept, slots["type_logits"].argmax(-1), -1),
+                               slots["position"], slots["rotation"], config["image_size"],
+                               config["supersample"])
+        found = join_candidates([kept_first(slots), look(canvas), found], config["explain_pool"],
+                                radius)
+        slots = settle(found)
+    return slots

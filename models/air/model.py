@@ -13,6 +13,10 @@
 * ``slots``: the reference's layout (``SlotHead``), ``max_primitives`` slots
   read from the flattened features.
 
+With ``repeat`` (AIR's repeat), the network reads a second channel, the
+canvas: the rendering of primitives already explained (empty at the first
+pass), and is taught to find only the others (``models.air.explain``).
+
 ``call(images)`` returns the candidates (``[B, S, ...]``, ``S`` cells or
 slots): ``presence_logit``, ``type_logits`` (sphere, cube, cylinder),
 ``position`` (targets in [-1, 1]), ``rotation`` (3x3 matrices) and, for the
@@ -68,13 +72,15 @@ class AIRInference3D(keras.Model):
 
     def __init__(self, max_primitives=3, head="glimpse", channels=None, kernels=None,
                  strides=None, hidden=128, glimpse_size=24, merge_pixels=2.0,
-                 glimpse_channels=(16, 32, 64, 64), glimpse_hidden=256, glances=1, **kwargs):
+                 glimpse_channels=(16, 32, 64, 64), glimpse_hidden=256, glances=1,
+                 input_channels=1, **kwargs):
         kwargs.setdefault("name", "air_inference_3d")
         super().__init__(**kwargs)
         if head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {head!r}")
         self.max_primitives, self.head_name, self.glimpse_size = max_primitives, head, glimpse_size
         self.merge_pixels, self.glances = merge_pixels, glances
+        self.input_channels = input_channels
         encoder_args = {k: tuple(v) for k, v in
                         (("channels", channels), ("kernels", kernels), ("strides", strides))
                         if v is not None}
@@ -134,6 +140,12 @@ class AIRInference3D(keras.Model):
         return {name: found[name] for name in SLOT_KEYS}
 
 
+def input_channels(config):
+    """1 (the image), or 2 with ``repeat`` and a grid head (the image and the canvas of
+    what is explained)."""
+    return 2 if config.get("repeat", 0) and config["head"] != "slots" else 1
+
+
 def build_air_model_3d(config):
     """The inference network of ``config`` (``models.air.config``), built on a dummy batch."""
     policy = "mixed_bfloat16" if config["mixed_precision"] else "float32"
@@ -141,8 +153,8 @@ def build_air_model_3d(config):
                            config["kernels"], config["strides"], config["hidden"],
                            config["glimpse_size"], config["merge_radius"],
                            config["glimpse_channels"], config["glimpse_hidden"],
-                           config["glances"], dtype=policy)
-    images = tf.zeros([1, config["image_size"], config["image_size"], 1])
+                           config["glances"], input_channels(config), dtype=policy)
+    images = tf.zeros([1, config["image_size"], config["image_size"], model.input_channels])
     model(images)
     if model.reader is not None:
         model.read(images, tf.zeros([1], tf.int32), tf.zeros([1, 2]))

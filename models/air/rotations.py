@@ -78,6 +78,16 @@ def symmetric_geodesic_error(r_pred, r_true, types):
     return np.where(types == CUBE, cube, np.where(types == CYLINDER, cylinder, np.nan))
 
 
+def axis_angle(axis, angle):
+    """Rotations ``[..., 3, 3]`` by ``angle [...]`` about unit ``axis [..., 3]`` (Rodrigues)."""
+    axis = np.asarray(axis, np.float64)
+    angle = np.asarray(angle, np.float64)[..., None, None]
+    k = np.zeros(axis.shape[:-1] + (3, 3))
+    k[..., 0, 1], k[..., 0, 2], k[..., 1, 2] = -axis[..., 2], axis[..., 1], -axis[..., 0]
+    k = k - np.swapaxes(k, -1, -2)
+    return np.eye(3) + np.sin(angle) * k + (1.0 - np.cos(angle)) * (k @ k)
+
+
 def symmetric_equivalents(rotation, type_index, n_axial=8):
     """Rotations that render the same primitive as ``rotation`` (numpy, for tests).
 

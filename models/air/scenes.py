@@ -252,3 +252,44 @@ def image_coordinates(positions):
     right, up, _ = view_axes()
     world = WORLD_HALF * np.asarray(positions, np.float64)
     return np.stack([world @ right, world @ up], -1) / (CAMERA_EXTENT / 2.0)
+
+
+def small_rotations(n, sigma, rng):
+    """``n`` random rotations ``[n, 3, 3]`` about uniform axes by angles ``|N(0, sigma)|``."""
+    from models.air.rotations import axis_angle
+
+    axis = rng.normal(size=(n, 3))
+    axis /= np.linalg.norm(axis, axis=-1, keepdims=True)
+    return axis_angle(axis, np.abs(rng.normal(0.0, sigma, size=n)))
+
+
+def explained_canvases(data, rng, rate=0.5, jitter=0.5, turn_sigma=0.1, image_size=64,
+                       supersample=2, workers=1):
+    """Canvases for AIR's repeat: what an earlier pass may already have explained.
+
+    A fraction ``rate`` of the scenes of ``data`` (a ``generate_dataset``
+    dict) gets a non-empty subset of its primitives, drawn uniformly among
+    the non-empty subsets (the whole scene included), rendered alone with
+    the errors of a reading: image-plane shifts of ``jitter`` pixels
+    (standard deviation per axis) and turns by ``|N(0, turn_sigma)|``
+    radians; the others get an empty canvas. Returns ``canvas [n, H, W, 1]``
+    float32 and ``explained [n, K]`` (bool: in the canvas).
+    """
+    types = np.asarray(data["types"])
+    n, k = types.shape
+    present = types >= 0
+    explained = np.zeros((n, k), bool)
+    for i in np.flatnonzero(rng.random(n) < rate):
+        slots = np.flatnonzero(present[i])
+        mask = rng.integers(1, 2 ** len(slots))          # a non-empty subset, uniformly
+        explained[i, slots] = (mask >> np.arange(len(slots))) & 1 == 1
+    right, up, _ = view_axes()
+    pixel = CAMERA_EXTENT / image_size / WORLD_HALF       # one pixel in position units
+    shift = rng.normal(0.0, jitter * pixel, size=(n, k, 2))
+    positions = (np.asarray(data["positions"], np.float64)
+                 + shift[..., :1] * right + shift[..., 1:] * up)
+    rotations = (small_rotations(n * k, turn_sigma, rng).reshape(n, k, 3, 3)
+                 @ np.asarray(data["rotations"], np.float64))
+    canvas = render_scenes(np.where(explained, types, -1), positions, rotations, image_size,
+                           supersample, workers)
+    return canvas[..., None].astype(np.float32), explained
