@@ -175,30 +175,3 @@ def test_refine_fits_misread_primitives_and_leaves_the_others():
     np.testing.assert_array_equal(fitted["rotation"][0, 2], slots["rotation"][0, 2])
     np.testing.assert_array_equal(fitted["presence_logit"], slots["presence_logit"])
 
-
-def test_a_left_out_candidate_is_fitted_as_an_addition_to_the_kept_primitives():
-    from models.air.explain import fit_candidates
-    from models.air.config import make_config
-    from models.air.scenes import image_coordinates, render_scenes
-
-    cube, sphere = [0.2, 0.0, 0.3], [0.35, 0.15, 0.0]          # the sphere half behind the cube
-    image = render_3d_scene([1, 0], [cube, sphere], [EULER[0], [0, 0, 0]])
-    kept = _candidates([1, 0, 0], [cube, [0, 0, 0], [0, 0, 0]], [EULER[0], [0] * 3, [0] * 3],
-                       [0.9, 0.1, 0.1])
-    kept["presence_logit"][0, 1:] = -50.0
-    misread = [0.35 + 0.05, 0.15 - 0.03, 0.0]                  # about a pixel and a half off
-    pool = _candidates([1, 0], [cube, misread], [EULER[0], [0, 0, 0]], [0.9, 0.3])
-    config = make_config({})
-    fitted = fit_candidates(kept, pool, 1, 1, image[None, ..., None], config)
-    assert fitted["position"].shape == (1, 1, 3)
-    np.testing.assert_allclose(fitted["presence_logit"], pool["presence_logit"][:, 1:])
-
-    def error(position):
-        scene = render_scenes(np.array([[1, 0]]), np.array([[cube, position]]),
-                              np.concatenate([kept["rotation"][:, :1], pool["rotation"][:, 1:]], 1))
-        return np.abs(scene[0] - image).sum()
-
-    assert error(fitted["position"][0, 0]) < 0.5 * error(misread)
-    seen = lambda p: image_coordinates(np.asarray(p)) * 32                # noqa: E731
-    assert (np.linalg.norm(seen(fitted["position"][0, 0]) - seen(sphere))
-            < 0.5 * np.linalg.norm(seen(misread) - seen(sphere)))

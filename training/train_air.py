@@ -150,6 +150,7 @@ def synthesise(config, workers=1, log=print):
 
     from data_provider.progress import Progress
     from models.air.scenes import generate_dataset, turn_about_view
+    from models.air.model import input_channels
     from training.air_system import network_inputs
 
     start = time.monotonic()
@@ -169,7 +170,9 @@ def synthesise(config, workers=1, log=print):
     # What the network is taught from: with ``repeat``, the scenes with their canvases.
     rng = np.random.default_rng(np.random.SeedSequence([config["seed"], 1000]))
     teach = lambda d: network_inputs(d, config, rng, workers)  # noqa: E731
-    data["train_inputs"] = [teach(d) for d in [data["train"]] + data["train_turns"]]
+    draws = config["canvas_draws"] if input_channels(config) > 1 else 1
+    data["train_inputs"] = [teach(d) for d in [data["train"]] + data["train_turns"]
+                            for _ in range(draws)]
     data["val_inputs"] = teach(data["val"])
     return data, time.monotonic() - start
 

@@ -45,8 +45,6 @@ DEFAULT_CONFIG = {
     "explain_mirror": True,   # candidates also read from the mirrored image (left-right flip)
     "refine_rounds": 3,       # grid heads: the kept primitives fitted to the image by the
                               # renderer (rounds of halving steps; 0: not fitted), then searched again
-    "refine_candidates": 0,   # grid heads: that many candidates left out also fitted, each as an
-                              # addition to the kept primitives, before a last search
     "repeat": 1,              # grid heads (the slot head ignores it): passes after the first,
                               # each shown the rendering of what the search kept (a second input
                               # channel) to find the rest
@@ -65,6 +63,8 @@ DEFAULT_CONFIG = {
                               # view axis (1: as sampled); each epoch shows one turn of each
     "canvas_rate": 0.5,       # repeat: share of training scenes shown a canvas of some of
                               # their primitives (taught to find the others)
+    "canvas_draws": 1,        # repeat: canvases drawn per training scene and turn (each epoch
+                              # shows one)
     "canvas_jitter": 0.5,     # repeat: canvas primitives shifted this much (pixels, per axis)
     "deterministic": False,   # TensorFlow's op determinism (slower; runs repeat without it on CPU)
 }
@@ -74,7 +74,7 @@ MODEL_KEYS = ("image_size", "supersample", "max_primitives", "head", "glimpse_si
               "channels", "kernels", "strides", "hidden", "mixed_precision", "matching",
               "w_prior", "ignore_radius", "glances", "merge_radius", "explain",
               "explain_gain", "explain_floor", "explain_pool", "explain_mirror",
-              "refine_rounds", "refine_candidates", "repeat",
+              "refine_rounds", "repeat",
               "w_presence", "w_type", "w_position", "w_rotation")
 MATCHINGS = ("hungarian", "sorted")
 HEADS = ("glimpse", "grid", "slots")
@@ -93,7 +93,7 @@ def make_config(overrides=None):
         config[key] = value
     for key in ("image_size", "max_primitives", "n_train", "n_test", "n_val", "supersample",
                 "hidden", "n_epochs", "batch_size", "glimpse_size", "glimpse_hidden", "turns",
-                "glances", "explain_pool"):
+                "glances", "explain_pool", "canvas_draws"):
         if not isinstance(config[key], int) or isinstance(config[key], bool) or config[key] < 1:
             raise ConfigError(f"{key} must be a positive integer, got {config[key]!r}")
     if config["image_size"] < 8:
@@ -106,11 +106,11 @@ def make_config(overrides=None):
     for key in ("mixed_precision", "explain", "explain_mirror", "mirror", "deterministic"):
         if not isinstance(config[key], bool):
             raise ConfigError(f"{key} must be True or False, got {config[key]!r}")
-    for key in ("repeat", "refine_rounds", "refine_candidates"):
+    for key in ("repeat", "refine_rounds"):
         if not isinstance(config[key], int) or isinstance(config[key], bool) or config[key] < 0:
             raise ConfigError(f"{key} must be a non-negative integer, got {config[key]!r}")
-    if not isinstance(config["canvas_rate"], (int, float)) or isinstance(config["canvas_rate"], bool) \
-            or not 0 <= config["canvas_rate"] <= 1:
+    rate = config["canvas_rate"]
+    if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 <= rate <= 1:
         raise ConfigError(f"canvas_rate must be a number in [0, 1], got {config['canvas_rate']!r}")
     if config["turns"] not in (1, 2, 3):
         raise ConfigError(f"turns must be 1, 2 or 3, got {config['turns']!r}")

@@ -110,8 +110,7 @@ def explain(candidates, images, max_primitives, image_size, supersample, gain=4.
     return out
 
 
-def refine(slots, images, image_size, supersample, rounds=3, turn=0.12, shift=0.5, depth_step=0.0,
-           movable=None, chunk=100):
+def refine(slots, images, image_size, supersample, rounds=3, turn=0.12, shift=0.5, chunk=100):
     """``slots`` (numpy dict ``[N, K, ...]``) with the kept primitives (presence logit
     > 0) fitted to ``images [N, H, W(, 1)]`` by the renderer: coordinate descent on
     the summed |rendering - image|.
@@ -121,9 +120,6 @@ def refine(slots, images, image_size, supersample, rounds=3, turn=0.12, shift=0.
     ``+-shift`` pixels along right and up, keeping every move that lowers the
     error; each round halves the steps. A reading that is a few degrees off
     leaves a rim that another primitive could "explain"; fitted, it does not.
-    ``depth_step`` (position units, 0: none) also tries moves along the viewing axis,
-    which change only what hides what. ``movable [N, K]`` (default: the kept
-    ones) are the primitives that move; the others kept stay as they are.
     Only the layer of the moved primitive is ray-cast again (``render_layers``,
     ``composite``).
     """
@@ -136,7 +132,6 @@ def refine(slots, images, image_size, supersample, rounds=3, turn=0.12, shift=0.
     positions = np.asarray(slots["position"], np.float64).copy()
     rotations = np.asarray(slots["rotation"], np.float64).copy()
     n, k = kept.shape
-    movable = kept if movable is None else np.asarray(movable) & kept
     axes = view_axes()                                            # right, up, forward
     pixel = CAMERA_EXTENT / image_size / WORLD_HALF               # in position units
 
@@ -160,52 +155,31 @@ def refine(slots, images, image_size, supersample, rounds=3, turn=0.12, shift=0.
         for r in range(rounds):
             scale = 0.5 ** r
             for j in range(k):
-                if not movable[lo:hi, j].any():
+                if not kept[lo:hi, j].any():
                     continue
                 # the others' z-buffer, once; a trial of primitive j goes over or under it
                 back, near = np.zeros_like(grey[:, j]), np.full_like(depth[:, j], np.inf)
                 for i in (i for i in range(k) if i != j):
                     closer = depth[:, i] < near
-                    back, near = np.where(closer, grey[:, i], back), np.where(closer, depth[:, i], near)
+                    back = np.where(closer, grey[:, i], back)
+                    near = np.where(closer, depth[:, i], near)
                 best = error(np.where(depth[:, j] < near, grey[:, j], back), lo, hi)
                 moves = [(axis_angle(axis, sign * turn * scale), 0.0) for axis in axes
                          for sign in (1, -1)]
                 moves += [(np.eye(3), sign * shift * scale * pixel * axis) for axis in axes[:2]
                           for sign in (1, -1)]
-                if depth_step:
-                    moves += [(np.eye(3), sign * depth_step * scale * axes[2])
-                              for sign in (1, -1)]
                 for turned, shifted in moves:
                     pos = positions[lo:hi, j] + shifted
                     rot = turned @ rotations[lo:hi, j]
                     g, d = layer(lo, hi, j, pos, rot)
                     trial = error(np.where(d < near, g, back), lo, hi)
-                    better = (trial < best - 1e-9) & movable[lo:hi, j]
-                    positions[lo:hi, j][better], rotations[lo:hi, j][better] = pos[better], rot[better]
-                    grey[better, j], depth[better, j], best[better] = g[better], d[better], trial[better]
+                    better = (trial < best - 1e-9) & kept[lo:hi, j]
+                    positions[lo:hi, j][better] = pos[better]
+                    rotations[lo:hi, j][better] = rot[better]
+                    grey[better, j], depth[better, j] = g[better], d[better]
+                    best[better] = trial[better]
     return dict(slots, position=positions.astype(np.float32),
                 rotation=rotations.astype(np.float32))
-
-
-def fit_candidates(kept, pool, k, count, images, config):
-    """The ``count`` candidates of ``pool`` after its first ``k`` (the kept primitives
-    first, as ``join_candidates`` leaves them), each fitted by ``refine`` as an
-    addition to the kept primitives ``kept`` (``[N, k, ...]``, presence logit > 0 for
-    those kept), moves along the view axis included. Returns them with their
-    presence logits, ``[N, count, ...]``."""
-    out = {name: [] for name in pool}
-    for c in range(k, min(k + count, pool["presence_logit"].shape[1])):
-        trial = {name: np.concatenate([kept[name][:, :k], pool[name][:, c:c + 1]], 1)
-                 for name in pool}
-        trial["presence_logit"] = np.concatenate(
-            [kept["presence_logit"][:, :k], np.full((len(images), 1), 50.0)], 1)
-        movable = np.zeros(trial["presence_logit"].shape, bool)
-        movable[:, k] = True
-        fitted = refine(trial, images, config["image_size"], config["supersample"],
-                        config["refine_rounds"], depth_step=0.2, movable=movable)
-        for name in pool:
-            out[name].append(pool[name][:, c] if name == "presence_logit" else fitted[name][:, k])
-    return {name: np.stack(v, 1) for name, v in out.items()}
 
 
 MIRROR = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
@@ -306,15 +280,7 @@ def predict_slots(model, images, config, batch_size=250):
             return slots
         slots = refine(slots, images, config["image_size"], config["supersample"],
                        config["refine_rounds"])
-        pool = join_candidates([kept_first(slots), pool], config["explain_pool"], radius)
-        slots = search(pool)
-        extra = config.get("refine_candidates", 0)
-        if not extra:
-            return slots
-        pool = join_candidates([kept_first(slots), pool], config["explain_pool"], radius)
-        fitted = fit_candidates(kept_first(slots), pool, k, extra, images, config)
-        return search(join_candidates([kept_first(slots), fitted, pool], config["explain_pool"],
-                                      radius))
+        return search(join_candidates([kept_first(slots), pool], config["explain_pool"], radius))
 
     slots = settle(found)
     for _ in range(config.get("repeat", 0) if channels > 1 else 0):
