@@ -63,7 +63,7 @@ DEFAULT_CONFIG = {
                               # view axis (1: as sampled); each epoch shows one turn of each
     "canvas_rate": 0.5,       # repeat: share of training scenes shown a canvas of some of
                               # their primitives (taught to find the others)
-    "canvas_draws": 1,        # repeat: canvases drawn per training scene and turn (each epoch
+    "canvas_draws": 2,        # repeat: canvases drawn per training scene and turn (each epoch
                               # shows one)
     "canvas_jitter": 0.5,     # repeat: canvas primitives shifted this much (pixels, per axis)
     "deterministic": False,   # TensorFlow's op determinism (slower; runs repeat without it on CPU)
