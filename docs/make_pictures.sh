@@ -14,7 +14,7 @@
 # auto-encoding GAN for 70 % of it and its refiner for the rest, GQN trains for all of it.
 # On a GPU give it more (e.g. --minutes 30): the same commands train further.
 # GEN trains for 2 M on the real mazes shards of ../shared/data when they are present.
-# AIR 3D runs its canonical command (about 7 minutes).
+# AIR 3D runs its canonical command (about 13 minutes with its evaluation).
 # Total time is about 4 M + 14 minutes on two CPU cores (rendering, evaluation, pictures).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
@@ -124,7 +124,7 @@ else
 fi
 
 # ---------------------------------------------------------------- AIR 3D, the canonical command
-# (its 80 epochs take about 7 minutes on two cores; --minutes does not change them)
+# (its 80 epochs take about 10 minutes on two cores; --minutes does not change them)
 "$PY" "$REPO/training/train_air.py" --seed 0 --image-size 64 --max-primitives 3 --n-epochs 80 \
     --n-train 3000 --n-test 500 --weight-decay 1e-3 --out air | tee air.log
 "$PY" "$REPO/visualization/air_pictures.py" --run air --out air/pictures
