@@ -55,18 +55,33 @@ def render_layers(types, positions, rotations, image_size, supersample):
     return grey[..., 0].reshape(n, m, side, side), depth.reshape(n, m, side, side)
 
 
-def composite(grey, depth, subset, supersample):
-    """Image ``[N, H, W]`` of the layers ``subset`` (indices into axis 1 of ``grey`` and
-    ``depth``, ``[N, M, S, S]``): the nearest layer per sub-pixel (the earlier one on a
-    tie), then the mean over each pixel's ``supersample x supersample`` sub-pixels."""
-    image, nearest = grey[:, subset[0]], depth[:, subset[0]]
-    for j in subset[1:]:
+def zbuffer(grey, depth, layers):
+    """The nearest of the layers ``layers`` (indices into axis 1 of ``grey`` and ``depth``,
+    ``[N, M, S, S]``) per sub-pixel, the earlier one on a tie: grey levels and depths
+    ``[N, S, S]`` (background 0 at depth ``inf`` when ``layers`` is empty)."""
+    layers = list(layers)
+    if not layers:
+        return np.zeros_like(grey[:, 0]), np.full_like(depth[:, 0], np.inf)
+    image, nearest = grey[:, layers[0]], depth[:, layers[0]]
+    for j in layers[1:]:
         closer = depth[:, j] < nearest
         image = np.where(closer, grey[:, j], image)
         nearest = np.where(closer, depth[:, j], nearest)
-    n, side = image.shape[0], image.shape[1]
-    k = supersample
+    return image, nearest
+
+
+def box_filter(image, supersample):
+    """``[N, S, S]`` sub-pixels -> ``[N, S / k, S / k]`` pixels, the mean of each ``k x k``."""
+    n, side, k = image.shape[0], image.shape[1], supersample
     return image.reshape(n, side // k, k, side // k, k).mean(axis=(2, 4))
+
+
+def composite(grey, depth, subset, supersample):
+    """Image ``[N, H, W]`` of the layers ``subset`` (indices into axis 1 of ``grey`` and
+    ``depth``, ``[N, M, S, S]``): the nearest layer per sub-pixel (the earlier one on a
+    tie, ``zbuffer``), then the mean over each pixel's ``supersample x supersample``
+    sub-pixels (``box_filter``)."""
+    return box_filter(zbuffer(grey, depth, subset)[0], supersample)
 
 
 def explain(candidates, images, max_primitives, image_size, supersample, gain=4.0, floor=0.05,
@@ -142,9 +157,7 @@ def refine(slots, images, image_size, supersample, rounds=3, turn=0.12, shift=0.
         return np.where(off, 0.0, grey[:, 0]), np.where(off, np.inf, depth[:, 0])
 
     def error(image, lo, hi):
-        side, s = image_size, supersample
-        image = image.reshape(hi - lo, side, s, side, s).mean(axis=(2, 4))
-        return np.abs(image - images[lo:hi]).sum(axis=(1, 2))
+        return np.abs(box_filter(image, supersample) - images[lo:hi]).sum(axis=(1, 2))
 
     for lo in range(0, n, chunk):
         hi = min(lo + chunk, n)
@@ -158,11 +171,7 @@ def refine(slots, images, image_size, supersample, rounds=3, turn=0.12, shift=0.
                 if not kept[lo:hi, j].any():
                     continue
                 # the others' z-buffer, once; a trial of primitive j goes over or under it
-                back, near = np.zeros_like(grey[:, j]), np.full_like(depth[:, j], np.inf)
-                for i in (i for i in range(k) if i != j):
-                    closer = depth[:, i] < near
-                    back = np.where(closer, grey[:, i], back)
-                    near = np.where(closer, depth[:, i], near)
+                back, near = zbuffer(grey, depth, (i for i in range(k) if i != j))
                 best = error(np.where(depth[:, j] < near, grey[:, j], back), lo, hi)
                 moves = [(axis_angle(axis, sign * turn * scale), 0.0) for axis in axes
                          for sign in (1, -1)]
