@@ -73,13 +73,13 @@ class EvaluationError(cli.UsageError):
 def load_config(checkpoint_dir, overrides=()):
     """The config of a run: ``<checkpoint_dir>/config.json`` (model and run parts) when
     present, else the defaults; then the ``--set`` overrides (a flat ``[KEY, VALUE, ...]``)."""
+    from models import checkpoints
     from models.fcr_alphagan.config import cfg_from_list, default_config, from_saved
-    from training import checkpointing
 
     checkpoint_dir = os.fspath(checkpoint_dir)
-    if os.path.isfile(os.path.join(checkpoint_dir, checkpointing.CONFIG_FILE)):
-        model, run = checkpointing.load_saved_config(checkpoint_dir, "fcr_alphagan",
-                                                     "--checkpoint_dir")
+    if os.path.isfile(os.path.join(checkpoint_dir, checkpoints.CONFIG_FILE)):
+        model, run = checkpoints.load_saved_config(checkpoint_dir, "fcr_alphagan",
+                                                   "--checkpoint_dir")
         cfg = from_saved(model, run, source=os.path.join(checkpoint_dir, "config.json"))
     else:
         cfg = default_config()
@@ -110,15 +110,15 @@ def checkpoint_path(checkpoint_dir, conf_epoch):
 
 def restore_networks(cfg, checkpoint_dir, conf_epoch):
     """Encoder, generator and refiner of ``cfg`` with the weights of checkpoint ``conf_epoch``."""
+    from models import checkpoints
     from models.fcr_alphagan import build_networks
-    from training import checkpointing
 
     path = checkpoint_path(checkpoint_dir, conf_epoch)
     nets = build_networks(cfg)
     keep = {k: nets[k] for k in ("encoder", "generator", "refiner")}
     try:
-        checkpointing.restore(path, keep, "--conf_epoch")
-    except checkpointing.CheckpointError as e:
+        checkpoints.restore(path, keep, "--conf_epoch")
+    except checkpoints.CheckpointError as e:
         raise EvaluationError(f"{e}; this config has N_VOX {cfg.CONST.N_VOX}, "
                               f"DIM {cfg.NET.DIM}") from None
     return keep

@@ -248,9 +248,10 @@ def l2_per_size(model, root, dataset, sizes, batches, seed, log=print):
 # --------------------------------------------------------------------- model
 def load_model(model_dir):
     """(GENModel restored from the latest checkpoint of ``model_dir``, its step)."""
-    from training import gen_system
+    from models.restore import restore
 
-    return gen_system.restore_model(model_dir)
+    run = restore(model_dir, "gen")
+    return run.model, run.step
 
 
 def save_gif(path, frames, fps):

@@ -88,13 +88,10 @@ def mean_training_image(data_dir, dataset, img_size, max_scenes=None, seed=0):
 def load_model(model_dir, checkpoint=None):
     """(GQNModel, config, step) from ``model_dir``: its ``config.json`` and its latest
     checkpoint, or ``checkpoint`` (a ``ckpt-N`` prefix) when given; no optimizer."""
-    from evaluation import gqn_views
-    from training import checkpointing
+    from models.restore import restore
 
-    model, cfg, step = gqn_views.load_model(model_dir)
-    if checkpoint is not None:
-        step, _ = checkpointing.restore(checkpoint, {"model": model}, flag="--checkpoint")
-    return model, cfg, step
+    run = restore(model_dir, "gqn", checkpoint=checkpoint)
+    return run.model, run.config, run.step
 
 
 def evaluate(model, cfg, data_dir, dataset, mean_image, num_scenes=DEFAULT_NUM_SCENES,

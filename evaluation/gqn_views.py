@@ -82,18 +82,10 @@ def ring_cameras(query_camera, steps):
 
 def load_model(model_dir):
     """(GQNModel restored from the latest checkpoint, its config, its step)."""
-    from models.gqn import create_gqn_config
-    from training import checkpointing
-    from training.gqn_system import build_model
+    from models.restore import restore
 
-    model, run = checkpointing.load_saved_config(model_dir, "gqn")
-    try:
-        cfg = create_gqn_config(dict(run, **model))
-    except ValueError as e:
-        raise cli.UsageError(f"{model_dir}/{checkpointing.CONFIG_FILE}: {e}") from None
-    gqn = build_model(cfg)
-    step, _ = checkpointing.restore(model_dir, {"model": gqn})
-    return gqn, cfg, step
+    run = restore(model_dir, "gqn")
+    return run.model, run.config, run.step
 
 
 def _to_uint8(images):

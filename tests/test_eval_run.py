@@ -9,7 +9,8 @@ import pytest
 
 from evaluation import alphagan_eval as ev
 from evaluation import run as run_cli
-from training.checkpointing import checkpoint_objects, write_config
+from models.checkpoints import checkpoint_objects
+from training.checkpointing import write_config
 from training.system import present_gradients
 
 SMALL = ["CONST.N_VOX", "[16,16,16]", "NET.START_VOX", "[1,1,1]", "NET.DIM", "[8,8,8,8,12]",

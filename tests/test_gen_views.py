@@ -11,8 +11,9 @@ from PIL import Image
 from evaluation import gen_views
 from models.gen.config import gen_config
 from models.gen.graph import GraphStructure
+from models import checkpoints
+from models.gen import build_model
 from training import checkpointing
-from training.gen_system import build_model
 
 SMALL = {"num_steps": 1, "hidden_channels": 4, "canvas_channels": 4, "upsample_channels": 4,
          "embedding_channels": 6, "embedder_channels": 8, "mlp_units": 8, "message_channels": 4}
@@ -97,7 +98,7 @@ def small_run(tmp_path_factory):
     cfg = gen_config(SMALL)
     model = build_model(cfg)
     checkpoint = tf.train.Checkpoint(step=tf.Variable(7, dtype=tf.int64),
-                                     **checkpointing.checkpoint_objects({"model": model}))
+                                     **checkpoints.checkpoint_objects({"model": model}))
     tf.train.CheckpointManager(checkpoint, str(folder), 1, checkpoint_name="ckpt").save(7)
     from models.gen.config import model_config
     checkpointing.write_config(str(folder), "gen", model_config(cfg))

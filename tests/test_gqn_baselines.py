@@ -10,6 +10,7 @@ from data_provider.gqn_tfr_writer import write_shards
 from evaluation import gqn_baselines
 from models.draw.objective import elbo_terms
 from models.gqn import create_gqn_config, objective
+from models import checkpoints
 from training import checkpointing
 from training.gqn_system import GQNSystem
 
@@ -53,9 +54,9 @@ def model_dir(tmp_path):
     out = tmp_path / "model"
     for step in (300, 700):      # two checkpoints: the latest is the default
         ckpt = tf.train.Checkpoint(step=tf.Variable(step, dtype=tf.int64),
-                                   **checkpointing.checkpoint_objects(system.checkpoint_items()))
+                                   **checkpoints.checkpoint_objects(system.checkpoint_items()))
         tf.train.CheckpointManager(ckpt, str(out), 2,
-                                   checkpoint_name=checkpointing.CHECKPOINT_PREFIX).save(step)
+                                   checkpoint_name=checkpoints.CHECKPOINT_PREFIX).save(step)
     checkpointing.write_config(str(out), "gqn", system.model_config(), system.run_config())
     return str(out)
 

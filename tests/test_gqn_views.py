@@ -11,6 +11,7 @@ from data_provider.gqn_tfr_writer import write_shards
 from evaluation import gqn_views
 from models.gqn import create_gqn_config
 from data_provider import cli
+from models import checkpoints
 from training import checkpointing
 from training.gqn_system import GQNSystem
 
@@ -41,9 +42,9 @@ def trained(tmp_path):
     model_dir = tmp_path / "model"
     step = tf.Variable(1000, dtype=tf.int64)
     ckpt = tf.train.Checkpoint(step=step, epoch=tf.Variable(0, dtype=tf.int64),
-                               **checkpointing.checkpoint_objects(system.checkpoint_items()))
+                               **checkpoints.checkpoint_objects(system.checkpoint_items()))
     tf.train.CheckpointManager(ckpt, str(model_dir), 1,
-                               checkpoint_name=checkpointing.CHECKPOINT_PREFIX).save(1000)
+                               checkpoint_name=checkpoints.CHECKPOINT_PREFIX).save(1000)
     checkpointing.write_config(str(model_dir), "gqn", system.model_config(), system.run_config())
     return data, str(model_dir)
 

@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 import keras
 
+from models import checkpoints
 from training import checkpointing, loop
 from training.distribution import make_strategy
 from training.system import TrainSystem
@@ -342,11 +343,11 @@ def test_checkpoint_holds_every_weight_of_layers_in_lists(tmp_path):
     plain = {n for n, _ in tf.train.list_variables(path)}
     assert not any("dense_0" in n for n in plain)  # what a plain model checkpoint misses
 
-    path = tf.train.Checkpoint(**checkpointing.checkpoint_objects({"model": model})).save(
+    path = tf.train.Checkpoint(**checkpoints.checkpoint_objects({"model": model})).save(
         str(tmp_path / "full"))
     fresh = _Stack()
     fresh(tf.zeros([1, N_FEATURES]))
-    tf.train.Checkpoint(**checkpointing.checkpoint_objects({"model": fresh})).restore(path) \
+    tf.train.Checkpoint(**checkpoints.checkpoint_objects({"model": fresh})).restore(path) \
         .assert_existing_objects_matched()
     assert len(fresh.weights) == 8
     for a, b in zip(model.weights, fresh.weights):
@@ -381,14 +382,14 @@ def test_foreign_files_are_never_overwritten(tmp_path):
     model_dir = tmp_path / "model"
     model_dir.mkdir()
     (model_dir / "config.json").write_text("my own notes")
-    with pytest.raises(checkpointing.ForeignFileError, match="config.json was not written"):
+    with pytest.raises(checkpoints.ForeignFileError, match="config.json was not written"):
         _train(tmp_path, max_steps=2)
     assert (model_dir / "config.json").read_text() == "my own notes"
     assert _ckpt_numbers(model_dir) == []
     # checkpoints without a config of ours are someone else's too
     other = tmp_path / "other"
     tf.train.Checkpoint(v=tf.Variable(1.0)).save(str(other / "ckpt"))
-    with pytest.raises(checkpointing.ForeignFileError, match="holds checkpoints"):
+    with pytest.raises(checkpoints.ForeignFileError, match="holds checkpoints"):
         loop.train(ToySystem(8), toy_dataset_fn(8), model_dir=str(other), global_batch_size=8,
                    max_steps=2, log=lambda s: None)
     # our own config without a checkpoint (a run stopped before its first save) is reused
@@ -404,13 +405,13 @@ def test_restore_reads_a_model_without_its_optimizer(tmp_path):
     system, result, _ = _train(tmp_path, max_steps=6)
     model = keras.Sequential([keras.layers.Dense(1)])
     model.build((None, N_FEATURES))
-    step, path = checkpointing.restore(str(tmp_path / "model"), {"model": model})
+    step, path = checkpoints.restore(str(tmp_path / "model"), {"model": model})
     assert step == 6 and path.endswith("ckpt-6")
     for a, b in zip(system.model.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(a, b)
     wider = keras.Sequential([keras.layers.Dense(2)])
     wider.build((None, N_FEATURES))
-    with pytest.raises(checkpointing.CheckpointError, match="does not hold a model of this"):
-        checkpointing.restore(str(tmp_path / "model"), {"model": wider})
-    with pytest.raises(checkpointing.CheckpointError, match="no such checkpoint"):
-        checkpointing.restore(str(tmp_path / "missing"), {"model": model})
+    with pytest.raises(checkpoints.CheckpointError, match="does not hold a model of this"):
+        checkpoints.restore(str(tmp_path / "model"), {"model": wider})
+    with pytest.raises(checkpoints.CheckpointError, match="no such checkpoint"):
+        checkpoints.restore(str(tmp_path / "missing"), {"model": model})

@@ -7,8 +7,10 @@ import os
 import pytest
 import tensorflow as tf
 
-from training import checkpointing, train_gen
-from training.gen_system import GENSystem, build_model
+from models import checkpoints
+from models.gen import build_model
+from training import train_gen
+from training.gen_system import GENSystem
 from models.gen.config import gen_config
 
 SMALL = ["--layers", "2", "--set", "hidden_channels", "16", "canvas_channels", "16",
@@ -43,7 +45,8 @@ def test_max_steps_zero_logs_the_parameter_count(gqn_real_root, tmp_path, capsys
     (["--min_test_structure_dim", "3", "--max_test_structure_dim", "2"], "1 <= min <= max"),
     (["--batch_size", "0"], "--batch_size must be >= 1"),
     (["--set", "hiden_channels", "8"], "--set hiden_channels: unknown GEN config key"),
-    (["--set", "num_steps", "two"], "num_steps must be a positive integer"),
+    (["--set", "num_steps", "two"], "--set num_steps two: expected an integer (default 8)"),
+    (["--set", "num_steps", "0"], "num_steps must be a positive integer"),
     (["--saved_model", "/nonexistent/run"], "--saved_model /nonexistent/run"),
 ])
 def test_bad_flags_exit_2_with_one_line(gqn_real_root, tmp_path, capsys, flags, message):
@@ -87,7 +90,7 @@ def test_real_mazes_run_loss_falls_and_resumes(gqn_real_root, tmp_path, capsys):
     cfg = gen_config(json.loads((run / "config.json").read_text())["model"])
     system = GENSystem(cfg, 1, log=lambda message: None)
     system.build()
-    step, path = checkpointing.restore(str(run), {"model": system.model,
+    step, path = checkpoints.restore(str(run), {"model": system.model,
                                                   "optimizer": system.optimizer})
     assert path.endswith("ckpt-22") and step == 22
     assert int(system.optimizer.iterations.numpy()) == 22
@@ -102,7 +105,7 @@ def test_saved_model_starts_a_new_run_from_its_weights(tmp_path):
         v.assign(tf.fill(v.shape, 0.25))
     checkpoint = tf.train.Checkpoint(
         step=tf.Variable(7, dtype=tf.int64),
-        **checkpointing.checkpoint_objects({"model": source}))
+        **checkpoints.checkpoint_objects({"model": source}))
     tf.train.CheckpointManager(checkpoint, str(tmp_path), 1, checkpoint_name="ckpt").save(7)
     logs = []
     system = GENSystem(cfg, 1, saved_model=str(tmp_path), log=logs.append)

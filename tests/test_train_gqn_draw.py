@@ -150,7 +150,7 @@ def test_step_returns_its_own_learning_rate_and_sigma():
     system = GQNSystem(cfg, 2, log=lambda m: None)
     system.build()
     batch = next(iter(tf.data.Dataset.from_tensors(
-        __import__("training.gqn_system", fromlist=["dummy_batch"]).dummy_batch(cfg, 2))))
+        __import__("models.gqn", fromlist=["dummy_batch"]).dummy_batch(cfg, 2))))
     for step in (0, 100000, 200000, 400000):
         system.optimizer.iterations.assign(step)
         losses, values = system.train_step(batch, tf.constant(step, tf.int64), "train")

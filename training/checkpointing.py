@@ -1,102 +1,30 @@
-"""Checkpoints and the model config beside them.
+"""Writing checkpoints and the model config beside them (the format: ``models/checkpoints.py``).
 
-A model directory holds ``ckpt-N`` (``tf.train.CheckpointManager``, prefix
-``ckpt``) and ``config.json``::
-
-    {"written_by": "gen3d-scenes", "system": "gqn", "model": {...}, "run": {...}}
-
-``model`` is what defines the model and its loss (``TrainSystem.model_config``):
-resuming with a different one is refused, naming every differing leaf key.
-``run`` records the run settings of the last run (paths, epochs, intervals)
-and is never compared. A ``config.json`` without the ``written_by`` mark is
-someone else's file: it is never overwritten, and neither is a directory
-holding checkpoints without a config of ours.
-
-Keras 3 layers kept in Python lists are not part of ``tf.train.Checkpoint``'s
-object graph, so a checkpoint of a model object would miss some weights:
-``checkpoint_objects`` saves every Keras layer as a dict of all its weights
-keyed by position and short name (``0003_kernel``; the order is fixed by the
-model's code, while Keras' layer names get numbered suffixes). Writers and
-readers both go through it, so ``restore`` can read a model without its
-optimizer.
+``check_model_dir`` decides whether a training run may use a directory:
+resuming with a different model config is refused, naming every differing
+leaf key; ``write_config`` writes ``config.json`` atomically. The ``run``
+part of the config is never compared.
 """
 import json
 import os
 
-import tensorflow as tf
-
 from data_provider import cli
-
-CONFIG_FILE = "config.json"
-CHECKPOINT_PREFIX = "ckpt"
-MARK = "gen3d-scenes"
+from data_provider.overrides import flatten
+from models.checkpoints import CONFIG_FILE, MARK, ForeignFileError, latest, read_config
 
 
 class ConfigMismatchError(cli.UsageError):
     """The directory holds a checkpoint of another model configuration."""
 
 
-class ForeignFileError(cli.UsageError):
-    """A file or directory the tool did not create would be overwritten."""
-
-
-class CheckpointError(cli.UsageError):
-    """No checkpoint where one was expected, or one of another model."""
-
-
-def checkpoint_objects(items):
-    """What to give ``tf.train.Checkpoint`` for ``items`` (name -> trackable)."""
-    import keras
-
-    objects = {}
-    for name, item in items.items():
-        if isinstance(item, keras.layers.Layer):
-            objects[name] = {f"{i:04d}_{v.name}": v for i, v in enumerate(item.weights)}
-        else:
-            objects[name] = item
-    return objects
-
-
-def latest(model_dir):
-    """Path of the latest checkpoint in ``model_dir`` or None."""
-    return tf.train.latest_checkpoint(model_dir) if os.path.isdir(model_dir) else None
-
-
-def _flatten(data, prefix=""):
-    """{"NET": {"DIM": 1}} -> {"NET.DIM": 1}."""
-    flat = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 def differences(saved, requested):
     """Lines ``KEY: checkpoint has A, requested B`` for every differing leaf key."""
-    saved, requested = _flatten(json.loads(json.dumps(saved))), \
-        _flatten(json.loads(json.dumps(requested)))
+    saved, requested = flatten(json.loads(json.dumps(saved))), \
+        flatten(json.loads(json.dumps(requested)))
     absent = "<absent>"
     return [f"{k}: checkpoint has {saved.get(k, absent)!r}, requested {requested.get(k, absent)!r}"
             for k in sorted(set(saved) | set(requested))
             if saved.get(k, absent) != requested.get(k, absent)]
-
-
-def read_config(model_dir):
-    """The parsed ``config.json`` of ``model_dir`` if it is ours, else None (absent)."""
-    path = os.path.join(model_dir, CONFIG_FILE)
-    if not os.path.exists(path):
-        return None
-    try:
-        with open(path) as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        data = None
-    if not isinstance(data, dict) or data.get("written_by") != MARK:
-        raise ForeignFileError(f"{path} was not written by this project's training tools; "
-                               "it is left untouched: choose another directory")
-    return data
 
 
 def check_model_dir(model_dir, system_name, model, flag="--model_dir"):
@@ -130,50 +58,3 @@ def write_config(model_dir, system_name, model, run=None):
     data = {"written_by": MARK, "system": system_name, "model": model, "run": run or {}}
     with cli.atomic_write(os.path.join(model_dir, CONFIG_FILE)) as f:
         json.dump(data, f, indent=2, sort_keys=True)
-
-
-def load_saved_config(model_dir, system_name, flag="--model_dir"):
-    """(model, run) parts of the config of a trained ``system_name`` model in ``model_dir``."""
-    if not os.path.isdir(model_dir):
-        raise CheckpointError(f"{flag} {model_dir} does not exist")
-    saved = read_config(model_dir)
-    if saved is None:
-        raise CheckpointError(f"{flag} {model_dir} holds no {CONFIG_FILE}; expected the "
-                              "output folder of a training run")
-    if saved.get("system") != system_name:
-        raise CheckpointError(f"{flag} {model_dir} holds a {saved.get('system')!r} model, "
-                              f"not {system_name!r}")
-    return saved.get("model", {}), saved.get("run", {})
-
-
-def resolve(path, flag="--model_dir"):
-    """A checkpoint path from a model directory (its latest) or a ``ckpt-N`` prefix."""
-    if os.path.isdir(path):
-        found = latest(path)
-        if found is None:
-            raise CheckpointError(f"{flag} {path}: no checkpoint (ckpt-N.index) in it")
-        return found
-    if tf.io.gfile.exists(path + ".index"):
-        return path
-    raise CheckpointError(f"{flag} {path}: no such checkpoint directory or ckpt-N prefix")
-
-
-def restore(path, items, flag="--model_dir"):
-    """Restore ``items`` (e.g. ``{"model": model}``, no optimizer needed) from a
-    checkpoint directory (its latest checkpoint) or a ``ckpt-N`` prefix.
-
-    Returns (step, checkpoint path). Raises ``CheckpointError`` when there is
-    no checkpoint or it does not hold these items with these shapes.
-    """
-    ckpt = resolve(path, flag)
-    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-    checkpoint = tf.train.Checkpoint(step=step, **checkpoint_objects(items))
-    try:
-        status = checkpoint.read(ckpt)
-        status.assert_existing_objects_matched()
-    except (AssertionError, ValueError, tf.errors.InvalidArgumentError) as e:
-        tf.get_logger().setLevel("ERROR")  # no warnings about the abandoned restore at exit
-        raise CheckpointError(f"{ckpt} does not hold a model of this configuration "
-                              f"({cli.one_line(e)[:200]})") from None
-    status.expect_partial()
-    return int(step.numpy()), ckpt

@@ -27,8 +27,9 @@ import numpy as np
 import keras
 import tensorflow as tf
 
-from models.gen import GENModel, config, objective
-from training import checkpointing, summaries
+from models import checkpoints
+from models.gen import GENModel, build_model, config, objective
+from training import summaries
 from training.fused_adam import FusedAdam
 from training.system import TrainSystem, present_gradients
 
@@ -46,30 +47,6 @@ class AnnealedLearningRate(keras.optimizers.schedules.LearningRateSchedule):
 
     def get_config(self):
         return {"alpha": self.alpha, "beta": self.beta, "tau": self.tau}
-
-
-def build_model(cfg, optimized=True, mixed_precision="none", winograd=True):
-    """A ``GENModel`` of the config ``cfg`` (every variable is created by the constructor).
-
-    ``winograd=False`` keeps the fused path's convolutions direct (about half
-    the memory at the original config on CPU, twice the time)."""
-    if mixed_precision not in ("none", "bf16"):
-        raise ValueError(f"mixed_precision must be 'none' or 'bf16', got {mixed_precision!r}")
-    dtype = "mixed_bfloat16" if mixed_precision == "bf16" else None
-    return GENModel(optimized=optimized, winograd=winograd, dtype=dtype,
-                    **config.model_kwargs(cfg))
-
-
-def restore_model(model_dir, flag="--model_dir"):
-    """(GENModel restored from the latest checkpoint of ``model_dir``, its step)."""
-    saved, _ = checkpointing.load_saved_config(model_dir, GENSystem.name, flag)
-    try:
-        cfg = config.gen_config(saved)
-    except ValueError as e:
-        raise checkpointing.CheckpointError(f"{flag} {model_dir}: {e}") from None
-    model = build_model(cfg)
-    step, _ = checkpointing.restore(model_dir, {"model": model}, flag)
-    return model, step
 
 
 def image_grid(rows, gap=2):
@@ -135,7 +112,7 @@ class GENSystem(TrainSystem):
         self.size_loss = tf.Variable(tf.zeros([len(self.train_dims)]), name="size_loss", **sums)
         self.size_count = tf.Variable(tf.zeros([len(self.train_dims)]), name="size_count", **sums)
         if self.saved_model:
-            step, path = checkpointing.restore(self.saved_model, {"model": self.model},
+            step, path = checkpoints.restore(self.saved_model, {"model": self.model},
                                                "--saved_model")
             self.log(f"model initialised from {path} (step {step} of that run)")
         self.log(f"trainable parameters: {self.num_trainable_parameters()}")

@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from models.draw.objective import elbo_terms
-from models.gqn import GQNModel, model_config, objective
+from models.gqn import build_model, model_config, objective
 from training import summaries
 from training.fused_adam import FusedAdam
 from training.system import TrainSystem, present_gradients
@@ -55,26 +55,6 @@ def canvas_strip(canvases):
             parts.append(bar)
         parts.append(canvases[i])
     return tf.concat(parts, axis=2)
-
-
-def dummy_batch(cfg, batch=1):
-    """A zero (query, target) batch of the config's shapes (builds the variables)."""
-    from data_provider.gqn_tfr_provider import Context, Query
-    frames = tf.zeros([batch, cfg.CONTEXT_SIZE, cfg.IMG_HEIGHT, cfg.IMG_WIDTH, cfg.IMG_CHANNELS])
-    cameras = tf.zeros([batch, cfg.CONTEXT_SIZE, cfg.POSE_CHANNELS])
-    query = Query(context=Context(frames=frames, cameras=cameras),
-                  query_camera=tf.zeros([batch, cfg.POSE_CHANNELS]))
-    return query, tf.zeros([batch, cfg.IMG_HEIGHT, cfg.IMG_WIDTH, cfg.IMG_CHANNELS])
-
-
-def build_model(cfg, optimized=True, mixed_precision="none"):
-    """A ``GQNModel`` of ``cfg`` with its variables created."""
-    if mixed_precision not in ("none", "bf16"):
-        raise ValueError(f"mixed_precision must be 'none' or 'bf16', got {mixed_precision!r}")
-    dtype = "mixed_bfloat16" if mixed_precision == "bf16" else None
-    model = GQNModel(cfg, optimized=optimized, dtype=dtype)
-    model(dummy_batch(cfg), training=True)
-    return model
 
 
 class GQNSystem(TrainSystem):

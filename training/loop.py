@@ -39,6 +39,7 @@ import tensorflow as tf
 
 from data_provider import cli
 from data_provider.progress import progress_line
+from models import checkpoints
 from training import checkpointing, summaries
 from training.distribution import STOP_BUDGET, STOP_SIGNAL, StepRunner, is_chief, make_strategy
 
@@ -187,12 +188,12 @@ class _Run:
             self.epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
             self.checkpoint = tf.train.Checkpoint(
                 step=self.step_var, epoch=self.epoch_var,
-                **checkpointing.checkpoint_objects(system.checkpoint_items()))
+                **checkpoints.checkpoint_objects(system.checkpoint_items()))
         self.write_dir = model_dir if self.chief else tempfile.mkdtemp(prefix="worker_ckpt_")
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, self.write_dir, max_to_keep=max_to_keep,
-            checkpoint_name=checkpointing.CHECKPOINT_PREFIX)
-        self.saved_path = checkpointing.latest(model_dir)
+            checkpoint_name=checkpoints.CHECKPOINT_PREFIX)
+        self.saved_path = checkpoints.latest(model_dir)
         if self.saved_path:
             self.checkpoint.restore(self.saved_path).expect_partial()
             log(f"resumed from {self.saved_path} at step {self.step}")

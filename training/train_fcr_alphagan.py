@@ -124,9 +124,9 @@ def log_parameter_counts(nets, log=print):
 def prepare_resume(checkpoint_dir, middle_start, ini_epoch):
     """Refuse to overwrite without --middle_start; point the state at ckpt-<ini_epoch>."""
     import tensorflow as tf
-    from training import checkpointing
+    from models import checkpoints
 
-    latest = checkpointing.latest(checkpoint_dir)
+    latest = checkpoints.latest(checkpoint_dir)
     if not middle_start:
         if latest:
             raise cli.UsageError(f"--checkpoint_dir {checkpoint_dir} already holds checkpoints "
@@ -136,7 +136,7 @@ def prepare_resume(checkpoint_dir, middle_start, ini_epoch):
     if latest is None:
         raise cli.UsageError(f"--middle_start: no checkpoint in --checkpoint_dir {checkpoint_dir}")
     if ini_epoch:
-        wanted = os.path.join(checkpoint_dir, f"{checkpointing.CHECKPOINT_PREFIX}-{ini_epoch}")
+        wanted = os.path.join(checkpoint_dir, f"{checkpoints.CHECKPOINT_PREFIX}-{ini_epoch}")
         if not tf.io.gfile.exists(wanted + ".index"):
             raise cli.UsageError(f"--ini_epoch {ini_epoch}: {wanted}.index does not exist")
         if os.path.basename(wanted) != os.path.basename(latest):

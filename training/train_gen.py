@@ -34,13 +34,12 @@ the optimizer and the schedules' step.
 Exit codes: 0 done or interrupted (SIGINT / SIGTERM save a checkpoint first),
 1 training diverged, 2 bad flags, data, or a run folder of another model.
 """
-import ast
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from data_provider import cli  # noqa: E402
+from data_provider import cli, overrides  # noqa: E402
 
 PROG = "train_gen.py"
 DATA_HELP = "download mazes shards with data_provider/download_gqn.py --dataset mazes"
@@ -94,14 +93,8 @@ def config_from_args(args):
     from models.gen.config import GEN_DEFAULT_CONFIG, gen_config
 
     params = {"num_steps": args.layers, "baseline": args.baseline}
-    for key, text in cli.set_pairs(args.set):
-        if key not in GEN_DEFAULT_CONFIG:
-            raise cli.UsageError(f"--set {key}: unknown GEN config key; expected one of "
-                                 f"{', '.join(GEN_DEFAULT_CONFIG)}")
-        try:
-            params[key] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            params[key] = text
+    params.update(overrides.parse(cli.set_pairs(args.set), GEN_DEFAULT_CONFIG,
+                                  what="GEN config"))
     try:
         return gen_config(params)
     except ValueError as e:
@@ -109,7 +102,8 @@ def config_from_args(args):
 
 
 def check_args(args):
-    """Check flags and data before anything is built; returns (train dims, test dims)."""
+    """Check the flags, the config overrides and the data, in that order, before anything
+    is built; returns (config, train dims, test dims)."""
     from data_provider import gen_hotels
     from data_provider.gqn_tfr_provider import find_shard_files
 
@@ -132,6 +126,7 @@ def check_args(args):
                 f"--min_{split}_structure_dim {lo} / --max_{split}_structure_dim {hi}: "
                 "expected 1 <= min <= max <= 5 (hotels of up to 5x5 mazes fit the 10-wide plane)")
         dims[split] = tuple(range(lo, hi + 1))
+    cfg = config_from_args(args)
     gqn_name = gen_hotels.hotel_data(args.dataset).dataset
     for split in ("train", "test"):
         try:
@@ -139,9 +134,9 @@ def check_args(args):
         except FileNotFoundError as e:
             raise cli.UsageError(f"--data_dir: {e}; {DATA_HELP}") from None
     if args.saved_model:
-        from training import checkpointing
-        checkpointing.resolve(args.saved_model, "--saved_model")
-    return dims["train"], dims["test"]
+        from models import checkpoints
+        checkpoints.resolve(args.saved_model, "--saved_model")
+    return cfg, dims["train"], dims["test"]
 
 
 def train_dataset_fn(args, dims):
@@ -178,8 +173,7 @@ def test_dataset_fns(args, dims):
 def run(args, log=print):
     """Train as the flags say; returns the ``loop.train`` result (None for --max_steps 0)."""
     tf = cli.quiet_tensorflow(args.verbose)
-    train_dims, test_dims = check_args(args)
-    cfg = config_from_args(args)
+    cfg, train_dims, test_dims = check_args(args)
     model_dir = os.path.join(args.root_log_dir, args.log_dir)
     from training.distribution import make_strategy
     strategy = make_strategy()

@@ -24,7 +24,7 @@ the training steps), ``--seed``, ``--mixed_precision {none,bf16}``, ``--xla``,
 ``--samples_per_scene``, ``--skip_corrupt`` (skip and count damaged records
 instead of stopping), ``--original_prior_timing`` (tf-gqn's off-by-one prior
 in the KL), ``--set KEY VALUE [KEY VALUE ...]`` (any ``GQNConfig`` key, value
-parsed with ``ast.literal_eval``, repeatable), ``--verbose``. ``--img_size``
+typed by its default, ``data_provider/overrides.py``, repeatable), ``--verbose``. ``--img_size``
 also sets ``ENC_HEIGHT`` / ``ENC_WIDTH`` to a quarter of it (the canvas is
 upsampled 4x); ``--set`` is applied last. ``--memcap`` below 1 turns on GPU
 memory growth (TensorFlow 2 has no per-process fraction).
@@ -34,14 +34,13 @@ Exit codes: 0 done or interrupted (SIGINT / SIGTERM save a checkpoint first),
 data (a damaged record is reported in one line naming the file) or a
 ``--model_dir`` holding another model or files this tool did not write.
 """
-import ast
 import os
 import sys
 
 # Running as a script puts training/ first on the path; the project root is needed.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from data_provider import cli  # noqa: E402
+from data_provider import cli, overrides  # noqa: E402
 
 PROG = "train_gqn_draw.py"
 DATA_HELP = ("download shards with data_provider/download_gqn.py or render a stand-in with "
@@ -105,14 +104,8 @@ def config_from_args(args):
         "ADAM_LR_ALPHA": args.adam_lr_alpha, "ADAM_LR_BETA": args.adam_lr_beta,
         "ORIGINAL_PRIOR_TIMING": args.original_prior_timing,
     }
-    for key, text in cli.set_pairs(args.set):
-        if key not in GQN_DEFAULT_PARAM_DICT:
-            raise cli.UsageError(f"--set {key}: unknown GQNConfig key; expected one of "
-                                 f"{', '.join(GQN_DEFAULT_PARAM_DICT)}")
-        try:
-            params[key] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            params[key] = text
+    params.update(overrides.parse(cli.set_pairs(args.set), GQN_DEFAULT_PARAM_DICT,
+                                  what="GQNConfig"))
     try:
         return create_gqn_config(params)
     except ValueError as e:
@@ -120,9 +113,11 @@ def config_from_args(args):
 
 
 def check_args(args):
-    """Check the flags and the data folder before any model is built.
+    """Check the flags, the config overrides and the data folder, in that order, before
+    any model is built.
 
-    Returns the train and test shard lists (test may be empty: no evaluation).
+    Returns the config and the train and test shard lists (test may be empty: no
+    evaluation).
     """
     from data_provider import gqn_datasets
     from data_provider.gqn_tfr_provider import find_shard_files
@@ -146,6 +141,7 @@ def check_args(args):
                              f"scene of {args.dataset}, got {args.context_size}")
     if not 0.0 < args.memcap <= 1.0:
         raise cli.UsageError(f"--memcap must be in (0, 1], got {args.memcap}")
+    cfg = config_from_args(args)
     try:
         train_files = find_shard_files(args.data_dir, args.dataset, "train")
     except FileNotFoundError as e:
@@ -154,7 +150,7 @@ def check_args(args):
         test_files = find_shard_files(args.data_dir, args.dataset, "test")
     except FileNotFoundError:
         test_files = []
-    return train_files, test_files
+    return cfg, train_files, test_files
 
 
 def command_line(args):
@@ -181,8 +177,7 @@ def command_line(args):
 def run(args, log=print):
     """Train as the flags say; returns the ``loop.train`` result (or None for --max_steps 0)."""
     tf = cli.quiet_tensorflow(args.verbose)
-    train_files, test_files = check_args(args)
-    cfg = config_from_args(args)
+    cfg, train_files, test_files = check_args(args)
     log(f"{args.dataset}: {len(train_files)} train and {len(test_files)} test files in "
         f"{args.data_dir}")
     if args.memcap < 1.0:

@@ -5,8 +5,9 @@ Kept from the original ``config.py``: every key and default value (``CONST.N_VOX
 ``RECORD_VOX_NUM`` 10, ``SWITCHING_ITE`` 75001, ``NET.*``, ``DIR.*``, ``TRAIN.*``,
 learning rates, ``LEARNING_RATE_V`` [0.0001, 1000, 0.0001] = [rate before, switch
 iteration, rate after], Adam beta1 0.5, ``LAMDA_RECONS`` 1, ``LAMDA_GAMMA`` 0.97) and the
-``cfg_from_file`` / ``cfg_from_list`` semantics (dotted keys, values parsed with
-``ast.literal_eval``, a value must keep the type of the default).
+``cfg_from_file`` / ``cfg_from_list`` semantics (dotted keys, values read as Python
+literals, a value must keep the type of the default; ``--set`` goes through the
+project's one parser, ``data_provider/overrides.py``).
 
 Differences: there is no mutable global; ``default_config()`` returns a fresh copy and
 the two merge functions take the config to change. An ``int`` is accepted for a
@@ -20,12 +21,11 @@ and their losses, compared when training resumes) and ``run_config(cfg)`` (every
 other key: paths, epochs, learning rates, intervals); ``from_saved`` rebuilds a
 config from them.
 """
-import ast
 import copy
 
 from easydict import EasyDict
 
-
+from data_provider import overrides
 from data_provider.cli import UsageError
 
 
@@ -85,36 +85,25 @@ cfg = default_config()  # a read-only convenience copy; never mutated by this pa
 _REAL_VALUED = {"LAMDA_RECONS"}  # integer default in the original, but a real-valued weight
 
 
+def _types():
+    """The defaults that type ``--set`` values (``data_provider/overrides.py``), flat."""
+    flat = overrides.flatten(to_plain(default_config()))
+    for key in _REAL_VALUED:
+        flat[key] = float(flat[key])
+    return flat
+
+
 def _coerce(key, value, default, source):
     """Return ``value`` converted to the type of ``default`` or raise ConfigError."""
-    if isinstance(default, bool):
-        if isinstance(value, bool):
-            return value
-    elif isinstance(default, float):
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif isinstance(default, int):
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if key in _REAL_VALUED and isinstance(value, float):
-            return value
-    elif isinstance(default, str):
-        if isinstance(value, str):
-            return value
-    elif isinstance(default, (list, tuple)):
-        if isinstance(value, (list, tuple)):
-            value = list(value)
-            if default and value and all(isinstance(v, list) for v in default):
-                return [_coerce(key, v, default[0], source) for v in value]
-            kinds = {type(v) for v in default}
-            if kinds <= {int} and not all(isinstance(v, int) and not isinstance(v, bool)
-                                          for v in value):
-                raise ConfigError(f"{source}: key {key} expects a list of integers, got {value!r}")
-            return value
-    elif isinstance(default, dict):
+    if isinstance(default, dict):
         raise ConfigError(f"{source}: key {key} is a section; set its sub-keys instead")
-    raise ConfigError(f"{source}: key {key} expects a value of type {type(default).__name__} "
-                      f"like {default!r}, got {value!r} ({type(value).__name__})")
+    if key in _REAL_VALUED and isinstance(default, int):
+        default = float(default)
+    try:
+        return overrides.coerce(value, default)
+    except TypeError:
+        raise ConfigError(f"{source}: key {key} expects {overrides.describe(default)} "
+                          f"like {default!r}, got {value!r}") from None
 
 
 def _lookup(cfg, key, source):
@@ -130,30 +119,25 @@ def _lookup(cfg, key, source):
     return node, parts[-1]
 
 
-def _parse(text):
-    if not isinstance(text, str):
-        return text
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text  # a plain string, as the original
-
-
 def cfg_from_list(cfg, cfg_list, source="--set"):
-    """Set keys in place from ``[KEY, VALUE, KEY, VALUE, ...]``; values parsed as Python literals.
+    """Set keys in place from ``[KEY, VALUE, KEY, VALUE, ...]``, read and type-checked by
+    the project's one ``--set`` parser (``data_provider.overrides.parse``).
 
-    Raises ConfigError naming the key for an odd list, an unknown key or a value whose
-    type differs from the default's. Returns ``cfg``.
+    Raises ConfigError naming the key for an odd list, an unknown key (with the
+    closest known ones) or a value whose type differs from the default's; nothing
+    is applied then. Returns ``cfg``.
     """
     cfg_list = list(cfg_list)
     if len(cfg_list) % 2:
         raise ConfigError(f"{source}: expected KEY VALUE pairs, got an odd number of items "
                           f"(last key {cfg_list[-1]!r} has no value)")
-    updates = []
-    for key, text in zip(cfg_list[0::2], cfg_list[1::2]):
+    try:
+        values = overrides.parse(zip(cfg_list[0::2], cfg_list[1::2]), _types(),
+                                 what="FCR-alphaGAN config", flag=source)
+    except overrides.OverrideError as e:
+        raise ConfigError(str(e)) from None
+    for key, value in values.items():
         node, leaf = _lookup(cfg, key, source)
-        updates.append((node, leaf, _coerce(key, _parse(text), node[leaf], source)))
-    for node, leaf, value in updates:
         node[leaf] = value
     return cfg
 
