@@ -1,6 +1,7 @@
 """README.md and docs/*.md: the README stays a short manual and every link in them resolves.
 
-No TensorFlow: these tests read Markdown files only.
+No TensorFlow: these tests read Markdown files only (``--noconftest`` skips the suite's
+TensorFlow import: ``pytest tests/test_docs.py --noconftest`` takes about a second).
 
 - README.md has at most 400 lines.
 - Every relative link and image in README.md and docs/*.md names an existing file or
