@@ -1,0 +1,90 @@
+"""One writer per folder: a second one is refused naming the holder; a dead holder's lock is taken over."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from data_provider import folder_lock
+
+HOLD = textwrap.dedent("""
+    import sys, time
+    from data_provider import folder_lock
+    lock = folder_lock.acquire(sys.argv[1], "--out", "holder.py")
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+""")
+
+
+def _holder(folder, seconds):
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(folder), str(seconds)],
+                            stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_second_writer_is_refused_naming_the_holder(tmp_path):
+    proc = _holder(tmp_path / "run", 30)
+    try:
+        with pytest.raises(folder_lock.FolderBusyError) as e:
+            folder_lock.acquire(str(tmp_path / "run"), "--out", "me.py")
+        message = str(e.value)
+        assert f"process {proc.pid}" in message and "holder.py" in message and "started" in message
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_lock_of_a_killed_process_is_taken_over_with_a_note(tmp_path):
+    proc = _holder(tmp_path / "run", 30)
+    proc.kill()  # kill -9: the lock file stays, the kernel lock goes
+    proc.wait()
+    assert os.path.exists(tmp_path / "run" / folder_lock.LOCK_FILE)
+    notes = []
+    lock = folder_lock.acquire(str(tmp_path / "run"), "--out", "me.py", log=notes.append)
+    assert len(notes) == 1 and f"process {proc.pid}" in notes[0] and "no longer runs" in notes[0]
+    with open(tmp_path / "run" / folder_lock.LOCK_FILE) as f:
+        assert json.load(f)["pid"] == os.getpid()
+    lock.release()
+    assert not os.path.exists(tmp_path / "run" / folder_lock.LOCK_FILE)
+
+
+def test_hold_releases_the_folder_for_the_next_writer(tmp_path):
+    with folder_lock.hold(str(tmp_path), "--out", "first.py"):
+        pass
+    notes = []
+    with folder_lock.hold(str(tmp_path), "--out", "second.py", log=notes.append) as lock:
+        assert lock.previous is None and notes == []
+
+
+def test_snapshot_restores_a_folder_a_failed_run_wrote_to(tmp_path):
+    from training import run_folder
+
+    (tmp_path / "config.json").write_text('{"a": 1}')
+    (tmp_path / "keep.txt").write_text("x")
+    snap = run_folder.Snapshot(str(tmp_path))
+    (tmp_path / "config.json").write_text('{"a": 2}')
+    (tmp_path / "events").mkdir()
+    (tmp_path / "events" / "out.tfevents").write_text("e")
+    (tmp_path / "sample_z.npy").write_text("z")
+    snap.restore()
+    assert sorted(os.listdir(tmp_path)) == ["config.json", "keep.txt"]
+    assert (tmp_path / "config.json").read_text() == '{"a": 1}'
+
+    fresh = tmp_path / "new"
+    snap = run_folder.Snapshot(str(fresh))
+    fresh.mkdir()
+    (fresh / "config.json").write_text("{}")
+    snap.restore()
+    assert not fresh.exists()
+
+
+def test_trim_history_drops_entries_after_the_resumed_step(tmp_path):
+    from training import run_folder
+
+    (tmp_path / "eval.json").write_text(json.dumps([{"step": s} for s in (20, 40, 60)]))
+    assert run_folder.trim_history(str(tmp_path), 40) == 1
+    assert [e["step"] for e in json.loads((tmp_path / "eval.json").read_text())] == [20, 40]
