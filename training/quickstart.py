@@ -114,7 +114,7 @@ def run(argv=None, log=print):
     train_argv = (["--data_dir", data_root, "--dataset", DATASET, "--model_dir", model_dir,
                    "--max_seconds", str(args.minutes * 60.0)] + DEMO_TRAIN_FLAGS + extra)
     train_args = train_gqn_draw.build_parser(prog=PROG).parse_args(train_argv)
-    train_gqn_draw.config_from_args(train_args)  # a bad --set is named before any rendering
+    train_gqn_draw.check_flags(train_args)  # a bad flag or --set is named before any rendering
     data_dir = prepare_data(args, log)
     log(f"[demo] training for {args.minutes:g} minutes into {model_dir}")
     result = train_gqn_draw.run(train_args, log=log)

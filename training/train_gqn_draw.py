@@ -112,15 +112,9 @@ def config_from_args(args):
         raise cli.UsageError(str(e)) from None
 
 
-def check_args(args):
-    """Check the flags, the config overrides and the data folder, in that order, before
-    any model is built.
-
-    Returns the config and the train and test shard lists (test may be empty: no
-    evaluation).
-    """
+def check_flags(args):
+    """Check the flags and the config overrides (no file is read); returns the config."""
     from data_provider import gqn_datasets
-    from data_provider.gqn_tfr_provider import find_shard_files
 
     try:
         info = gqn_datasets.dataset_info(args.dataset)
@@ -141,7 +135,19 @@ def check_args(args):
                              f"scene of {args.dataset}, got {args.context_size}")
     if not 0.0 < args.memcap <= 1.0:
         raise cli.UsageError(f"--memcap must be in (0, 1], got {args.memcap}")
-    cfg = config_from_args(args)
+    return config_from_args(args)
+
+
+def check_args(args):
+    """Check the flags, the config overrides and the data folder, in that order, before
+    any model is built.
+
+    Returns the config and the train and test shard lists (test may be empty: no
+    evaluation).
+    """
+    from data_provider.gqn_tfr_provider import find_shard_files
+
+    cfg = check_flags(args)
     try:
         train_files = find_shard_files(args.data_dir, args.dataset, "train")
     except FileNotFoundError as e:
