@@ -44,7 +44,7 @@ setup_osmesa() {
 
 cmd=${1:-demo}
 [ $# -gt 0 ] && shift
-export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
+
 case "$cmd" in
   setup)
     setup_python; setup_osmesa ;;

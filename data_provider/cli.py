@@ -7,10 +7,11 @@
 * **Exit codes.** ``run_main`` calls a command's ``run(args)`` and maps
   errors to one line on stderr: 0 done, 1 failed (e.g. training diverged),
   2 usage or bad input (``UsageError`` and the project's input errors),
-  130 stopped with Ctrl-C.
+  130 stopped with Ctrl-C (or a trainer's result with status
+  ``interrupted``: it saved a checkpoint first).
 * **Quiet start-up.** ``quiet_tensorflow`` hides TensorFlow's C++ start-up
   chatter (oneDNN notes, ``cuInit`` on machines without a GPU); ``--verbose``
-  or ``TF_CPP_MIN_LOG_LEVEL`` set by the user shows it again.
+  or ``TF_CPP_MIN_LOG_LEVEL=0`` shows it again.
 * **Safe outputs.** ``OutputSet`` writes files under temporary names and
   renames them into place only when the whole set is complete, so a failed
   run leaves the previous set untouched; ``load_npy`` reads an array with a
@@ -92,22 +93,26 @@ def _stderr_to(path):
 def quiet_tensorflow(verbose=False):
     """Import TensorFlow without its start-up chatter; returns the module.
 
-    Unless ``verbose`` or the user set ``TF_CPP_MIN_LOG_LEVEL`` themselves,
-    TensorFlow's C++ log level is set to errors-only-silenced (3) and the
-    lines it prints while importing (before its logging is configured) are
-    discarded; if the import fails they are printed. Python warnings and
-    errors are not affected.
+    Unless ``verbose`` or the user set ``TF_CPP_MIN_LOG_LEVEL=0``,
+    TensorFlow's C++ log level is the user's (3, errors silenced, when unset)
+    and the lines it prints while importing (before its logging is
+    configured: absl's notice, oneDNN, ``cuInit`` on machines without a GPU)
+    are discarded whatever the level; if the import fails they are printed.
+    Python warnings and errors are not affected.
     """
-    if "tensorflow" in sys.modules or verbose or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+    level = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "").strip()
+    if "tensorflow" in sys.modules or verbose or level == "0":
         import tensorflow as tf
         return tf
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    if not level:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     import tempfile
     fd, captured = tempfile.mkstemp(prefix="tf_import_", suffix=".log")
     os.close(fd)
     try:
         with _stderr_to(captured):
             import tensorflow as tf
+            tf.config.list_physical_devices()  # device discovery logs too (cuInit without a GPU)
     except BaseException:
         with open(captured) as f:
             sys.stderr.write(f.read())
@@ -119,6 +124,7 @@ def quiet_tensorflow(verbose=False):
 
 
 _TF_NOISE = (
+    re.compile(r"\s*\[Condition [^]]*\].*$"),  # tf.debugging.assert_*'s operands after the message
     re.compile(r"\{\{function_node [^}]*\}\}\s*"),
     re.compile(r"\s*\[\[\{\{node [^]]*\]\]"),
     re.compile(r"\s*\[\[[^]]*\]\]"),
@@ -132,11 +138,19 @@ def one_line(error, limit=500):
 
     Drops ``{{function_node ...}}`` prefixes, ``[[{{node ...}}]]`` and
     ``[Op:...]`` suffixes and ``assertion failed:``, and unwraps the
-    ``[message]`` brackets of ``tf.debugging`` assertions. A line longer than
+    ``[message]`` brackets of ``tf.debugging`` assertions (their operands
+    dropped). An error raised inside a ``tf.function`` ("Graph execution
+    error:") gives its cause, found after the traceback TensorFlow puts first. A line longer than
     ``limit`` keeps its beginning and its end, joined by `` ... ``.
     """
     text = (getattr(error, "message", None) or str(error)).strip()
-    text = text.splitlines()[0] if text else type(error).__name__
+    lines = text.splitlines()
+    if lines and lines[0].startswith("Graph execution error"):
+        # inside a tf.function: the cause follows the traceback of the node that raised it
+        causes = [line for line in lines[1:] if line.strip() and not line[0].isspace()
+                  and not line.startswith("Detected at node")]
+        lines = causes or lines
+    text = lines[0] if lines else type(error).__name__
     for pattern in _TF_NOISE:
         text = pattern.sub("", text)
     text = text.strip()
@@ -164,7 +178,7 @@ def run_main(prog, run, args, *, input_error_types=(), failure_types=(), tensorf
     """
     usage = INPUT_ERRORS + tuple(input_error_types)
     try:
-        run(args)
+        result = run(args)
     except KeyboardInterrupt:
         print(f"{prog}: stopped", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -179,6 +193,8 @@ def run_main(prog, run, args, *, input_error_types=(), failure_types=(), tensorf
             print(f"{prog}: data error: {one_line(e)}", file=sys.stderr)
             return EXIT_USAGE
         raise
+    if isinstance(result, dict) and result.get("status") == "interrupted":
+        return EXIT_INTERRUPTED  # a trainer stopped by SIGINT / SIGTERM after saving
     return EXIT_OK
 
 

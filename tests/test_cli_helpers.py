@@ -142,6 +142,7 @@ def test_progress_format():
     assert len(lines) == 2 and lines[-1].startswith("[render] 3/3 scenes")
 
 
+@pytest.mark.slow
 def test_quiet_tensorflow_start_up(tmp_path):
     """No C++ start-up lines by default; --verbose (or the user's own level) shows them."""
     import subprocess
@@ -157,3 +158,28 @@ def test_quiet_tensorflow_start_up(tmp_path):
     loud = subprocess.run([sys.executable, "-c", code, "-v"], capture_output=True, text=True,
                           env=env, cwd=root, timeout=120)
     assert loud.returncode == 0 and "I0000" in loud.stderr
+    for level, expect_lines in (("3", False), ("2", False), ("0", True)):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env=dict(env, TF_CPP_MIN_LOG_LEVEL=level), cwd=root, timeout=120)
+        assert done.returncode == 0 and done.stdout.strip() == "3.0"
+        assert bool(done.stderr.strip()) == expect_lines, (level, done.stderr)
+
+
+def test_one_line_gives_the_cause_of_an_error_inside_a_tf_function():
+    import tensorflow as tf
+
+    @tf.function
+    def locate(x):
+        tf.debugging.assert_less(x, 3.0, message="pose (5.0, 1.0) lies outside the graph")
+        return x * 2
+
+    with pytest.raises(tf.errors.InvalidArgumentError) as e:
+        locate(tf.constant(5.0))
+    assert str(e.value).startswith("Graph execution error")
+    assert cli.one_line(e.value) == "pose (5.0, 1.0) lies outside the graph"
+
+
+def test_interrupted_result_exits_130(capsys):
+    assert cli.run_main("t", lambda a: {"status": "interrupted"}, None) == cli.EXIT_INTERRUPTED
+    assert cli.run_main("t", lambda a: {"status": "completed"}, None) == cli.EXIT_OK
+    assert cli.run_main("t", lambda a: None, None) == cli.EXIT_OK
