@@ -5,10 +5,14 @@
   config override flag ``--set K V [K V ...]``, repeatable; ``set_pairs``
   turns it into ``(key, text)`` pairs and rejects an odd count.
 * **Exit codes.** ``run_main`` calls a command's ``run(args)`` and maps
-  errors to one line on stderr: 0 done, 1 failed (e.g. training diverged),
-  2 usage or bad input (``UsageError`` and the project's input errors),
-  130 stopped with Ctrl-C (or a trainer's result with status
-  ``interrupted``: it saved a checkpoint first).
+  errors to one line on stderr: 0 done, 1 failed (e.g. training diverged,
+  or an operating-system error such as a full disk or a read-only file
+  system while writing, named with its path and cause), 2 usage or bad
+  input (``UsageError`` and the project's input errors), 130 stopped with
+  Ctrl-C (or a trainer's result with status ``interrupted``: it saved a
+  checkpoint first). Tools find an unwritable output folder before they
+  start (``folder_lock.acquire`` writes there first) and report it with
+  exit 2.
 * **Quiet start-up.** ``quiet_tensorflow`` hides TensorFlow's C++ start-up
   chatter (oneDNN notes, ``cuInit`` on machines without a GPU); ``--verbose``
   or ``TF_CPP_MIN_LOG_LEVEL=0`` shows it again.
@@ -143,7 +147,7 @@ def one_line(error, limit=500):
     error:") gives its cause, found after the traceback TensorFlow puts first. A line longer than
     ``limit`` keeps its beginning and its end, joined by `` ... ``.
     """
-    text = (getattr(error, "message", None) or str(error)).strip()
+    text = (getattr(error, "message", None) or os_error_text(error) or str(error)).strip()
     lines = text.splitlines()
     if lines and lines[0].startswith("Graph execution error"):
         # inside a tf.function: the cause follows the traceback of the node that raised it
@@ -164,6 +168,24 @@ def one_line(error, limit=500):
     return text or type(error).__name__
 
 
+def os_error_text(error):
+    """``path: cause`` of an operating-system error (``None`` for other errors).
+
+    ``/out/a.npy: No space left on device`` rather than ``[Errno 28] No space
+    left on device: '/out/a.npy'``; a rename names both paths; an error
+    without a path (a write to an open file) gives the cause alone. An
+    ``OSError`` raised with a message of its own keeps it.
+    """
+    if not isinstance(error, OSError) or not error.strerror:
+        return None
+    if error.filename is None:
+        return error.strerror
+    names = f"{error.filename}"
+    if error.filename2 is not None:
+        names += f" -> {error.filename2}"
+    return f"{names}: {error.strerror}"
+
+
 INPUT_ERRORS = (UsageError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
                 PermissionError, FileExistsError)
 
@@ -172,7 +194,8 @@ def run_main(prog, run, args, *, input_error_types=(), failure_types=(), tensorf
     """Run ``run(args)`` and return the exit code, errors as one line on stderr.
 
     ``input_error_types``: extra exception types meaning bad input (exit 2);
-    ``failure_types``: types meaning the job failed (exit 1); with
+    ``failure_types``: types meaning the job failed (exit 1), as does any
+    other ``OSError`` (reported as ``path: cause``); with
     ``tensorflow=True`` TensorFlow's data errors (a damaged record, a failed
     assertion in the input pipeline) are reported as ``data error`` (exit 2).
     """
@@ -187,6 +210,9 @@ def run_main(prog, run, args, *, input_error_types=(), failure_types=(), tensorf
         return EXIT_USAGE
     except (CommandFailed, *failure_types) as e:
         print(f"{prog}: {one_line(e)}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as e:  # a full disk, a read-only file system... while the command ran
+        print(f"{prog}: error: {one_line(e)}", file=sys.stderr)
         return EXIT_FAILED
     except Exception as e:
         if tensorflow and isinstance(e, _tensorflow_data_errors()):
@@ -238,6 +264,18 @@ def load_npy(path, what="file", mmap_mode=None):
         raise UsageError(f"{what} {path} is damaged or truncated ({e})") from None
 
 
+@contextlib.contextmanager
+def _naming(final, temporary):
+    """An ``OSError`` while writing ``temporary`` (or an open file, which has no path)
+    is raised again naming ``final``, the file the user asked for."""
+    try:
+        yield
+    except OSError as e:
+        if not e.errno or e.filename not in (None, temporary):
+            raise
+        raise OSError(e.errno, e.strerror, final) from None
+
+
 class OutputSet:
     """Files written together: all of them appear, or none changes.
 
@@ -264,14 +302,16 @@ class OutputSet:
     def save_npy(self, name, array):
         """Write ``array`` as ``name`` (a ``.npy`` file); returns the final path."""
         import numpy as np
-        with open(self.path(name), "wb") as f:
+        final, temporary = os.path.join(self.directory, name), self.path(name)
+        with _naming(final, temporary), open(temporary, "wb") as f:
             np.save(f, array)
-        return os.path.join(self.directory, name)
+        return final
 
     def write_text(self, name, text):
-        with open(self.path(name), "w") as f:
+        final, temporary = os.path.join(self.directory, name), self.path(name)
+        with _naming(final, temporary), open(temporary, "w") as f:
             f.write(text)
-        return os.path.join(self.directory, name)
+        return final
 
     def commit(self):
         for final, temporary in self._pending.items():

@@ -14,6 +14,13 @@ runs is taken over, with a note naming that process. On a network file
 system the lock is the server's; a holder on another host is named, never
 taken over by guessing.
 
+Taking the lock is the first write of a tool to its folder, so it also finds
+a folder that cannot be written (read-only file system, full disk, no
+permission) before anything else happens: ``FolderUnwritableError``, a usage
+error naming the flag, the folder and the cause. The folders it had to create
+are removed again when the holder lets go and they are still empty, so a run
+refused after taking the lock leaves no trace.
+
 The lock file is removed when the holder lets go. A writer that opened the
 file just before it was removed would lock a file that no longer has a name;
 ``hold`` checks that the file it locked is still the one at the path, and
@@ -34,6 +41,39 @@ LOCK_FILE = ".lock"
 
 class FolderBusyError(UsageError):
     """Another process is writing to the folder."""
+
+
+class FolderUnwritableError(UsageError):
+    """The folder cannot be created or written (read-only, full, no permission)."""
+
+
+def _unwritable(folder, flag, error):
+    cause = error.strerror or str(error)
+    where = os.fspath(error.filename) if getattr(error, "filename", None) else None
+    if where and os.path.abspath(where) not in (os.path.abspath(folder),
+                                                 os.path.abspath(os.path.join(folder, LOCK_FILE))):
+        cause = f"{where}: {cause}"
+    return FolderUnwritableError(f"{flag} {folder} cannot be written: {cause}")
+
+
+def _missing_parents(folder):
+    """The folders ``os.makedirs(folder)`` would create, deepest first."""
+    missing, path = [], os.path.abspath(folder)
+    while not os.path.exists(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return missing
+
+
+def _remove_empty(folders):
+    for path in folders:  # deepest first; stops at the first one that is not empty
+        try:
+            os.rmdir(path)
+        except OSError:
+            return
 
 
 def _describe(holder):
@@ -62,9 +102,10 @@ def _same_file(fd, path):
 class FolderLock:
     """The held lock of one folder; ``release()`` lets it go (idempotent)."""
 
-    def __init__(self, folder, fd, previous):
+    def __init__(self, folder, fd, previous, created=()):
         self.folder, self._fd, self.previous = folder, fd, previous
         self.path = os.path.join(folder, LOCK_FILE)
+        self.created = list(created)  # folders made by acquire, deepest first
 
     def release(self):
         if self._fd is None:
@@ -73,18 +114,30 @@ class FolderLock:
             os.remove(self.path)
         os.close(self._fd)  # closing the descriptor releases the flock
         self._fd = None
+        _remove_empty(self.created)
 
 
 def acquire(folder, flag, tool, log=None):
     """Lock ``folder`` (created if missing) for this process; returns a ``FolderLock``.
 
     Raises ``FolderBusyError`` naming the holder when another process holds
-    it. ``log`` receives the note when a dead holder's lock file is taken over.
+    it, ``FolderUnwritableError`` naming the cause when the folder cannot be
+    created or written. ``log`` receives the note when a dead holder's lock
+    file is taken over.
     """
-    os.makedirs(folder, exist_ok=True)
+    created = _missing_parents(folder)
     path = os.path.join(folder, LOCK_FILE)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as e:
+        _remove_empty(created)
+        raise _unwritable(folder, flag, e) from None
     for _ in range(100):
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            _remove_empty(created)
+            raise _unwritable(folder, flag, e) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
@@ -103,10 +156,15 @@ def acquire(folder, flag, tool, log=None):
                 "which no longer runs")
         me = {"tool": tool, "pid": os.getpid(), "host": socket.gethostname(),
               "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
-        os.ftruncate(fd, 0)
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.write(fd, json.dumps(me).encode())
-        return FolderLock(folder, fd, previous)
+        lock = FolderLock(folder, fd, previous, created)
+        try:
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, json.dumps(me).encode())
+        except OSError as e:  # a full disk
+            lock.release()
+            raise _unwritable(folder, flag, e) from None
+        return lock
     raise FolderBusyError(f"{flag} {folder}: could not take its lock (it keeps changing)")
 
 

@@ -1,4 +1,5 @@
 """The shared command-line layer: flag dialect, one-line errors, safe outputs, progress."""
+import errno
 import os
 
 import numpy as np
@@ -183,3 +184,47 @@ def test_interrupted_result_exits_130(capsys):
     assert cli.run_main("t", lambda a: {"status": "interrupted"}, None) == cli.EXIT_INTERRUPTED
     assert cli.run_main("t", lambda a: {"status": "completed"}, None) == cli.EXIT_OK
     assert cli.run_main("t", lambda a: None, None) == cli.EXIT_OK
+
+
+def test_os_errors_name_the_path_and_the_cause():
+    assert cli.os_error_text(OSError(errno.EROFS, os.strerror(errno.EROFS), "/out/a.npy")) == \
+        "/out/a.npy: Read-only file system"
+    assert cli.os_error_text(OSError(errno.EXDEV, os.strerror(errno.EXDEV), "/a", None, "/b")) == \
+        "/a -> /b: Invalid cross-device link"
+    assert cli.os_error_text(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))) == \
+        "No space left on device"
+    assert cli.os_error_text(FileExistsError("x.npy exists; pass --overwrite")) is None
+    assert cli.os_error_text(ValueError("no")) is None
+    assert cli.one_line(FileExistsError("x.npy exists; pass --overwrite")) == \
+        "x.npy exists; pass --overwrite"
+
+
+def test_run_main_os_error_during_the_run_exits_1_in_one_line(capsys):
+    def full_disk(_):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/out/ckpt-3.index")
+
+    def read_only(_):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), "/out/eval.json")
+
+    assert cli.run_main("tool", full_disk, None) == 1
+    assert capsys.readouterr().err == "tool: error: /out/ckpt-3.index: No space left on device\n"
+    assert cli.run_main("tool", read_only, None) == 1
+    assert capsys.readouterr().err == "tool: error: /out/eval.json: Read-only file system\n"
+    assert cli.run_main("tool", lambda a: open("/nonexistent/f"), None) == 2
+    assert capsys.readouterr().err == \
+        "tool: error: /nonexistent/f: No such file or directory\n"
+
+
+def test_output_set_names_the_file_a_full_disk_stopped(tmp_path, monkeypatch):
+    def no_space(f, array):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # as a write to an open file
+
+    (tmp_path / "a.npy").write_bytes(b"old a")
+    monkeypatch.setattr(np, "save", no_space)
+    with pytest.raises(OSError) as e:
+        with cli.OutputSet(str(tmp_path)) as out:
+            out.save_npy("a.npy", np.zeros(3))
+    assert e.value.errno == errno.ENOSPC and e.value.filename == str(tmp_path / "a.npy")
+    assert cli.one_line(e.value) == f"{tmp_path / 'a.npy'}: No space left on device"
+    assert sorted(os.listdir(tmp_path)) == ["a.npy"]
+    assert (tmp_path / "a.npy").read_bytes() == b"old a"

@@ -1,4 +1,5 @@
 """One writer per folder: a second one is refused naming the holder; a dead holder's lock is taken over."""
+import errno
 import json
 import os
 import subprocess
@@ -7,7 +8,9 @@ import textwrap
 
 import pytest
 
-from data_provider import folder_lock
+from data_provider import cli, folder_lock
+
+import mounts  # tests/mounts.py (pytest puts tests/ on the path)
 
 HOLD = textwrap.dedent("""
     import sys, time
@@ -88,3 +91,54 @@ def test_trim_history_drops_entries_after_the_resumed_step(tmp_path):
     (tmp_path / "eval.json").write_text(json.dumps([{"step": s} for s in (20, 40, 60)]))
     assert run_folder.trim_history(str(tmp_path), 40) == 1
     assert [e["step"] for e in json.loads((tmp_path / "eval.json").read_text())] == [20, 40]
+
+
+def test_unwritable_folder_is_a_usage_error_naming_the_cause(tmp_path, monkeypatch):
+    real_open = os.open
+
+    def read_only(path, *args, **kwargs):
+        if os.path.basename(path) == folder_lock.LOCK_FILE:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), path)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", read_only)
+    with pytest.raises(folder_lock.FolderUnwritableError) as e:
+        folder_lock.acquire(str(tmp_path / "new" / "run"), "--out", "me.py")
+    assert str(e.value) == f"--out {tmp_path / 'new' / 'run'} cannot be written: Read-only file system"
+    assert isinstance(e.value, cli.UsageError)
+    assert os.listdir(tmp_path) == []  # the folders it made are gone again
+
+
+def test_full_disk_at_the_lock_is_a_usage_error_and_leaves_nothing(tmp_path, monkeypatch):
+    def no_space(fd, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    (tmp_path / "kept").mkdir()
+    monkeypatch.setattr(os, "write", no_space)
+    with pytest.raises(folder_lock.FolderUnwritableError, match="No space left on device"):
+        folder_lock.acquire(str(tmp_path / "kept" / "run"), "--out", "me.py")
+    assert os.listdir(tmp_path) == ["kept"] and os.listdir(tmp_path / "kept") == []
+
+
+def test_release_removes_only_the_folders_it_made_and_only_when_empty(tmp_path):
+    (tmp_path / "there").mkdir()
+    with folder_lock.hold(str(tmp_path / "there"), "--out", "me.py"):
+        pass
+    assert (tmp_path / "there").is_dir()  # was there before: kept
+    with folder_lock.hold(str(tmp_path / "a" / "b"), "--out", "me.py"):
+        pass
+    assert not (tmp_path / "a").exists()  # made for the run, left empty: removed
+    with folder_lock.hold(str(tmp_path / "c" / "d"), "--out", "me.py"):
+        (tmp_path / "c" / "d" / "out.txt").write_text("result")
+    assert (tmp_path / "c" / "d" / "out.txt").read_text() == "result"
+
+
+def test_read_only_file_system_is_found_before_anything_is_written(tmp_path):
+    code = ("import sys; from data_provider import cli, folder_lock; "
+            "sys.exit(cli.run_main('tool', lambda a: folder_lock.acquire(sys.argv[1], '--out', "
+            "'tool'), None))")
+    done = mounts.run_on_tmpfs([sys.executable, "-c", code, str(tmp_path / "ro" / "run")],
+                               tmp_path / "ro", read_only=True)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (f"tool: error: --out {tmp_path / 'ro' / 'run'} cannot be written: "
+                           "Read-only file system\n")
