@@ -21,10 +21,11 @@ import time
 
 import numpy as np
 
+from data_provider import images
 from visualization import render_process
 from visualization.voxel_render import VoxelRenderer, style_actor
 from visualization.voxel_scene import scene_points
-from visualization.voxviz import render_image, render_voxels, save_png
+from visualization.voxviz import render_image, render_voxels
 
 CUBE_FACES = [[0, 1, 2, 3], [4, 5, 6, 7], [0, 1, 5, 4], [1, 2, 6, 5], [2, 3, 7, 6], [3, 0, 4, 7]]
 
@@ -83,7 +84,7 @@ def time_child(scene, out_png, size, repeats):
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        save_png(render_image(scene, size=size, renderer=renderer), out_png)
+        images.save_png(render_image(scene, size=size, renderer=renderer), out_png)
         times.append(time.perf_counter() - start)
     render_process.shutdown()
     return startup, times[0], min(times)
@@ -96,7 +97,7 @@ def time_per_voxel(scene, out_png, size, subset):
     start = time.perf_counter()
     renderer = VoxelRenderer(size, offscreen=True)
     renderer.set_actors(per_voxel_actors(renderer.vtk, centers, colors), grid)
-    save_png(renderer.image(), out_png)
+    images.save_png(renderer.image(), out_png)
     renderer.close()
     return time.perf_counter() - start, len(centers)
 

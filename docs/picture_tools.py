@@ -19,6 +19,8 @@ CLASS_ROWS = {"all": 12, "ceiling": 1, "floor": 2, "wall": 3}
 def crop(paths):
     from PIL import Image, ImageChops
 
+    from data_provider import images
+
     for path in paths:
         im = Image.open(path).convert("RGB")
         box = ImageChops.difference(im, Image.new("RGB", im.size, "white")).getbbox()
@@ -26,41 +28,39 @@ def crop(paths):
             m = 8
             im = im.crop((max(box[0] - m, 0), max(box[1] - m, 0),
                           min(box[2] + m, im.width), min(box[3] + m, im.height)))
-        im.save(path, optimize=True)
+        images.save_png(im, path, optimize=True)
         print(f"cropped {path} to {im.size}")
 
 
 def enlarge(src, dst, k):
+    import numpy as np
     from PIL import Image, ImageSequence
 
+    from data_provider import images
+
     im = Image.open(src)
-    frames = [f.convert("RGB").resize((im.width * k, im.height * k), Image.NEAREST)
-              for f in ImageSequence.Iterator(im)]
+    frames = [images.enlarge(np.asarray(f.convert("RGB")), k) for f in ImageSequence.Iterator(im)]
     if len(frames) > 1:
-        frames[0].save(dst, save_all=True, append_images=frames[1:], loop=0,
-                       duration=im.info.get("duration", 100), optimize=True)
+        images.write_gif(frames, dst, im.info.get("duration", 100), optimize=True)
     else:
-        frames[0].save(dst, optimize=True)
-    print(f"wrote {dst}: {len(frames)} frame(s) of {frames[0].size}")
+        images.save_png(frames[0], dst, optimize=True)
+    print(f"wrote {dst}: {len(frames)} frame(s) of {tuple(frames[0].shape[1::-1])}")
 
 
 def strip(path, dst, scene, n):
+    import numpy as np
     from PIL import Image
 
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from data_provider import cli
+    from data_provider import cli, images
 
     tf = cli.quiet_tensorflow()
 
     raw = next(iter(tf.data.TFRecordDataset(path).skip(scene).take(1))).numpy()
     jpegs = tf.train.Example.FromString(raw).features.feature["frames"].bytes_list.value
     step = max(1, len(jpegs) // n)
-    views = [Image.open(io.BytesIO(jpegs[i])).convert("RGB") for i in range(0, step * n, step)]
-    w, h = views[0].size
-    out = Image.new("RGB", (n * (2 * w + 4) - 4, 2 * h), "white")
-    for k, v in enumerate(views):
-        out.paste(v.resize((2 * w, 2 * h), Image.NEAREST), (k * (2 * w + 4), 0))
-    out.save(dst, optimize=True)
+    views = [images.enlarge(np.asarray(Image.open(io.BytesIO(jpegs[i])).convert("RGB")), 2)
+             for i in range(0, step * n, step)]
+    images.save_png(images.tile(views, -2, gap=4, fill=255), dst, optimize=True)
     print(f"wrote {dst}: {len(views)} of {len(jpegs)} views of scene {scene}")
 
 

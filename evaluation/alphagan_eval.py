@@ -55,7 +55,7 @@ import sys
 
 import numpy as np
 
-from data_provider import cli
+from data_provider import cli, images
 from data_provider.progress import Progress
 from evaluation import metrics as metrics_lib
 
@@ -383,7 +383,6 @@ def _heat(values):
 def save_change_map_png(path, cmap, gap=4):
     """Draw ``cmap`` ``[C0, C1, C2, X, Z]``: one panel per latent height ``C1``, each a
     ``C0 x C2`` grid of top-down ``X x Z`` tiles, brighter = more voxels changed."""
-    from PIL import Image
     c0, c1, c2, x, z = cmap.shape
     scale = float(cmap.max()) or 1.0
     height = c0 * (x + gap) + gap
@@ -395,7 +394,7 @@ def save_change_map_png(path, cmap, gap=4):
             for k in range(c2):
                 top, col = gap + i * (x + gap), left + k * (z + gap)
                 canvas[top:top + x, col:col + z] = _heat(cmap[i, j, k] / scale)
-    Image.fromarray(canvas).save(path, format="PNG")
+    return images.save_png(canvas, path)
 
 
 def evaluate_noise(nets, cfg, eval_dir, batch_size, seed=None, per_sample=False, bases=None,

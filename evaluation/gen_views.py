@@ -42,7 +42,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from data_provider import cli  # noqa: E402
+from data_provider import cli, images  # noqa: E402
 
 FLOOR_ROWS, FLOOR_COLS = slice(52, 64), slice(26, 38)
 MAP_PIXELS, VIEW_PIXELS = 288, 288
@@ -219,9 +219,9 @@ def render_tour(model, frames, cameras, dim, context_size, spots, headings, seed
     base = top_down_map(view, points, colours, mazes, graph.grid_min.numpy(), dim)
     edges = [(a, b) for a, b in zip(sources, sinks) if a < b]
     queries = batch["query_cameras"].numpy()[0]
-    images = [draw_frame(generated[i], base, view, positions, edges, queries[i], corners[i],
-                         weights[i]) for i in range(len(queries))]
-    return images, generated
+    tour = [draw_frame(generated[i], base, view, positions, edges, queries[i], corners[i],
+                       weights[i]) for i in range(len(queries))]
+    return tour, generated
 
 
 def l2_per_size(model, root, dataset, sizes, batches, seed, log=print):
@@ -254,23 +254,10 @@ def load_model(model_dir):
     return run.model, run.step
 
 
-def save_gif(path, frames, fps):
-    frames[0].save(path, save_all=True, append_images=frames[1:],
-                   duration=int(round(1000.0 / fps)), loop=0)
-
-
 def save_strip(path, frames, every):
     """PNG of every ``every``-th frame stacked vertically (at most 6)."""
-    from PIL import Image
-
-    chosen = frames[::every][:6]
-    strip = Image.new("RGB", (chosen[0].width, sum(f.height + 4 for f in chosen) - 4),
-                      (255, 255, 255))
-    y = 0
-    for f in chosen:
-        strip.paste(f, (0, y))
-        y += f.height + 4
-    strip.save(path)
+    chosen = [np.asarray(f) for f in frames[::every][:6]]
+    return images.save_png(images.tile(chosen, -3, gap=4, fill=255), path)
 
 
 def build_parser():
@@ -325,11 +312,11 @@ def run(args, log=print):
         if not args.no_gif:
             frames, cameras = read_test_scenes(args.data_dir, args.dataset, args.hotel_dim ** 2,
                                                args.seed)
-            images, _ = render_tour(model, frames, cameras, args.hotel_dim, context_size,
-                                    args.spots, args.headings, args.seed)
-            save_gif(outputs.path("gen_views.gif"), images, args.fps)
-            save_strip(outputs.path("gen_views.png"), images, max(1, args.headings // 3))
-            log(f"tour: {len(images)} frames ({args.hotel_dim}x{args.hotel_dim} hotel, "
+            tour, _ = render_tour(model, frames, cameras, args.hotel_dim, context_size,
+                                  args.spots, args.headings, args.seed)
+            images.write_gif(tour, outputs.path("gen_views.gif"), int(round(1000.0 / args.fps)))
+            save_strip(outputs.path("gen_views.png"), tour, max(1, args.headings // 3))
+            log(f"tour: {len(tour)} frames ({args.hotel_dim}x{args.hotel_dim} hotel, "
                 f"{args.spots} places per maze, {args.headings} headings)")
         results = l2_per_size(model, args.data_dir, args.dataset, args.sizes, args.batches,
                               args.seed, log)

@@ -39,7 +39,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from data_provider import cli  # noqa: E402
+from data_provider import cli, images  # noqa: E402
 
 PROG = "gqn_views.py"
 RING_STEPS = 16
@@ -88,31 +88,15 @@ def load_model(model_dir):
     return run.model, run.config, run.step
 
 
-def _to_uint8(images):
-    return (np.clip(np.asarray(images), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-
-
 def save_grid(path, rows, column_labels):
     """PNG of ``rows`` (lists of [H, W, 3] float images in [0, 1]) under labelled columns,
     each view enlarged (nearest neighbour) to at least ``MIN_VIEW_SIDE`` pixels."""
-    from PIL import Image
-    from visualization.montage import compose
-
     side = rows[0][0].shape[0]
     scale = max(1, -(-MIN_VIEW_SIDE // side))
-    grid = [[np.asarray(Image.fromarray(_to_uint8(image)).resize(
-        (side * scale, side * scale), Image.NEAREST)) for image in row] for row in rows]
-    sheet = compose(grid, column_labels, [str(i + 1) for i in range(len(rows))],
-                    pad=max(24, side * scale // 6))
-    Image.fromarray(sheet).save(path)
-
-
-def save_gif(path, frames, duration_ms=120):
-    """Animated GIF of [N, H, W, 3] float frames in [0, 1], looping."""
-    from PIL import Image
-
-    images = [Image.fromarray(f) for f in _to_uint8(frames)]
-    images[0].save(path, save_all=True, append_images=images[1:], duration=duration_ms, loop=0)
+    grid = [[images.enlarge(images.to_uint8(image), scale) for image in row] for row in rows]
+    sheet = images.labelled_grid(grid, column_labels, [str(i + 1) for i in range(len(rows))],
+                                 pad=max(24, side * scale // 6))
+    return images.save_png(sheet, path)
 
 
 def render_views(model, cfg, step, data_dir, dataset, num_scenes, out, ring_steps=RING_STEPS,
@@ -149,7 +133,7 @@ def render_views(model, cfg, step, data_dir, dataset, num_scenes, out, ring_step
     labels = [f"context {c + 1}" for c in range(cfg.CONTEXT_SIZE)] + ["target", "prediction"]
     save_grid(out.path("views.png"), rows, labels)
     for i in range(k):
-        save_gif(out.path(f"ring_{i:03d}.gif"), ring[i])
+        images.write_gif(images.to_uint8(ring[i]), out.path(f"ring_{i:03d}.gif"))
     return k
 
 

@@ -5,7 +5,6 @@ import pytest
 from visualization import vtk_env
 from visualization.animate import animation_files
 from visualization.animate import main as animate_main
-from visualization.montage import compose
 from visualization.montage import main as montage_main
 
 
@@ -36,17 +35,6 @@ def eval_dir(tmp_path):
     np.save(tmp_path / "noise_z0_012.npy", np.zeros((4, 5, 3, 5, 16), np.float32))
     np.save(tmp_path / "decode_z.npy", np.zeros((3, 5, 3, 5, 16), np.float32))
     return tmp_path
-
-
-def test_compose_layout():
-    tiles = [[np.full((20, 20, 3), 10 * (r * 3 + c), np.uint8) for c in range(3)] for r in range(2)]
-    sheet = compose(tiles, ["a", "b", "c"], ["1", "2"], pad=16)
-    assert sheet.shape == (16 + 2 * 20, 16 + 3 * 20, 3)
-    for r in range(2):
-        for c in range(3):
-            block = sheet[16 + 20 * r:16 + 20 * (r + 1), 16 + 20 * c:16 + 20 * (c + 1)]
-            assert (block == 10 * (r * 3 + c)).all()
-    assert (sheet[:14, 16:] < 128).any()  # a column label is printed in the header
 
 
 def test_montage_png(offscreen, eval_dir, capsys):

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from data_provider.gqn_tfr_writer import write_shards
 from training import train_gqn_draw
-from training.gqn_system import GQNSystem, canvas_strip
+from training.gqn_system import GQNSystem
 
 DATASET = "rooms_ring_camera"
 TINY = ["--dataset", DATASET, "--img_size", "16", "--seq_length", "2", "--context_size", "3",
@@ -161,15 +161,6 @@ def test_step_returns_its_own_learning_rate_and_sigma():
         assert float(system.optimizer.learning_rate) == pytest.approx(
             max(5e-5 + (5e-4 - 5e-5) * (1 - (step + 1) / 1600000), 5e-5), rel=1e-6)
         assert set(losses) == {"elbo", "target_llh", "kl_regularizer", "l2_reconstruction"}
-
-
-def test_canvas_strip_layout():
-    canvases = np.stack([np.full((1, 4, 3, 3), i / 10, np.float32) for i in range(3)])
-    strip = canvas_strip(canvases).numpy()
-    assert strip.shape == (1, 4, 3 * 3 + 2 * 2, 3)
-    np.testing.assert_array_equal(strip[0, :, 3:5], 1.0)
-    np.testing.assert_allclose(strip[0, :, 5:8], 0.1)
-    np.testing.assert_allclose(strip[0, :, 10:13], 0.2)
 
 
 def test_elbo_and_l2_fall_on_learnable_data(tmp_path, capsys):

@@ -27,6 +27,7 @@ import numpy as np
 import keras
 import tensorflow as tf
 
+from data_provider import images
 from models import checkpoints
 from models.gen import GENModel, build_model, config, objective
 from training import summaries
@@ -47,23 +48,6 @@ class AnnealedLearningRate(keras.optimizers.schedules.LearningRateSchedule):
 
     def get_config(self):
         return {"alpha": self.alpha, "beta": self.beta, "tau": self.tau}
-
-
-def image_grid(rows, gap=2):
-    """[1, R (h + gap) - gap, N (w + gap) - gap, 3]: rows of N images [N, h, w, 3], white gaps."""
-    rows = [tf.clip_by_value(tf.cast(r, tf.float32), 0.0, 1.0) for r in rows]
-    n, h, w = rows[0].shape[0], rows[0].shape[1], rows[0].shape[2]
-    lines = []
-    for i, row in enumerate(rows):
-        if i:
-            lines.append(tf.ones([gap, n * (w + gap) - gap, 3]))
-        tiles = []
-        for j in range(n):
-            if j:
-                tiles.append(tf.ones([h, gap, 3]))
-            tiles.append(row[j])
-        lines.append(tf.concat(tiles, axis=1))
-    return tf.concat(lines, axis=0)[None]
 
 
 def first_hotels(batch, queries):
@@ -195,5 +179,6 @@ class GENSystem(TrainSystem):
         truth = GENModel.flat_target(batch)[:GRID_QUERIES]
         reconstruction = self.model.reconstruct(batch)[:GRID_QUERIES]
         generation = self.model.generate(batch)["mu_target"][:GRID_QUERIES]
-        summaries.images(name, image_grid([truth, reconstruction, generation]), step,
-                         max_outputs=1)
+        rows = [np.clip(np.asarray(r, np.float32), 0.0, 1.0)
+                for r in (truth, reconstruction, generation)]
+        summaries.images(name, images.grid(rows, gap=2)[None], step, max_outputs=1)

@@ -23,6 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from data_provider import images
 from models.draw.objective import elbo_terms
 from models.gqn import build_model, model_config, objective
 from training import summaries
@@ -43,18 +44,6 @@ class AnnealedLearningRate(keras.optimizers.schedules.LearningRateSchedule):
 
     def get_config(self):
         return {"alpha": self.alpha, "beta": self.beta, "tau": self.tau}
-
-
-def canvas_strip(canvases):
-    """[L, B, H, W, 3] canvas means -> [B, H, L * W + (L - 1) * BAR_WIDTH, 3] with white bars."""
-    canvases = tf.convert_to_tensor(canvases)
-    bar = tf.ones_like(canvases[0][:, :, :BAR_WIDTH])
-    parts = []
-    for i in range(canvases.shape[0]):
-        if i:
-            parts.append(bar)
-        parts.append(canvases[i])
-    return tf.concat(parts, axis=2)
 
 
 class GQNSystem(TrainSystem):
@@ -137,4 +126,5 @@ class GQNSystem(TrainSystem):
             summaries.images(f"context_frame_{i + 1}", query.context.frames[:, i], step, 1)
         summaries.images("target_images", target, step, 1)
         summaries.images("target_means", out["mu_target"], step, 1)
-        summaries.images("generator_sequence_mean", canvas_strip(out["canvases"]), step, 1)
+        canvases = [np.asarray(c, np.float32) for c in out["canvases"]]  # [B, H, W, 3] per step
+        summaries.images("generator_sequence_mean", images.tile(canvases, -2, BAR_WIDTH), step, 1)

@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
-from data_provider import cli  # noqa: E402
+from data_provider import cli, images  # noqa: E402
 
 PROG = "air_pictures.py"
 ZOOM = 3
@@ -35,36 +35,13 @@ ZOOM = 3
 def _grey(image, zoom=ZOOM):
     """uint8 RGB picture of a [H, W] grey image, enlarged ``zoom`` times."""
     picture = np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
-    picture = np.repeat(np.repeat(picture, zoom, 0), zoom, 1)
-    return np.stack([picture] * 3, -1)
+    return images.enlarge(np.stack([picture] * 3, -1), zoom)
 
 
 def _sheet(grid, column_labels=(), row_labels=(), pad=22):
     """Tile ``grid[row][col]`` pictures (same size) with labels above and at the left."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    h, w = grid[0][0].shape[:2]
-    left = pad * 3 if any(row_labels) else 4
-    top = pad if any(column_labels) else 4
-    sheet = Image.new("RGB", (left + len(grid[0]) * (w + 4), top + len(grid) * (h + 4)), "white")
-    draw = ImageDraw.Draw(sheet)
-    font = ImageFont.load_default(13)
-    for c, text in enumerate(column_labels):
-        draw.text((left + c * (w + 4) + w // 2, top // 2), text, fill="black", font=font,
-                  anchor="mm")
-    for r, text in enumerate(row_labels):
-        draw.text((left // 2, top + r * (h + 4) + h // 2), text, fill="black", font=font,
-                  anchor="mm")
-    for r, row in enumerate(grid):
-        for c, picture in enumerate(row):
-            sheet.paste(Image.fromarray(picture), (left + c * (w + 4), top + r * (h + 4)))
-    return sheet
-
-
-def _save(image, path):
-    with cli.atomic_write(path, "wb") as f:
-        image.save(f, format="PNG")
-    return path
+    return images.sheet(grid, column_labels, row_labels, top=pad if any(column_labels) else 4,
+                        left=pad * 3 if any(row_labels) else 4, gap=4, font_size=13)
 
 
 def _save_figure(fig, path):
@@ -97,14 +74,14 @@ def gallery(out, image_size=64):
     grid = [[_grey(render_3d_scene([t], [[0, 0, 0]], [a], image_size)[16:48, 16:48], 4)
              for a in angles] for t in TYPES]
     labels = [f"{a[0]:.1f},{a[1]:.1f},{a[2]:.1f}" for a in angles]
-    return _save(_sheet(grid, labels, TYPES), os.path.join(out, "air_gallery.png"))
+    return images.save_png(_sheet(grid, labels, TYPES), os.path.join(out, "air_gallery.png"))
 
 
 def scene_examples(out, data, n=16):
     from models.air.scenes import TYPES
     pictures = [_grey(data["images"][i, ..., 0]) for i in range(n)]
     captions = [", ".join(TYPES[t] for t in data["types"][i] if t >= 0) for i in range(n)]
-    return _save(_captioned(pictures, captions, 8), os.path.join(out, "air_scenes.png"))
+    return images.save_png(_captioned(pictures, captions, 8), os.path.join(out, "air_scenes.png"))
 
 
 def _captioned(pictures, captions, per_row):
@@ -145,13 +122,13 @@ def curves(out, results):
 
 
 def predictions(out, slots, data, config, n=8):
-    images = data["images"][:n, ..., 0]
+    shown = data["images"][:n, ..., 0]
     again = rerender({k: v[:n] for k, v in slots.items()}, config["image_size"],
                      config["supersample"])
-    grid = [[_grey(images[i]) for i in range(n)], [_grey(again[i]) for i in range(n)],
-            [_grey(np.abs(images[i] - again[i])) for i in range(n)]]
-    return _save(_sheet(grid, [], ["image", "predicted", "|error|"]),
-                 os.path.join(out, "air_predictions.png"))
+    grid = [[_grey(shown[i]) for i in range(n)], [_grey(again[i]) for i in range(n)],
+            [_grey(np.abs(shown[i] - again[i])) for i in range(n)]]
+    return images.save_png(_sheet(grid, [], ["image", "predicted", "|error|"]),
+                           os.path.join(out, "air_predictions.png"))
 
 
 def errors(out, slots, data, config):
@@ -190,19 +167,14 @@ def errors(out, slots, data, config):
 
 
 def training_gif(out, snapshots, config, duration=250):
-    images = snapshots["images"][..., 0]
-    top = [_grey(image) for image in images]
+    top = [_grey(image) for image in snapshots["images"][..., 0]]
     frames = []
     for e, epoch in enumerate(snapshots["epochs"]):
         slots = {k: snapshots[k][e] for k in ("presence_logit", "type_logits", "position",
                                               "rotation")}
         again = rerender(slots, config["image_size"], config["supersample"])
         frames.append(_sheet([top, [_grey(a) for a in again]], [], ["image", f"epoch {epoch}"]))
-    path = os.path.join(out, "air_training.gif")
-    with cli.atomic_write(path, "wb") as f:
-        frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:],
-                       duration=duration, loop=0)
-    return path
+    return images.write_gif(frames, os.path.join(out, "air_training.gif"), duration)
 
 
 def load_run(run):

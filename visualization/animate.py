@@ -20,7 +20,7 @@ import sys
 
 import numpy as np
 
-from data_provider import cli
+from data_provider import cli, images
 from data_provider.progress import Progress
 from visualization.render_process import open_renderer
 from visualization.voxel_render import VIEWS
@@ -36,24 +36,6 @@ def animation_files(directory):
     return [os.path.join(directory, n) for n in names if ANIMATED.match(n)]
 
 
-def caption(picture, text):
-    """Print ``text`` in the lower left corner of a uint8 picture."""
-    from PIL import Image, ImageDraw, ImageFont
-    image = Image.fromarray(picture)
-    size = max(10, picture.shape[0] // 16)
-    ImageDraw.Draw(image).text((size // 2, picture.shape[0] - size // 2), text, fill="black",
-                               font=ImageFont.load_default(size), anchor="ld")
-    return image
-
-
-def write_gif(frames, out_gif, duration=120):
-    """Write PIL frames as a looping GIF with ``duration`` ms per frame (renamed into place when complete)."""
-    with cli.atomic_write(out_gif, "wb") as f:
-        frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:],
-                       duration=duration, loop=0)
-    return out_gif
-
-
 def animate_file(path, out_gif=None, size=256, view="iso", duration=120, renderer=None, **style):
     """Render every step of a ``[T, X, Y, Z]`` file into a GIF (default: beside it, ``.gif``).
 
@@ -66,13 +48,13 @@ def animate_file(path, out_gif=None, size=256, view="iso", duration=120, rendere
     renderer = renderer or open_renderer(size)
     try:
         count = scenes.shape[0]
-        frames = [caption(render_image(np.asarray(scenes[t]), has_classes, view, size,
+        frames = [images.caption(render_image(np.asarray(scenes[t]), has_classes, view, size,
                                        renderer=renderer, **style), f"{t + 1}/{count}")
                   for t in range(count)]
     finally:
         if own:
             renderer.close()
-    return write_gif(frames, out_gif, duration)
+    return images.write_gif(frames, out_gif, duration)
 
 
 def animate_paths(paths, out_gif=None, size=256, view="iso", duration=120, log=None, **style):

@@ -17,40 +17,15 @@ import sys
 
 import numpy as np
 
-from data_provider import cli
+from data_provider import cli, images
 from data_provider.progress import Progress
 from visualization.render_process import open_renderer
 from visualization.voxel_render import VIEWS
 from visualization.voxel_scene import VoxelInputError
-from visualization.voxviz import check_output_folder, load_scenes, render_image, save_png
+from visualization.voxviz import check_output_folder, load_scenes, render_image
 
 DEFAULT_FILES = ("real.npy", "recons.npy", "recons_refine.npy")
 DEFAULT_LABELS = ("real", "reconstructed", "refined")
-
-
-def label_font(size):
-    from PIL import ImageFont
-    return ImageFont.load_default(max(10, int(size)))
-
-
-def compose(grid, column_labels, row_labels, pad=None):
-    """Tile ``grid[row][col]`` uint8 ``[S, S, 3]`` pictures under a header row and beside row labels."""
-    from PIL import Image, ImageDraw
-    side = grid[0][0].shape[0]
-    pad = pad if pad is not None else max(16, side // 8)
-    rows, cols = len(grid), len(grid[0])
-    font = label_font(pad * 0.6)
-    sheet = Image.new("RGB", (pad + cols * side, pad + rows * side), "white")
-    draw = ImageDraw.Draw(sheet)
-    for c, name in enumerate(column_labels):
-        draw.text((pad + c * side + side // 2, pad // 2), name, fill="black", font=font, anchor="mm")
-    for r, name in enumerate(row_labels):
-        draw.text((pad // 2, pad + r * side + side // 2), name, fill="black", font=font, anchor="mm")
-    for r, row in enumerate(grid):
-        for c, picture in enumerate(row):
-            sheet.paste(Image.fromarray(picture), (pad + c * side, pad + r * side))
-    draw.line([(pad, pad - 1), (sheet.width, pad - 1)], fill=(200, 200, 200))
-    return np.asarray(sheet)
 
 
 def montage(paths, labels, out_png, n=4, first=1, size=256, view="iso", log=None, **style):
@@ -84,7 +59,7 @@ def montage(paths, labels, out_png, n=4, first=1, size=256, view="iso", log=None
     finally:
         renderer.close()
     rows = [str(i) for i in range(first, first + n)]
-    return save_png(compose(grid, labels, rows), out_png)
+    return images.save_png(images.labelled_grid(grid, labels, rows), out_png)
 
 
 def build_parser():

@@ -27,7 +27,7 @@ import sys
 
 import numpy as np
 
-from data_provider import cli
+from data_provider import cli, images
 from data_provider.progress import Progress
 from visualization import vtk_env
 from visualization.render_process import open_renderer
@@ -97,20 +97,12 @@ def render_image(scene, has_classes=False, view="iso", size=WINDOW_SIZE, thresho
             renderer.close()
 
 
-def save_png(image, out_png):
-    """Write a uint8 ``[H, W, 3]`` image as PNG (under a temporary name, renamed when complete)."""
-    from PIL import Image
-    with cli.atomic_write(out_png, "wb") as f:
-        Image.fromarray(image).save(f, format="PNG")
-    return out_png
-
-
 def render_voxels(scene, out_png, has_classes=False, view="iso", size=WINDOW_SIZE, **style):
     """Render one scene offscreen to ``out_png``; ``style`` as in :func:`render_image`.
 
     Drawn in a child process when TensorFlow is loaded (see :func:`render_image`).
     """
-    return save_png(render_image(scene, has_classes, view, size, **style), out_png)
+    return images.save_png(render_image(scene, has_classes, view, size, **style), out_png)
 
 
 def render_all(path, out_prefix=None, view="iso", size=WINDOW_SIZE, log=None, **style):
@@ -138,7 +130,7 @@ def render_all(path, out_prefix=None, view="iso", size=WINDOW_SIZE, log=None, **
                 image = render_image(np.asarray(scenes[i - 1]), has_classes, view, size,
                                      renderer=renderer, **style)
                 name = os.path.basename(picture_name(prefix, i))
-                save_png(image, out.path(name))
+                images.save_png(image, out.path(name))
                 written.append(picture_name(prefix, i))
                 progress.update(i)
     finally:
@@ -216,7 +208,7 @@ def run(args):
     else:
         out = picture_name(args.filename[:-4], args.index)
     image = render_image(scene, has_classes, args.view, args.size, **style)
-    save_png(image, out)
+    images.save_png(image, out)
     print(f"[voxviz] wrote {out}")
     return [out]
 
