@@ -53,7 +53,7 @@ case "$cmd" in
     exec "$PY" -m pytest -q "$@" ;;
   demo)
     setup_python; setup_osmesa
-    exec "$PY" training/quickstart.py "$@" ;;
+    exec "$PY" apps/quickstart.py "$@" ;;
   *)
     echo "usage: bash run.sh [demo|test|setup] [args...]" >&2; exit 2 ;;
 esac

@@ -1,6 +1,6 @@
 """The quick-start job behind ``bash run.sh demo``: data, a few minutes of GQN training, novel views.
 
-    python training/quickstart.py [--data_dir D] [--minutes 5] [train_gqn_draw.py flags]
+    python apps/quickstart.py [--data_dir D] [--minutes 5] [train_gqn_draw.py flags]
 
 1. Without ``--data_dir``, renders the rooms_ring_camera stand-in into
    ``./demo/data`` (``--num_train`` 2000 / ``--num_test`` 200 scenes, about a
@@ -30,9 +30,7 @@ the user (Ctrl-C: the checkpoint is saved, no views are rendered).
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from data_provider import cli  # noqa: E402
+from data_provider import cli
 
 PROG = "quickstart.py"
 
@@ -87,19 +85,14 @@ def prepare_data(args, log=print):
 
 
 def render_views(model_dir, data_dir, dataset, num_scenes, views_dir, log=print):
-    """``evaluation/gqn_views.py`` in its own process (evaluation sits above training)."""
-    import subprocess
+    """Novel views of the trained model (``evaluation/gqn_views.py``) into ``views_dir``;
+    returns their test metrics."""
+    from evaluation import gqn_views
 
-    tool = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                        "evaluation", "gqn_views.py")
-    done = subprocess.run(
-        [sys.executable, tool, "--model_dir", model_dir, "--data_dir", data_dir,
-         "--dataset", dataset, "--num_scenes", str(num_scenes), "--out", views_dir],
-        capture_output=True, text=True)
-    for line in done.stdout.splitlines():
-        log(line)
-    if done.returncode:
-        raise cli.CommandFailed(f"rendering the views failed: {done.stderr.strip()}")
+    args = gqn_views.build_parser().parse_args(
+        ["--model_dir", model_dir, "--data_dir", data_dir, "--dataset", dataset,
+         "--num_scenes", str(num_scenes), "--out", views_dir])
+    return gqn_views.run(args, log=log)
 
 
 def run(argv=None, log=print):

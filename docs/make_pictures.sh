@@ -90,8 +90,8 @@ else
 fi
 
 # ---------------------------------------------------------------- GQN, the demo's configuration
-GQN_DATASET=$("$PY" -c "import sys; sys.path.insert(0, '$REPO'); from training import quickstart; print(quickstart.DATASET)")
-"$PY" "$REPO/training/quickstart.py" --demo_dir demo --minutes "$MINUTES" | tee gqn.log
+GQN_DATASET=$("$PY" -c "from apps import quickstart; print(quickstart.DATASET)")
+"$PY" "$REPO/apps/quickstart.py" --demo_dir demo --minutes "$MINUTES" | tee gqn.log
 "$PY" "$REPO/evaluation/gqn_baselines.py" --model_dir demo/model --data_dir demo/data \
     --dataset "$GQN_DATASET" --num_scenes 200 --out gqn_l2.json
 "$PY" "$REPO/docs/picture_tools.py" strip demo/data/"$GQN_DATASET"/test/001-of-*.tfrecord \

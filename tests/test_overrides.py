@@ -65,7 +65,7 @@ def test_an_unknown_key_names_the_closest_ones():
 TOOLS = [
     ("training.train_gqn_draw", "train_gqn_draw.py", [], "LSTM_OUTPUT_CHANNEL",
      "LSTM_OUTPUT_CHANNELS", "LSTM_OUTPUT_CHANNELS", "an integer"),
-    ("training.quickstart", "quickstart.py", [], "Z_CHANNEL", "Z_CHANNELS", "Z_CHANNELS",
+    ("apps.quickstart", "quickstart.py", [], "Z_CHANNEL", "Z_CHANNELS", "Z_CHANNELS",
      "an integer"),
     ("training.train_gen", "train_gen.py", [], "hiden_channels", "hidden_channels",
      "baseline", "True or False"),

@@ -4,7 +4,8 @@ import shlex
 
 import pytest
 
-from training import quickstart, train_gqn_draw
+from apps import quickstart
+from training import train_gqn_draw
 
 SMALL = ["--num_train", "6", "--num_test", "2", "--num_scenes", "2", "--log_steps", "5",
          "--set", "LSTM_OUTPUT_CHANNELS", "8", "LSTM_CANVAS_CHANNELS", "8", "ENC_CHANNELS", "16"]
