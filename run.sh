@@ -3,12 +3,14 @@
 #
 #   bash run.sh demo [train_gqn_draw.py flags]  install, then train GQN on a small
 #                                                rendered dataset (or DATA_DIR=...)
-#   bash run.sh test [pytest flags]             install, then run the test suite
+#   bash run.sh test [--fast] [pytest flags]    install (with requirements-dev.txt), then
+#                                                run the test suite; --fast leaves out the
+#                                                tests marked slow
 #   bash run.sh setup                           install only
 #
 # The virtual environment lives in ./.venv (override with VENV=...). It is
-# created on first use and reinstalled only when requirements.txt or
-# pyproject.toml change.
+# created on first use and reinstalled only when requirements.txt,
+# requirements-dev.txt (for test) or pyproject.toml change.
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=${VENV:-.venv}
@@ -31,6 +33,18 @@ setup_python() {
   fi
 }
 
+setup_dev() {
+  # Test and lint tools (pytest, ruff), only for `test`.
+  local stamp
+  stamp="$VENV/.dev-installed-$(sha1sum < requirements-dev.txt | cut -c1-12)"
+  if [ ! -f "$stamp" ]; then
+    echo "[setup] installing requirements-dev.txt"
+    "$PY" -m pip install -q -r requirements-dev.txt
+    rm -f "$VENV"/.dev-installed-*
+    touch "$stamp"
+  fi
+}
+
 setup_osmesa() {
   # Offscreen VTK rendering needs Mesa's OSMesa library when there is no display.
   if ldconfig -p 2>/dev/null | grep -q 'libOSMesa\.so'; then return 0; fi
@@ -49,7 +63,11 @@ case "$cmd" in
   setup)
     setup_python; setup_osmesa ;;
   test)
-    setup_python; setup_osmesa
+    setup_python; setup_dev; setup_osmesa
+    if [ "${1:-}" = "--fast" ]; then
+      shift
+      exec "$PY" -m pytest -q -m "not slow" "$@"
+    fi
     exec "$PY" -m pytest -q "$@" ;;
   demo)
     setup_python; setup_osmesa
