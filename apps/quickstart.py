@@ -1,4 +1,4 @@
-"""The quick-start job behind ``bash run.sh demo``: data, a few minutes of GQN training, novel views.
+"""The quick-start job behind ``bash run.sh demo``: data, minutes of GQN training, novel views.
 
     python apps/quickstart.py [--data_dir D] [--minutes 5] [train_gqn_draw.py flags]
 
@@ -52,7 +52,8 @@ def build_parser():
     p.add_argument("--data_dir", default=None,
                    help="existing GQN data root (default: render ./demo/data when absent)")
     p.add_argument("--demo_dir", default="demo", help="where data/, model/ and views/ go")
-    p.add_argument("--minutes", type=float, default=5.0, help="time budget of the training steps of this run")
+    p.add_argument("--minutes", type=float, default=5.0,
+                   help="time budget of the training steps of this run")
     p.add_argument("--num_train", type=int, default=2000, help="scenes to render for training")
     p.add_argument("--num_test", type=int, default=200, help="scenes to render for testing")
     p.add_argument("--num_scenes", type=int, default=4, help="test scenes for the novel views")

@@ -43,11 +43,21 @@ def random_scenes(num, shape=(80, 48, 80), seed=0, classes=12):
     return true, probs
 
 
+def _metrics_reference():
+    """The test suite's transcription of the original loops (``tests/metrics_reference.py``)."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests",
+                        "metrics_reference.py")
+    spec = importlib.util.spec_from_file_location("metrics_reference", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def bench_metrics(num_scenes, workers):
     from evaluation import metrics as M
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                    "tests"))
-    import metrics_reference as R  # the test suite's transcription of the original loops
+    R = _metrics_reference()
     print(f"== metrics: {num_scenes} random 80x48x80 scenes, 12 classes, {workers} threads")
     true, probs = random_scenes(num_scenes)
     pred = probs.argmax(-1).astype(np.uint8)
@@ -63,8 +73,8 @@ def bench_metrics(num_scenes, workers):
     print(f"AP   reference loops {t_ap_ref:8.2f} s")
     print(f"all  reference loops {t_ref:8.2f} s   fast metrics {t_all:8.2f} s   "
           f"ratio {t_ref / t_all:6.1f}x   (argmax + IoU + AP)")
-    print(f"per scene: reference {1000 * t_ref / num_scenes:.0f} ms, fast {1000 * t_all / num_scenes:.0f} ms;"
-          f" identical to 1e-12: {same}")
+    print(f"per scene: reference {1000 * t_ref / num_scenes:.0f} ms, "
+          f"fast {1000 * t_all / num_scenes:.0f} ms; identical to 1e-12: {same}")
     return same
 
 
@@ -90,7 +100,8 @@ def bench_modes(batch_size, size):
         ev.generate_labels({k: nets[k] for k in ("generator", "refiner")}, codes[:2], 2)  # warm up
         runs = [("evaluate_noise (1 base, %d codes)" % (positions * 10),
                  lambda d, slow: ev.evaluate_noise(nets, cfg, d, batch_size, seed=0,
-                                                   per_sample=slow, bases=1, out=open(os.devnull, "w")),
+                                                   per_sample=slow, bases=1,
+                                                   out=open(os.devnull, "w")),
                  "noise0_" + "0" * len(start) + ".npy"),
                 ("evaluate_interpolate (2 pairs, 60 codes)",
                  lambda d, slow: ev.evaluate_interpolate(nets, cfg, d, batch_size, pairs=2,
@@ -110,7 +121,8 @@ def bench_modes(batch_size, size):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--num_scenes", type=int, default=200, help="scenes for the metrics step [200]")
-    p.add_argument("--batch_size", type=int, default=20, help="batch of the modes [20, the original]")
+    p.add_argument("--batch_size", type=int, default=20,
+                   help="batch of the modes [20, the original]")
     p.add_argument("--size", type=int, nargs=3, default=[32, 32, 32], help="N_VOX of the modes")
     p.add_argument("--workers", type=int, default=None, help="threads for AP [all cores]")
     p.add_argument("--skip_metrics", action="store_true")

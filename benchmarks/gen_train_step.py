@@ -15,27 +15,22 @@ keeps the canvas latent and runs the edge MLP per node (same variables and
 outputs); in fp32 it also runs the 3x3 and 5x5 convolutions as Winograd
 F(4x4, k x k) (``models/winograd.py``). ``fused_direct`` is the fused path
 with direct convolutions, to show what Winograd adds. Prints wall s/step,
-process CPU s/step and the ratio to the naive fp32 step of the same config. ``--parts`` also times, on the fused path,
-the composer alone (forward + backward to its variables) and ConvDRAW alone
-(forward + backward from a fixed r) to show where a step's time goes.
+process CPU s/step and the ratio to the naive fp32 step of the same config.
+``--parts`` also times, on the fused path, the composer alone (forward +
+backward to its variables) and ConvDRAW alone (forward + backward from a fixed
+r) to show where a step's time goes.
 
     python benchmarks/gen_train_step.py --configs small --steps 3
 """
-import os
 import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from data_provider import cli
 
-from data_provider import cli  # noqa: E402
-
+# TensorFlow quiet before anything imports it (keras and the models are imported where used).
 tf = cli.quiet_tensorflow("--verbose" in sys.argv[1:])
-import keras  # noqa: E402
-
-from models.gen import GENModel, objective  # noqa: E402
-from training.fused_adam import FusedAdam  # noqa: E402
 
 CONFIGS = {  # name -> (hotels, num_steps); 2x2 hotels
     "original": (16, 8),
@@ -71,6 +66,8 @@ def make_batch(hotels, seed=0, dim=DIM, shift=(3.0, 4.0)):
 
 
 def make_train_step(model, optimizer):
+    from models.gen import GENModel, objective
+
     step = tf.Variable(0, dtype=tf.int64, trainable=False)
 
     @tf.function
@@ -94,6 +91,8 @@ def _touch(grads):
 
 def make_part_steps(model):
     """(composer step, ConvDRAW step): forward + gradients of one part only."""
+    from models.gen import objective
+
     @tf.function
     def composer_step(batch):
         with tf.GradientTape() as tape:
@@ -124,6 +123,9 @@ def timed(fn, args, steps, warmup):
 
 
 def time_step(config, path, variant, steps, warmup):
+    from models.gen import GENModel
+    from training.fused_adam import FusedAdam
+
     hotels, num_steps = CONFIGS[config]
     model = GENModel(num_steps=num_steps, dtype=VARIANTS[variant], **PATHS[path])
     optimizer = FusedAdam(learning_rate=8e-4, beta_1=0.9, beta_2=0.999, epsilon=1e-8)
@@ -131,6 +133,8 @@ def time_step(config, path, variant, steps, warmup):
 
 
 def time_parts(config, variant, steps, warmup):
+    from models.gen import GENModel
+
     hotels, num_steps = CONFIGS[config]
     model = GENModel(num_steps=num_steps, optimized=True, dtype=VARIANTS[variant])
     batch = make_batch(hotels)
@@ -158,6 +162,8 @@ def parse_args(argv):
 
 
 def run(args):
+    import keras
+
     print(f"tensorflow {tf.__version__}, {args.steps} timed steps after {args.warmup} warm-up; "
           "2x2 hotels, 8 context views per maze")
     print(f"{'config':9} {'path':12} {'variant':7} {'s/step':>8} {'vs naive fp32':>14} "

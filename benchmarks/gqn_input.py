@@ -27,12 +27,11 @@ import time
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import tensorflow as tf  # noqa: E402
+from data_provider import cli, gqn_tfr_writer
+from data_provider.gqn_datasets import dataset_info
 
-from data_provider import gqn_tfr_writer  # noqa: E402
-from data_provider.gqn_datasets import dataset_info  # noqa: E402
-from data_provider.gqn_tfr_provider import find_shard_files, gqn_input_fn  # noqa: E402
+# TensorFlow quiet before anything imports it (the input pipeline is imported where used).
+tf = cli.quiet_tensorflow()
 
 DEFAULT_MAZES_ROOT = "/work/shared/data/gqn-dataset"
 
@@ -75,6 +74,8 @@ def decodes_per_second(files, views, seconds, max_jpegs=2000):
 
 
 def pipeline_per_second(dataset, root, context_size, batch_size, samples_per_scene, seconds):
+    from data_provider.gqn_tfr_provider import gqn_input_fn
+
     ds = gqn_input_fn(dataset, context_size, root, "train", batch_size=batch_size,
                       num_epochs=None, seed=0, samples_per_scene=samples_per_scene)
     return rate(iter(ds), lambda e: int(e[1].shape[0]), seconds)
@@ -103,6 +104,8 @@ def write_rooms(root, num_scenes, seed=0, render=False):
 
 
 def measure(name, dataset, root, context_size, batch_size, samples, seconds):
+    from data_provider.gqn_tfr_provider import find_shard_files
+
     files = find_shard_files(root, dataset, "train")
     records = records_per_second(files, seconds)
     decodes = decodes_per_second(files, context_size + 1, seconds)

@@ -26,7 +26,6 @@ A later change that slows learning (per step or per second) shows up as more min
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -78,7 +77,8 @@ def gqn(args):
           f"{'l2_near':>8} {'elbo':>8}")
     seconds, reached = 0.0, None
     for steps in range(args.chunk, args.max_steps + 1, args.chunk):
-        wall = _run(train + ["--max_steps", str(steps)], os.path.join(args.work, f"train{steps}.log"))
+        wall = _run(train + ["--max_steps", str(steps)],
+                    os.path.join(args.work, f"train{steps}.log"))
         seconds += max(wall - startup, 1e-3)
         load = _load()
         out = os.path.join(args.work, f"l2_{steps}.json")
@@ -96,7 +96,8 @@ def gqn(args):
             if not args.keep_going:
                 break
     if reached:
-        print(f"GQN target reached after {reached[0]} steps, {reached[1] / 60:.1f} minutes of training")
+        print(f"GQN target reached after {reached[0]} steps, "
+              f"{reached[1] / 60:.1f} minutes of training")
     else:
         print(f"GQN target not reached in {args.max_steps} steps ({seconds / 60:.1f} minutes)")
 
@@ -131,7 +132,8 @@ def fcr(args):
 
     def chunk(phase, until, switch):
         nonlocal seconds, iteration
-        cmd = base + ["--max_iterations", str(until), "--set"] + FCR_SET + ["SWITCHING_ITE", str(switch)]
+        cmd = (base + ["--max_iterations", str(until), "--set"] + FCR_SET
+               + ["SWITCHING_ITE", str(switch)])
         if iteration:
             cmd.append("--middle_start")
         wall = _run(cmd, os.path.join(args.work, f"train{until}.log"))
@@ -172,7 +174,8 @@ def main(argv=None):
                    help="steps (GQN, default 1500) or GAN iterations (FCR, default 400) per chunk")
     p.add_argument("--max_steps", type=int, default=12000, help="GQN: stop here")
     p.add_argument("--max_iterations", type=int, default=4000, help="FCR: last GAN iteration")
-    p.add_argument("--refiner_chunk", type=int, default=100, help="FCR: refiner iterations per chunk")
+    p.add_argument("--refiner_chunk", type=int, default=100,
+                   help="FCR: refiner iterations per chunk")
     p.add_argument("--max_refiner", type=int, default=400, help="FCR: refiner iterations at most")
     p.add_argument("--keep_going", action="store_true",
                    help="GQN: train to --max_steps after the target; FCR: keep training the GAN "

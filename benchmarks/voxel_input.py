@@ -81,7 +81,8 @@ def best_rates(readers, epochs):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--voxel_root", help="existing 80x48x80 tree (default: render synthetic rooms)")
+    parser.add_argument("--voxel_root",
+                        help="existing 80x48x80 tree (default: render synthetic rooms)")
     parser.add_argument("--num_scenes", type=int, default=600)
     parser.add_argument("--batch_size", type=int, default=20)
     parser.add_argument("--dtype", default="uint8", choices=["uint8", "int64"],

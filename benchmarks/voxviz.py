@@ -113,14 +113,17 @@ def main(argv=None):
     scene = random_scene(args.voxels)
     with tempfile.TemporaryDirectory() as tmp:
         fast = time_one_actor(scene, os.path.join(tmp, "one.png"), args.size, args.repeats)
-        startup, first, child = time_child(scene, os.path.join(tmp, "child.png"), args.size, args.repeats)
+        startup, first, child = time_child(scene, os.path.join(tmp, "child.png"), args.size,
+                                           args.repeats)
         slow, measured = time_per_voxel(scene, os.path.join(tmp, "per.png"), args.size, args.subset)
     scaled = slow * args.voxels / measured
     print(f"scene 80x48x80, {args.voxels} occupied voxels, {args.size}x{args.size} PNG, offscreen")
     print(f"one glyph actor : {fast:7.2f} s  (best of {args.repeats}, fresh window each)")
-    note = "measured" if measured == args.voxels else f"measured {slow:.2f} s on {measured} voxels, scaled linearly"
-    print(f"child process   : {child:7.2f} s  (best of {args.repeats}; {child / fast:.2f}x in-process; "
-          f"once: worker start {startup:.2f} s, first picture with VTK import {first:.2f} s)")
+    note = ("measured" if measured == args.voxels
+            else f"measured {slow:.2f} s on {measured} voxels, scaled linearly")
+    print(f"child process   : {child:7.2f} s  (best of {args.repeats}; "
+          f"{child / fast:.2f}x in-process; once: worker start {startup:.2f} s, "
+          f"first picture with VTK import {first:.2f} s)")
     print(f"actor per voxel : {scaled:7.2f} s  ({note})")
     print(f"speed-up        : {scaled / fast:7.1f}x")
 

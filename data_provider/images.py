@@ -17,7 +17,8 @@ def to_uint8(images):
 
 
 def enlarge(picture, k):
-    """``picture`` ``[..., H, W, C]`` enlarged ``k`` times by repeating pixels (nearest neighbour)."""
+    """``picture`` ``[..., H, W, C]`` enlarged ``k`` times by repeating pixels (nearest
+    neighbour)."""
     picture = np.asarray(picture)
     return np.repeat(np.repeat(picture, k, axis=-3), k, axis=-2)
 
@@ -63,7 +64,8 @@ def sheet(pictures, column_labels=(), row_labels=(), *, top=4, left=4, gap=0, fo
                   anchor="mm")
     for r, row in enumerate(pictures):
         for c, picture in enumerate(row):
-            image.paste(Image.fromarray(np.asarray(picture)), (left + c * (w + gap), top + r * (h + gap)))
+            image.paste(Image.fromarray(np.asarray(picture)),
+                        (left + c * (w + gap), top + r * (h + gap)))
     if header_rule:
         draw.line([(left, top - 1), (image.width, top - 1)], fill=(200, 200, 200))
     return image

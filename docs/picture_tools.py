@@ -1,6 +1,6 @@
 """Small picture and summary helpers of ``docs/make_pictures.sh``.
 
-    python docs/picture_tools.py crop PNG [PNG ...]            # white margin off, 8-pixel border kept
+    python docs/picture_tools.py crop PNG [PNG ...]            # white margin off, 8-pixel border
     python docs/picture_tools.py enlarge SRC DST K              # nearest-neighbour K x (PNG or GIF)
     python docs/picture_tools.py strip TFRECORD DST SCENE N     # N views of one scene, 2 x enlarged
     python docs/picture_tools.py summary --fcr_eval DIR --fcr1_log F --fcr2_log F \\

@@ -25,15 +25,11 @@ checkpoint's step, over the same examples. The model is built from
 restored without the optimizer.
 """
 import json
-import os
 import sys
 
 import numpy as np
 
-if __package__ in (None, ""):
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from data_provider import cli  # noqa: E402
+from data_provider import cli
 
 DEFAULT_NUM_SCENES = 200
 
@@ -181,7 +177,8 @@ def run(args, log=print):
 def build_parser():
     p = cli.ArgumentParser(prog="gqn_baselines.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--model_dir", required=True, help="training output with config.json and ckpt-N")
-    p.add_argument("--data_dir", required=True, help="root holding <dataset>/{train,test}/*.tfrecord")
+    p.add_argument("--data_dir", required=True,
+                   help="root holding <dataset>/{train,test}/*.tfrecord")
     p.add_argument("--dataset", required=True, help="name of the GQN dataset")
     p.add_argument("--checkpoint", default=None,
                    help="a ckpt-N prefix in --model_dir to evaluate (default: the latest)")

@@ -37,9 +37,7 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from data_provider import cli, images  # noqa: E402
+from data_provider import cli, images
 
 PROG = "gqn_views.py"
 RING_STEPS = 16
@@ -104,6 +102,7 @@ def render_views(model, cfg, step, data_dir, dataset, num_scenes, out, ring_step
     """Write the npy files, ``views.png`` and ``ring_<k>.gif`` for ``num_scenes`` test
     scenes into the ``cli.OutputSet`` ``out``; returns the number of scenes."""
     import tensorflow as tf
+
     from data_provider.gqn_tfr_provider import Context, Query, gqn_input_fn
     from models.gqn import objective
 
@@ -141,6 +140,7 @@ def evaluate_test(model, cfg, step, data_dir, dataset, batch_size, seed=0):
     """Negative ELBO, its terms and L2 (posterior pass at the step's sigma), averaged
     over every test example."""
     import tensorflow as tf
+
     from data_provider.gqn_tfr_provider import gqn_input_fn
     from models.draw.objective import elbo_terms
     from models.gqn import objective

@@ -25,13 +25,9 @@ naming the flag, file or value), 130 stopped with Ctrl-C. TensorFlow's
 start-up messages are hidden unless ``--verbose``. The modes are implemented
 in :mod:`evaluation.alphagan_eval`.
 """
-import os
 import sys
 
-# Running as a script puts evaluation/ first on the path; the project root is needed.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from data_provider import cli  # noqa: E402
+from data_provider import cli
 
 MODES = ("evaluate_recons", "evaluate_interpolate", "evaluate_noise", "evaluate_air")
 
@@ -45,7 +41,8 @@ def build_parser():
                    help="batch size and number of codes / bases [CONST.BATCH_SIZE = 20]")
     p.add_argument("--checkpoint_dir", default=None,
                    help="checkpoints and config.json [DIR.CHECK_POINT_PATH = ./Checkpt]")
-    p.add_argument("--voxel_root", default=None, help="scene voxels [DIR.SCENE_ID_PATH = ./Scenevox]")
+    p.add_argument("--voxel_root", default=None,
+                   help="scene voxels [DIR.SCENE_ID_PATH = ./Scenevox]")
     p.add_argument("--eval_dir", default=None, help="outputs [DIR.EVAL_PATH = ./eval]")
     p.add_argument("--num_scenes", type=int, default=200, help="test scenes for evaluate_recons")
     p.add_argument("--pairs", type=int, default=None,
@@ -56,13 +53,15 @@ def build_parser():
     p.add_argument("--per_sample", action="store_true",
                    help="interpolate/noise: run every code in a batch with the other test codes, "
                         "one run per code, as the original (slow)")
-    p.add_argument("--workers", type=int, default=None, help="threads for the AP metric [all cores]")
+    p.add_argument("--workers", type=int, default=None,
+                   help="threads for the AP metric [all cores]")
     p.add_argument("--weights", default=None, help="evaluate_air: train_air.py's weights.npz")
     p.add_argument("--n-test", type=int, default=500, help="evaluate_air: scenes to render")
     p.add_argument("--max-primitives", type=int, default=None,
                    help="evaluate_air: primitives per scene [as trained]")
     p.add_argument("--out", default=None,
-                   help="evaluate_air: metrics JSON [air_eval_seed<S>_k<K>.json beside the weights]")
+                   help="evaluate_air: metrics JSON "
+                        "[air_eval_seed<S>_k<K>.json beside the weights]")
     cli.add_set_argument(p, "config override, e.g. --set CONST.N_VOX '[16,16,16]'")
     cli.add_verbose_argument(p)
     return p
@@ -109,7 +108,8 @@ def run(args):
                                   args.seed, args.workers, plan=plan)
     if args.mode == "evaluate_interpolate":
         return ev.evaluate_interpolate(nets, cfg, eval_dir, batch_size, args.pairs, args.per_sample)
-    return ev.evaluate_noise(nets, cfg, eval_dir, batch_size, args.seed, args.per_sample, args.bases)
+    return ev.evaluate_noise(nets, cfg, eval_dir, batch_size, args.seed, args.per_sample,
+                             args.bases)
 
 
 def main(argv=None):
