@@ -42,12 +42,21 @@ class CommandFailed(RuntimeError):
     """The command ran but could not finish (exit code 1)."""
 
 
+_NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
 class ArgumentParser(argparse.ArgumentParser):
-    """``argparse`` with defaults in ``--help`` and one-line errors (exit 2)."""
+    """``argparse`` with defaults in ``--help`` and one-line errors (exit 2).
+
+    A negative number in exponent notation (``--learning_rate_G -1e-4``,
+    ``--set KEY -1e-4``) is a value, as ``-0.0001`` is, so the command can
+    say what is wrong with it rather than "expected one argument".
+    """
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
         super().__init__(*args, **kwargs)
+        self._negative_number_matcher = _NEGATIVE_NUMBER
 
     def error(self, message):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
@@ -276,6 +285,17 @@ def _naming(final, temporary):
         raise OSError(e.errno, e.strerror, final) from None
 
 
+class _Stream:
+    """A file numpy writes through ``write``: a full disk then raises ``ENOSPC``.
+
+    (Given the file itself, numpy writes the data with C ``fwrite`` and reports
+    a full disk only as "4096 requested and 3968 written".)
+    """
+
+    def __init__(self, f):
+        self.write = f.write
+
+
 class OutputSet:
     """Files written together: all of them appear, or none changes.
 
@@ -304,7 +324,7 @@ class OutputSet:
         import numpy as np
         final, temporary = os.path.join(self.directory, name), self.path(name)
         with _naming(final, temporary), open(temporary, "wb") as f:
-            np.save(f, array)
+            np.save(_Stream(f), array)
         return final
 
     def write_text(self, name, text):

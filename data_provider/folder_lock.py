@@ -33,6 +33,7 @@ import fcntl
 import json
 import os
 import socket
+import sys
 
 from data_provider.cli import UsageError
 
@@ -74,6 +75,10 @@ def _remove_empty(folders):
             os.rmdir(path)
         except OSError:
             return
+
+
+def _to_stderr(line):
+    print(line, file=sys.stderr, flush=True)
 
 
 def _describe(holder):
@@ -123,7 +128,7 @@ def acquire(folder, flag, tool, log=None):
     Raises ``FolderBusyError`` naming the holder when another process holds
     it, ``FolderUnwritableError`` naming the cause when the folder cannot be
     created or written. ``log`` receives the note when a dead holder's lock
-    file is taken over.
+    file is taken over (default: stderr).
     """
     created = _missing_parents(folder)
     path = os.path.join(folder, LOCK_FILE)
@@ -151,8 +156,8 @@ def acquire(folder, flag, tool, log=None):
             os.close(fd)
             continue
         previous = _read(fd)
-        if previous and previous.get("pid") != os.getpid() and log is not None:
-            log(f"{flag} {folder}: taking over the lock of {_describe(previous)}, "
+        if previous and previous.get("pid") != os.getpid():
+            (log or _to_stderr)(f"{flag} {folder}: taking over the lock of {_describe(previous)}, "
                 "which no longer runs")
         me = {"tool": tool, "pid": os.getpid(), "host": socket.gethostname(),
               "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}

@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from data_provider import cli, gqn_datasets, gqn_scenes, gqn_tfr_writer
+from data_provider import cli, folder_lock, gqn_datasets, gqn_scenes, gqn_tfr_writer
 from data_provider.progress import Progress
 
 _SPLIT_IDS = {"train": 0, "test": 1}
@@ -76,6 +76,15 @@ def _scene_stream(tasks, workers, progress):
             progress.update(done)
 
 
+def _refuse_existing(plans):
+    for paths in plans.values():
+        for path in paths:
+            if os.path.exists(path):
+                raise FileExistsError(
+                    f"refusing to overwrite existing shard {path}; choose another --root "
+                    "or remove the old files yourself")
+
+
 def render_dataset(dataset, root, num_train, num_test, seed=0, scenes_per_file=100,
                    workers=None, quality=95, log=None):
     """Render ``num_train`` / ``num_test`` scenes of the stand-in for ``dataset``
@@ -86,6 +95,8 @@ def render_dataset(dataset, root, num_train, num_test, seed=0, scenes_per_file=1
     Raises ``cli.UsageError`` (a ``ValueError``) on a bad argument and
     ``FileExistsError`` (naming the file) before rendering anything when a
     target shard already exists. Every shard appears when all are written.
+    While it writes, it holds ``root`` (``folder_lock``): a second writer is
+    refused naming this one.
     """
     if dataset not in gqn_scenes.SCENE_GENERATORS:
         raise cli.UsageError(
@@ -106,16 +117,12 @@ def render_dataset(dataset, root, num_train, num_test, seed=0, scenes_per_file=1
     sizes = {"train": int(num_train), "test": int(num_test)}
     plans = {mode: planned_shards(root, dataset, mode, n, scenes_per_file)
              for mode, n in sizes.items()}
-    for paths in plans.values():
-        for path in paths:
-            if os.path.exists(path):
-                raise FileExistsError(
-                    f"refusing to overwrite existing shard {path}; choose another --root "
-                    "or remove the old files yourself")
     import tensorflow  # noqa: F401  (loaded before the clock starts: the writer needs it)
 
     written, rendered, start = {}, 0, time.perf_counter()
-    with cli.OutputSet(root) as outputs:
+    lock = folder_lock.hold(root, "--root", "render_dataset.py", log)
+    with lock, cli.OutputSet(root) as outputs:
+        _refuse_existing(plans)  # under the lock: no other writer can add them meanwhile
         for mode, count in sizes.items():
             written[mode] = []
             if count == 0:

@@ -17,19 +17,27 @@ is a larger share of the volume, so they are fuller.
 
 The generator refuses to overwrite a file it did not create: every file it
 writes is recorded in ``<root>/.rendered_voxel_scenes``; an existing file not
-listed there raises FileExistsError. The rooms are written under temporary
-names and appear together when all are complete.
+listed there raises FileExistsError. It refuses as well to add rooms of
+another grid size to a tree (a usage error naming the size found there): one
+tree, one size, as the trainer expects. ``--overwrite`` replaces the rooms of
+another size that it wrote there itself (they are removed once the new rooms
+are in place); files it did not write are never removed. The rooms are
+written under temporary names and appear together when all are complete;
+while it writes, the tool holds ``--root`` (``data_provider/folder_lock.py``),
+so a second writer is refused.
 
 CLI::
 
-    python data_provider/render_voxel_scenes.py --root DIR --num_scenes N --seed S [--size 80 48 80]
+    python data_provider/render_voxel_scenes.py --root DIR --num_scenes N --seed S \
+        [--size 80 48 80] [--overwrite]
 """
+import contextlib
 import os
 import sys
 
 import numpy as np
 
-from data_provider import cli
+from data_provider import cli, folder_lock
 from data_provider.progress import Progress
 
 MANIFEST = ".rendered_voxel_scenes"
@@ -105,13 +113,76 @@ def _read_manifest(root):
         return {line.strip() for line in f if line.strip()}
 
 
-def render_rooms(root, num_scenes, seed=0, size=(80, 48, 80), log=None):
+def _sizes_in(root):
+    """``{shape: [relative names]}`` of the scene files under ``root`` (headers only).
+
+    Files that are not readable ``.npy`` arrays hold no size and are left out.
+    """
+    sizes = {}
+    if not os.path.isdir(root):
+        return sizes
+    for scene in sorted(os.listdir(root)):
+        folder = os.path.join(root, scene)
+        if not os.path.isdir(folder):
+            continue
+        for name in sorted(os.listdir(folder)):
+            if not name.endswith(".npy"):
+                continue
+            try:
+                shape = cli.load_npy(os.path.join(folder, name), mmap_mode="r").shape
+            except cli.UsageError:
+                continue
+            sizes.setdefault(tuple(shape), []).append(os.path.join(scene, name))
+    return sizes
+
+
+def _to_stderr(line):
+    print(line, file=sys.stderr, flush=True)
+
+
+def _size_text(shape):
+    return "x".join(map(str, shape))
+
+
+def _other_sizes(root, size, created, overwrite):
+    """The names of this tool's rooms of another size that ``overwrite`` replaces.
+
+    Raises ``cli.UsageError`` when ``root`` holds rooms of another size and
+    ``overwrite`` is off, or when some of them were not written by this tool.
+    """
+    others = {shape: names for shape, names in _sizes_in(root).items() if shape != size}
+    if not others:
+        return []
+    found = ", ".join(f"{len(names)} of {_size_text(shape)}" for shape, names in others.items())
+    example = os.path.join(root, next(iter(others.values()))[0])
+    if not overwrite:
+        raise cli.UsageError(
+            f"--root {root} holds rooms of another size ({found}, e.g. {example}); --size "
+            f"{' '.join(map(str, size))} would mix grid sizes in one tree: choose another "
+            "--root, or pass --overwrite to replace the rooms written there before")
+    foreign = [name for names in others.values() for name in names if name not in created]
+    if foreign:
+        raise cli.UsageError(
+            f"--overwrite: {os.path.join(root, foreign[0])} (another size) was not written by "
+            "render_voxel_scenes and is never removed; choose another --root")
+    return [name for names in others.values() for name in names]
+
+
+def _write_manifest(root, names):
+    with cli.atomic_write(os.path.join(root, MANIFEST)) as f:
+        f.writelines(name + "\n" for name in sorted(names))
+
+
+def render_rooms(root, num_scenes, seed=0, size=(80, 48, 80), log=None, overwrite=False):
     """Write ``num_scenes`` synthetic rooms under ``root``; returns their paths.
 
     Names: ``<root>/synth<seed>_<k>/rm<j>.npy`` with four rooms per scene
     directory. Raises FileExistsError for an existing file this tool did not
     write (it is never overwritten), ``cli.UsageError`` (a ``ValueError``) for
-    a bad count or size, both before anything is written. Progress lines go to
+    a bad count or size and for rooms of another size under ``root`` (unless
+    ``overwrite``: then the ones this tool wrote are removed once the new
+    rooms are in place), ``folder_lock.FolderBusyError`` while another process
+    writes ``root``; all before anything is written. Progress lines go to
     ``log`` (default: stderr).
     """
     root = os.fspath(root)
@@ -124,24 +195,37 @@ def render_rooms(root, num_scenes, seed=0, size=(80, 48, 80), log=None):
         raise cli.UsageError(f"--size must be at least 4 voxels per axis, got {size}")
     if os.path.exists(root) and not os.path.isdir(root):
         raise cli.UsageError(f"--root {root} exists and is not a directory")
+    with folder_lock.hold(root, "--root", "render_voxel_scenes.py", log=log):
+        return _render_rooms(root, int(num_scenes), seed, size, log, overwrite)
+
+
+def _render_rooms(root, num_scenes, seed, size, log, overwrite):
     rng = np.random.default_rng(seed)
     names = [os.path.join(f"synth{seed:03d}_{i // ROOMS_PER_SCENE:05d}",
-                          f"rm{i % ROOMS_PER_SCENE:02d}.npy") for i in range(int(num_scenes))]
+                          f"rm{i % ROOMS_PER_SCENE:02d}.npy") for i in range(num_scenes)]
     created = _read_manifest(root)
     for name in names:
         path = os.path.join(root, name)
         if os.path.exists(path) and name not in created:
             raise FileExistsError(f"{path} exists and was not written by render_voxel_scenes; "
                                   "refusing to overwrite it (choose another --root or --seed)")
-    os.makedirs(root, exist_ok=True)
+    replaced = [name for name in _other_sizes(root, size, created, overwrite)
+                if name not in names]
     paths = []
     progress = Progress("render_voxel_scenes", len(names), "rooms", log=log)
     with cli.OutputSet(root) as outputs:
         for done, name in enumerate(names, 1):
             paths.append(outputs.save_npy(name, make_room(rng, size)))
             progress.update(done)
-        with open(os.path.join(root, MANIFEST), "a") as manifest:  # before the rooms appear
-            manifest.writelines(name + "\n" for name in names if name not in created)
+        _write_manifest(root, created | set(names))  # before the rooms appear
+    for name in replaced:  # the rooms of another size, once the new ones are in place
+        os.remove(os.path.join(root, name))
+        with contextlib.suppress(OSError):  # its scene folder, when that was its last room
+            os.rmdir(os.path.dirname(os.path.join(root, name)))
+    if replaced:
+        _write_manifest(root, (created | set(names)) - set(replaced))
+        (log or _to_stderr)(f"removed {len(replaced)} rooms of another size written before "
+                            f"under {root}")
     return paths
 
 
@@ -152,11 +236,15 @@ def build_parser():
     parser.add_argument("--seed", type=int, default=0, help="random seed (names carry it too)")
     parser.add_argument("--size", type=int, nargs=3, default=[80, 48, 80], metavar=("X", "Y", "Z"),
                         help="grid size, middle axis the height")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the rooms of another size this tool wrote under --root "
+                             "(without it, a tree of another size is refused)")
     return parser
 
 
 def run(args):
-    paths = render_rooms(args.root, args.num_scenes, args.seed, args.size)
+    paths = render_rooms(args.root, args.num_scenes, args.seed, args.size,
+                         overwrite=args.overwrite)
     print(f"wrote {len(paths)} rooms under {args.root}")
     return paths
 

@@ -50,7 +50,7 @@ import sys
 
 import numpy as np
 
-from data_provider import cli
+from data_provider import cli, folder_lock
 from data_provider.progress import Progress
 from data_provider.voxel_classes import NUM_CLASSES
 
@@ -141,19 +141,27 @@ def convert(paths, out, min_occupied=0, min_block=MIN_BLOCK, overwrite=False, lo
     FileExistsError naming it (or ``cli.UsageError`` for a missing input,
     ``--min_block`` outside 1..27 or two inputs with one output name) before
     converting anything. The outputs appear together when every input is
-    converted. Progress lines go to ``log`` (default: stderr).
+    converted. Progress lines go to ``log`` (default: stderr). While it checks
+    and writes, it holds ``out`` (``data_provider/folder_lock.py``): a second
+    writer is refused naming this one, and an unwritable ``out`` is a usage
+    error before anything is converted.
     """
     if not 1 <= min_block <= 27:
         raise cli.UsageError(f"--min_block must be in 1..27, got {min_block}")
     if os.path.exists(out) and not os.path.isdir(out):
         raise cli.UsageError(f"--out {out} exists and is not a directory")
+    with folder_lock.hold(os.fspath(out), "--out", "sscnet_to_voxels.py", log=log):
+        return _convert(paths, os.fspath(out), min_occupied, min_block, overwrite, log)
+
+
+def _convert(paths, out, min_occupied, min_block, overwrite, log):
     targets = []
     for path in paths:
         if not os.path.isfile(path):
             raise SSCNetFileError(f"{path}: no such file")
         scene, model = output_ids(path)
         name = os.path.join(scene, model + ".npy")
-        target = os.path.join(os.fspath(out), name)
+        target = os.path.join(out, name)
         if os.path.exists(target) and not overwrite:
             raise FileExistsError(f"{target} exists; refusing to overwrite it (pass --overwrite)")
         targets.append(name)
@@ -161,7 +169,7 @@ def convert(paths, out, min_occupied=0, min_block=MIN_BLOCK, overwrite=False, lo
         raise cli.UsageError("two inputs map to the same output name; rename them")
     written, skipped = [], []
     progress = Progress("sscnet_to_voxels", len(paths), "files", log=log)
-    with cli.OutputSet(os.fspath(out)) as outputs:
+    with cli.OutputSet(out) as outputs:
         for i, (path, name) in enumerate(zip(paths, targets), 1):
             vox = convert_file(path, min_block)
             occupied = int(np.count_nonzero(vox))

@@ -228,3 +228,14 @@ def test_output_set_names_the_file_a_full_disk_stopped(tmp_path, monkeypatch):
     assert cli.one_line(e.value) == f"{tmp_path / 'a.npy'}: No space left on device"
     assert sorted(os.listdir(tmp_path)) == ["a.npy"]
     assert (tmp_path / "a.npy").read_bytes() == b"old a"
+
+
+def test_negative_numbers_in_exponent_notation_are_values():
+    p = cli.ArgumentParser(prog="tool")
+    p.add_argument("--rate", type=float)
+    cli.add_set_argument(p)
+    args = p.parse_args(["--rate", "-1e-4", "--set", "A", "-2.5E+3", "B", "-3", "C", "-.5"])
+    assert args.rate == -1e-4
+    assert cli.set_pairs(args.set) == [("A", "-2.5E+3"), ("B", "-3"), ("C", "-.5")]
+    with pytest.raises(SystemExit):
+        p.parse_args(["--rate", "-x"])

@@ -230,3 +230,14 @@ def test_help_shows_defaults(capsys):
     out = capsys.readouterr().out
     assert stop.value.code == 0
     assert "records per shard (default: 100)" in out and "JPEG quality (default: 95)" in out
+
+
+def test_a_second_writer_of_the_root_is_refused_naming_the_holder(tmp_path, capsys):
+    from data_provider import folder_lock
+    with folder_lock.hold(str(tmp_path), "--root", "render_dataset.py"):
+        code = render_dataset.main(["--dataset", "rooms_ring_camera", "--root", str(tmp_path),
+                                    "--num_train", "1", "--num_test", "0", "--workers", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"--root {tmp_path} is being written by render_dataset.py (process {os.getpid()}" in err
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []

@@ -1,11 +1,14 @@
 """Synthetic rooms: layout, labels, structure, emptiness, no overwriting, the command line."""
 import re
+import sys
 
 import numpy as np
 import pytest
 
 from data_provider import render_voxel_scenes as rvs
 from data_provider import voxel_provider
+
+import mounts  # tests/mounts.py (pytest puts tests/ on the path)
 
 
 def test_layout_labels_and_provider_round_trip(tmp_path):
@@ -97,3 +100,95 @@ def test_crash_part_way_writes_no_room(tmp_path, monkeypatch):
     with pytest.raises(MemoryError):
         rvs.render_rooms(tmp_path, 4, size=(8, 8, 8), log=lambda line: None)
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def _files(root):
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
+
+def test_rooms_of_another_size_are_refused_without_touching_the_tree(tmp_path, capsys):
+    root = tmp_path / "rooms"
+    rvs.render_rooms(root, 6, seed=0, size=(8, 8, 8), log=lambda line: None)
+    before = _files(root)
+    # the issue's case: the same seed, so the first rooms would be replaced, the rest kept
+    assert rvs.main(["--root", str(root), "--num_scenes", "2", "--size", "12", "8", "12"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(
+        f"render_voxel_scenes.py: error: --root {root} holds rooms of another size (6 of 8x8x8, "
+        f"e.g. {root / 'synth000_00000' / 'rm00.npy'}); --size 12 8 12 would mix grid sizes")
+    assert "--overwrite" in err
+    assert _files(root) == before
+    # the same size is no conflict: more rooms join the tree
+    assert rvs.main(["--root", str(root), "--num_scenes", "3", "--seed", "1",
+                     "--size", "8", "8", "8"]) == 0
+    assert {np.load(p).shape for p in root.rglob("*.npy")} == {(8, 8, 8)}
+    assert len(list(root.rglob("*.npy"))) == 9
+
+
+def test_overwrite_replaces_own_rooms_of_another_size(tmp_path, capsys):
+    root = tmp_path / "rooms"
+    rvs.render_rooms(root, 6, seed=0, size=(8, 8, 8), log=lambda line: None)
+    rvs.render_rooms(root, 2, seed=4, size=(8, 8, 8), log=lambda line: None)
+    assert rvs.main(["--root", str(root), "--num_scenes", "5", "--size", "12", "8", "12",
+                     "--overwrite"]) == 0
+    assert "removed 3 rooms of another size" in capsys.readouterr().err  # 5 replaced by name
+    shapes = {str(p.relative_to(root)): np.load(p).shape for p in root.rglob("*.npy")}
+    assert set(shapes.values()) == {(12, 8, 12)} and len(shapes) == 5
+    assert sorted(p.name for p in root.iterdir()) == [rvs.MANIFEST, "synth000_00000",
+                                                      "synth000_00001"]
+    manifest = (root / rvs.MANIFEST).read_text().split()
+    assert sorted(manifest) == sorted(shapes)
+    assert voxel_provider.list_pairs(root)[-1] == ("synth000_00001", "rm00")
+
+
+def test_overwrite_never_removes_a_file_it_did_not_write(tmp_path, capsys):
+    root = tmp_path / "rooms"
+    rvs.render_rooms(root, 2, seed=0, size=(8, 8, 8), log=lambda line: None)
+    foreign = root / "mine" / "scene.npy"
+    foreign.parent.mkdir()
+    np.save(foreign, np.zeros((8, 8, 8), np.uint8))
+    before = _files(root)
+    assert rvs.main(["--root", str(root), "--num_scenes", "2", "--size", "12", "8", "12",
+                     "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert f"--overwrite: {foreign} (another size) was not written by render_voxel_scenes" in err
+    assert _files(root) == before
+
+
+def test_a_second_writer_is_refused_naming_the_holder(tmp_path, capsys):
+    from data_provider import folder_lock
+    with folder_lock.hold(str(tmp_path), "--root", "render_voxel_scenes.py"):
+        assert rvs.main(["--root", str(tmp_path), "--num_scenes", "2",
+                         "--size", "8", "8", "8"]) == 2
+    err = capsys.readouterr().err
+    assert "is being written by render_voxel_scenes.py (process" in err and err.count("\n") == 1
+    assert not list(tmp_path.rglob("*.npy"))
+
+
+def test_read_only_root_exit_2_before_writing(tmp_path):
+    done = mounts.run_on_tmpfs(
+        [sys.executable, "-m", "data_provider.render_voxel_scenes", "--root",
+         str(tmp_path / "ro" / "rooms"), "--num_scenes", "2", "--size", "8", "8", "8"],
+        tmp_path / "ro", read_only=True)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (f"render_voxel_scenes.py: error: --root {tmp_path / 'ro' / 'rooms'} "
+                           "cannot be written: Read-only file system\n")
+
+
+def test_full_disk_while_writing_exit_1_naming_the_file_and_no_room_left(tmp_path):
+    root = tmp_path / "small" / "rooms"
+    check = (f"import os; names = [os.path.join(d, n) for d, _, ns in os.walk({str(root)!r}) "
+             "for n in ns]; print(sorted(names))")
+    done = mounts.run_on_tmpfs(
+        ["sh", "-c", f'{sys.executable} -m data_provider.render_voxel_scenes --root {root} '
+                     f'--num_scenes 40 --size 16 16 16; echo "exit $?"; '
+                     f'{sys.executable} -c "{check}"'],
+        tmp_path / "small", size=64 * 1024)
+    lines = done.stdout.splitlines()
+    assert lines[0] == "exit 1", (done.stdout, done.stderr)
+    error = [line for line in done.stderr.splitlines() if "error" in line]
+    assert len(error) == 1 and re.fullmatch(
+        rf"render_voxel_scenes.py: error: {re.escape(str(root))}/synth000_\d+/rm\d\d.npy: "
+        "No space left on device", error[0]), done.stderr
+    assert lines[1] == "[]"  # the rooms written before the disk filled up were taken away

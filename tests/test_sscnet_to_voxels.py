@@ -1,9 +1,13 @@
 """SSCNet ground-truth converter: format, class table, 3x3x3 block rule, the real file."""
+import sys
+
 import numpy as np
 import pytest
 
 from data_provider import sscnet_to_voxels as sv
 from data_provider import voxel_provider
+
+import mounts  # tests/mounts.py (pytest puts tests/ on the path)
 
 
 def write_bin(path, volume):
@@ -142,3 +146,45 @@ def test_cli_writes_layout_and_filters(sscnet_bin, tmp_path):
     assert written == [] and skipped == [sscnet_bin] and not (high / "NYU0001").exists()
     written, _ = sv.convert([sscnet_bin], high, min_occupied=np.count_nonzero(vox) - 1)
     assert len(written) == 1
+
+
+def test_a_second_writer_of_out_is_refused_and_a_bad_input_leaves_no_folder(tmp_path, capsys):
+    from data_provider import folder_lock
+    raw = np.zeros(sv.SHAPE, np.uint32)
+    write_bin(tmp_path / "A_0.bin", raw)
+    out = tmp_path / "vox"
+    with folder_lock.hold(str(out), "--out", "sscnet_to_voxels.py"):
+        assert sv.main([str(tmp_path / "A_0.bin"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {out} is being written by sscnet_to_voxels.py (process" in err
+    assert not out.exists()  # made for the lock, left empty: removed
+    assert sv.main([str(tmp_path / "nope.bin"), "--out", str(out)]) == 2
+    assert not out.exists()
+
+
+def test_read_only_out_exit_2_before_converting(tmp_path):
+    raw = np.zeros(sv.SHAPE, np.uint32)
+    write_bin(tmp_path / "A_0.bin", raw)
+    out = tmp_path / "ro" / "vox"
+    done = mounts.run_on_tmpfs([sys.executable, "-m", "data_provider.sscnet_to_voxels",
+                                str(tmp_path / "A_0.bin"), "--out", str(out)],
+                               tmp_path / "ro", read_only=True)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (f"sscnet_to_voxels.py: error: --out {out} cannot be written: "
+                           "Read-only file system\n")
+
+
+def test_full_disk_while_writing_exit_1_naming_the_file(tmp_path):
+    raw = np.zeros(sv.SHAPE, np.uint32)
+    raw[:, :6, :] = 2  # a floor: 80x48x80 uint8 outputs of 300 KB each
+    for k in range(3):
+        write_bin(tmp_path / f"S_{k}.bin", raw)
+    out = tmp_path / "small" / "vox"
+    done = mounts.run_on_tmpfs(
+        ["sh", "-c", f"{sys.executable} -m data_provider.sscnet_to_voxels "
+                     f"{tmp_path}/S_0.bin {tmp_path}/S_1.bin {tmp_path}/S_2.bin --out {out}; "
+                     f'echo "exit $?"; find {out} -type f'],
+        tmp_path / "small", size=512 * 1024)
+    assert done.stdout.splitlines() == ["exit 1"], (done.stdout, done.stderr)  # no file left
+    assert done.stderr.splitlines()[-1] == \
+        f"sscnet_to_voxels.py: error: {out}/S/1.npy: No space left on device"
