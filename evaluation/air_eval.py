@@ -1,21 +1,28 @@
-"""``evaluate_air``: the metrics of trained AIR 3D weights on freshly rendered scenes.
+"""``evaluate_air``: the metrics of a trained AIR 3D model on freshly rendered scenes.
 
-    python evaluation/run.py --mode evaluate_air --weights air_run/weights.npz \\
-        --seed 1 --n-test 500 [--max-primitives K] [--out air_eval_seed1.json]
+    python evaluation/run.py --mode evaluate_air --weights air_run --seed 1 --n-test 500 \\
+        [--max-primitives K] [--out air_eval_seed1.json] [--set explain_gain 8 ...]
 
-The weights file (``training/train_air.py``'s ``weights.npz``) carries the
-model config; the scenes are the test stream of ``--seed``
-(``models.air.scenes.generate_dataset(split="test")``) with up to
-``--max-primitives`` primitives (default: as trained). A grid or glimpse
-model reports up to as many slots as the scenes can hold; a slot model has
-as many slots as it was trained with and cannot be asked for more. The
-metrics (``models.air.metrics``) go to stdout and, as JSON, to ``--out``
-(default ``air_eval_seed<S>.json`` beside the weights).
+``--weights`` is ``training/train_air.py``'s output folder (or its ``model/``
+folder: the network of the best validation epoch is rebuilt from the shared
+checkpoint by ``models.restore``) or its ``weights.npz`` export. The scenes
+are the test stream of ``--seed`` (``models.air.scenes.generate_dataset(
+split="test")``) with up to ``--max-primitives`` primitives (default: as
+trained). A grid or glimpse model reports up to as many slots as the scenes
+can hold; a slot model has as many slots as it was trained with and cannot be
+asked for more. ``--set`` changes the search (``models.air.search.config``:
+``explain_gain``, ``refine_rounds``, ``repeat``, ...; no retraining needed).
+The metrics (``models.air.metrics``) go to stdout and, as JSON, to ``--out``
+(default ``air_eval_seed<S>_k<K>.json`` beside the weights). A weights file of
+another kind (a ``.npy``, a damaged or truncated archive, another tool's
+file) or of another configuration is refused in one line (exit 2).
 """
 import json
 import os
 import sys
 import time
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -28,15 +35,14 @@ class WeightsError(cli.UsageError):
     """The weights file is missing, damaged, foreign, or of another configuration."""
 
 
-def load_weights(path, max_primitives=None):
-    """(model, config) from a ``weights.npz``; ``WeightsError`` naming what does not fit."""
-    from models.air.config import make_config
-    from models.air import build_air_model_3d
-
-    if os.path.isdir(path):
-        path = os.path.join(path, "weights.npz")
-    if not os.path.exists(path):
-        raise WeightsError(f"--weights {path} does not exist")
+def _read_npz(path):
+    """(mark, saved model config, arrays in order) of a ``weights.npz``; ``WeightsError``."""
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic != b"PK\x03\x04":
+        kind = "a .npy array" if magic == b"\x93NUM" else "not a .npz archive"
+        raise WeightsError(f"--weights {path} is {kind}; expected train_air.py's weights.npz "
+                           "or its output folder")
     try:
         with np.load(path, allow_pickle=False) as z:
             mark, saved = str(z["written_by"]), json.loads(str(z["config"]))
@@ -45,48 +51,94 @@ def load_weights(path, max_primitives=None):
     except KeyError as e:
         raise WeightsError(f"--weights {path} is not an AIR weights file of train_air.py "
                            f"(no {cli.one_line(e)} entry)") from None
-    except (OSError, ValueError, EOFError):
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error):
         raise WeightsError(f"--weights {path} is not a valid .npz archive of arrays "
-                           "(expected train_air.py's weights.npz)") from None
+                           "(damaged or truncated; expected train_air.py's weights.npz)") from None
     if mark != MARK:
         raise WeightsError(f"--weights {path} was not written by train_air.py")
-    config = make_config(saved)
+    return saved, arrays
+
+
+def _run_folder(path):
+    """The checkpoint folder of ``path`` (a train_air.py output folder or its model/), or None."""
+    for folder in (os.path.join(path, "model"), path):
+        if os.path.isfile(os.path.join(folder, "config.json")):
+            return folder
+    return None
+
+
+def load_weights(path, max_primitives=None, search=None):
+    """(model, config) from a run folder or a ``weights.npz``; ``WeightsError`` naming what
+    does not fit. ``search``: search keys overriding the run's."""
+    from models.air import build_air_model_3d
+    from models.air.config import ConfigError, config_from_saved, make_config
+
+    if not os.path.exists(path):
+        raise WeightsError(f"--weights {path} does not exist")
+    folder = _run_folder(path) if os.path.isdir(path) else None
+    if folder is not None:
+        from models.restore import restore
+        restored = restore(folder, "air3d", flag="--weights")
+        model, config = restored.model, dict(restored.config)
+    else:
+        if os.path.isdir(path):
+            path = os.path.join(path, "weights.npz")
+            if not os.path.exists(path):
+                raise WeightsError(f"--weights {os.path.dirname(path)} holds neither a run "
+                                   "(model/config.json) nor weights.npz")
+        saved, arrays = _read_npz(path)
+        try:
+            config = config_from_saved(saved)
+        except ConfigError as e:
+            raise WeightsError(f"--weights {path}: its config is not an AIR config "
+                               f"({cli.one_line(e)})") from None
+        model = build_air_model_3d(config)
+        if len(arrays) != len(model.weights) or any(
+                a.shape != tuple(w.shape) for a, w in zip(arrays, model.weights)):
+            raise WeightsError(f"--weights {path}: its arrays do not fit the model of its "
+                               "config (another model or a damaged file)")
+        for weight, value in zip(model.weights, arrays):
+            weight.assign(value)
     if max_primitives is not None:
-        if config["head"] == "slots" and max_primitives > config["max_primitives"]:
-            raise WeightsError(f"--weights {path} holds a slot model for at most "
-                               f"{config['max_primitives']} primitives; --max-primitives "
-                               f"{max_primitives} needs a model trained for as many")
-        if config["head"] != "slots":
+        limit = model.head_type.slot_limit(config["max_primitives"])
+        if limit is not None and max_primitives > limit:
+            raise WeightsError(f"--weights {path} holds a {config['head']} model for at most "
+                               f"{limit} primitives; --max-primitives {max_primitives} needs a "
+                               "model trained for as many")
+        if limit is None:
             config["max_primitives"] = max_primitives
-    model = build_air_model_3d(config)
-    if len(arrays) != len(model.weights) or any(
-            a.shape != tuple(w.shape) for a, w in zip(arrays, model.weights)):
-        raise WeightsError(f"--weights {path}: its arrays do not fit the model of its config "
-                           "(another model or a damaged file)")
-    for weight, value in zip(model.weights, arrays):
-        weight.assign(value)
-    return model, config
+    return model, make_config(dict(config, **(search or {})))
 
 
-def evaluate_air(weights, seed, n_test, max_primitives=None, out=None, log=print):
-    """Render ``n_test`` scenes of ``seed``, predict, measure; writes ``out``; returns the metrics."""
+def search_overrides(args):
+    """The search keys of ``--set`` (``models.air.search.config``), typed by their defaults."""
+    from data_provider import overrides
+    from models.air.search.config import SEARCH_DEFAULTS
+
+    return overrides.parse(cli.set_pairs(args.set), SEARCH_DEFAULTS, what="AIR search config")
+
+
+def evaluate_air(weights, seed, n_test, max_primitives=None, out=None, log=print, search=None):
+    """Render ``n_test`` scenes of ``seed``, predict, measure; writes ``out``; returns the
+    metrics."""
     from models.air import metrics
     from models.air.scenes import generate_dataset
-    from models.air.explain import predict_slots
+    from models.air.search import predict_slots, search_config
 
-    model, config = load_weights(weights, max_primitives)
-    k = max_primitives or config["max_primitives"]
+    model, config = load_weights(weights, max_primitives, search)
+    k = config["max_primitives"] if max_primitives is None else max_primitives
     if out is None:
         folder = weights if os.path.isdir(weights) else os.path.dirname(os.path.abspath(weights))
         out = os.path.join(folder, f"air_eval_seed{seed}_k{k}.json")
     start = time.monotonic()
     data = generate_dataset(n_test, seed, config["image_size"], k, "test", config["supersample"])
     synth = time.monotonic() - start
+    log(f"rendered {n_test} scenes in {synth:.1f} s; searching ...")
     pred = predict_slots(model, data["images"], config)
     measured = metrics.compute_metrics(pred, data, metrics.assign_slots(pred, data, config))
     result = {"written_by": MARK, "weights": os.path.abspath(weights), "seed": seed,
               "n_test": n_test, "max_primitives": k, "synthesis_seconds": synth,
-              "metrics": measured}
+              "search": search_config(config), "metrics": measured}
     with cli.atomic_write(out) as f:
         json.dump(result, f, indent=2)
     for line in format_metrics(measured):
@@ -111,7 +163,8 @@ def format_metrics(m):
 def check_flags(args):
     """UsageError for flags ``evaluate_air`` cannot use."""
     if args.weights is None:
-        raise cli.UsageError("--mode evaluate_air needs --weights (train_air.py's weights.npz)")
+        raise cli.UsageError("--mode evaluate_air needs --weights (train_air.py's output "
+                             "folder or its weights.npz)")
     if args.n_test < 1:
         raise cli.UsageError(f"--n-test must be a positive integer, got {args.n_test}")
     if args.max_primitives is not None and args.max_primitives < 1:
@@ -122,6 +175,7 @@ def check_flags(args):
     if args.out is not None and os.path.exists(args.out) and not _ours(args.out):
         raise cli.UsageError(f"--out {args.out} was not written by evaluate_air; it is left "
                              "untouched")
+    search_overrides(args)
 
 
 def _ours(path):
@@ -134,4 +188,5 @@ def _ours(path):
 
 def run(args):
     return evaluate_air(args.weights, args.seed, args.n_test, args.max_primitives, args.out,
-                        log=lambda line: print(line, file=sys.stdout))
+                        log=lambda line: print(line, file=sys.stdout),
+                        search=search_overrides(args))

@@ -9,8 +9,9 @@ config with two functions:
 
 * ``build_networks(config, **options) -> {name: network}``: the networks of a
   checkpoint under the names the training system saves them (``"model"`` for
-  GQN, GEN and AIR; ``"encoder"``, ``"generator"``, ... for FCR-alphaGAN),
-  every variable created;
+  GQN, GEN and AIR, whose ``"model"`` holds the best validation epoch's
+  weights; ``"encoder"``, ``"generator"``, ... for FCR-alphaGAN), every
+  variable created;
 * ``config_from_saved(model, run) -> config``: the config of a run from the
   ``model`` and ``run`` parts of its ``config.json``; ``ValueError`` (or a
   usage error) when they do not make one.
@@ -31,6 +32,7 @@ PACKAGES = {
     "gqn": "models.gqn",
     "gen": "models.gen",
     "fcr_alphagan": "models.fcr_alphagan",
+    "air3d": "models.air",
 }
 
 

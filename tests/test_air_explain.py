@@ -1,7 +1,7 @@
-"""The count settled by re-rendering (models.air.explain) against scenes of known primitives."""
+"""The count settled by re-rendering (models.air.search) against scenes of known primitives."""
 import numpy as np
 
-from models.air.explain import explain
+from models.air.search.explain import explain
 from models.air.scenes import render_3d_scene
 
 
@@ -64,7 +64,7 @@ def test_composited_layers_are_the_renderer_s_image_of_every_subset():
     filter) are what ``render_scenes`` draws, overlaps and interpenetrations included."""
     import itertools
 
-    from models.air.explain import composite, render_layers
+    from models.air.search.explain import composite, render_layers
     from models.air.scenes import generate_dataset, render_scenes
 
     data = generate_dataset(16, seed=9, image_size=32, split="val")
@@ -83,7 +83,7 @@ def test_composited_layers_are_the_renderer_s_image_of_every_subset():
 def test_candidates_read_from_the_mirrored_image_join_without_repeats():
     """A scene read from its flipped image gives the same primitives once mapped back
     (``unmirror``); joined, each primitive is kept once, the more present reading."""
-    from models.air.explain import MIRROR, join_candidates, unmirror
+    from models.air.search.candidates import MIRROR, join_candidates, unmirror
 
     direct = _candidates([1, 0], POSITIONS, EULER, [0.9, 0.6])
     # the same primitives as the mirrored scene would show them, plus a new cylinder
@@ -103,14 +103,16 @@ def test_candidates_read_from_the_mirrored_image_join_without_repeats():
 
 class _LooksTwice:
     """A stand-in network that sees only the cube in the image; given a canvas that
-    shows the cube, it sees the sphere the cube hides half of. Records the canvases."""
+    shows the cube, it sees the sphere the cube hides half of. Records the canvases.
+    Its head (``head_type``) is itself: its candidates are searched."""
 
-    head_name, input_channels = "glimpse", 2
+    input_channels, searched = 2, True
 
     def __init__(self, cube, sphere):
         self.cube, self.sphere, self.canvases = cube, sphere, []
+        self.head_type = self
 
-    def read_candidates(self, x, keep):   # traced by predict_slots' tf.function
+    def propose(self, model, x, pool, glances, merge_radius):   # traced by the search
         import tensorflow as tf
 
         def record(canvas):
@@ -125,7 +127,7 @@ class _LooksTwice:
 
 
 def test_repeat_looks_again_given_the_rendering_of_what_is_kept():
-    from models.air.explain import predict_slots
+    from models.air.search import predict_slots
     from models.air.config import make_config
 
     cube = [[0.2, 0.0, 0.3]]
@@ -147,7 +149,7 @@ def test_repeat_looks_again_given_the_rendering_of_what_is_kept():
 
 
 def test_refine_fits_misread_primitives_and_leaves_the_others():
-    from models.air.explain import refine
+    from models.air.search.explain import refine
     from models.air.rotations import axis_angle, symmetric_geodesic_error
     from models.air.scenes import euler_to_matrix, render_scenes
 

@@ -7,36 +7,31 @@ One step (``train_step``), per replica, on a batch of rendered scenes
    the scene mirrored through the plane ``x = y``, which holds the view axis
    of the isometric camera: positions swap x and y, rotations become
    ``P R P`` (``P`` swaps x and y; every primitive is mirror-symmetric);
-2. the network's candidates (grid cells or slots) are assigned to the true
-   primitives: Hungarian matching of the set loss's cost
-   (``models.air.losses``) plus, for grid cells, ``w_prior`` times the
-   distance in cells from the cell's centre to the primitive's image point
-   (it makes the cell under a primitive its candidate), or the reference's
-   x order (``matching = "sorted"``, slot head only); unassigned cells within
-   ``ignore_radius`` cells of a primitive are not taught "absent" (they see
-   it too) but are taught its image point (term ``neighbour_uv``, weighted as
-   positions), so that such duplicates merge (``models.air.model``);
-3. the loss of that assignment, plus for the glimpse head the readings of
-   windows cut around every true primitive (its image point jittered by
-   ``glimpse_jitter`` pixels), with the same type, position and rotation
-   terms;
-4. AdamW: decoupled weight decay ``learning_rate * weight_decay`` on kernels
+2. the set loss of the network's candidates (``models.air.set_loss``);
+3. AdamW: decoupled weight decay ``learning_rate * weight_decay`` on kernels
    only (no decay of biases), learning rate warmed up linearly then cosine
    decayed to 0 over the run.
 
-Hooks: after every evaluation of the validation set the system keeps a copy
-of the weights if the validation loss is the lowest so far and records the
-epoch's mean training terms and the predictions for a few fixed validation
-scenes (the frames of the "predictions improving" animation);
-``on_train_end`` restores the best weights.
+After every evaluation of the validation set the system records the
+epoch's mean training terms and validation terms, keeps a copy of the
+weights if the validation loss is the lowest so far, and the predictions
+for a few fixed validation scenes (the frames of the "predictions
+improving" animation); ``on_train_end`` restores the best weights.
+
+All of that is in the checkpoint, so an interrupted run resumes where it
+stopped (``train_air.py``): ``model`` holds the best weights so far (what
+``models.restore`` rebuilds), ``training_model`` and ``optimizer`` the
+training state, ``progress`` the history, the best epoch, the snapshots and
+the training terms summed since the last evaluation.
 """
 import numpy as np
 import tensorflow as tf
 
-from models.air import build_air_model_3d, losses, matching
-from models.air.explain import predict_slots
-from models.air.grid_head import cell_centres, image_uv
+from models.air import build_air_model_3d, set_loss
+from models.air.search import predict_slots
 from training.system import TrainSystem
+
+SLOT_KEYS = ("presence_logit", "type_logits", "position", "rotation")
 
 TARGET_KEYS = ("images", "types", "positions", "rotations")
 
@@ -63,7 +58,7 @@ def network_inputs(data, config, rng, workers=1):
     images joined to a canvas of some of their primitives
     (``models.air.scenes.explained_canvases``), those primitives no longer targets
     (type -1: their cells are taught "absent")."""
-    from models.air.model import input_channels
+    from models.air.config import input_channels
 
     if input_channels(config) == 1:
         return data
@@ -76,16 +71,17 @@ def network_inputs(data, config, rng, workers=1):
                 types=np.where(explained, -1, data["types"]).astype(np.int32))
 
 
-def dataset_fn(data, batch_size, shuffle_seed=None, versions=()):
+def dataset_fn(data, batch_size, shuffle_seed=None, versions=(), first_epoch=0, skip=0):
     """A loop dataset function over the arrays ``data`` (one epoch, per-replica batches).
 
     ``shuffle_seed(epoch)`` -> seed of that epoch's order, or None for a
-    fixed order (evaluation); the epoch counts the calls. ``versions``: other
-    renderings of the same scenes (dicts like ``data``, e.g. the scenes turned
-    about the view axis); each epoch shows every scene in one of its versions,
-    drawn with the epoch's seed.
+    fixed order (evaluation); the epoch counts the calls from ``first_epoch``.
+    ``versions``: other renderings of the same scenes (dicts like ``data``,
+    e.g. the scenes turned about the view axis); each epoch shows every scene
+    in one of its versions, drawn with the epoch's seed. ``skip``: batches of
+    the first epoch left out (those a resumed run has trained on already).
     """
-    calls = {"epoch": 0}
+    calls = {"epoch": first_epoch, "skip": skip}
     versions = [data] + list(versions)
 
     def make(context):
@@ -103,13 +99,21 @@ def dataset_fn(data, batch_size, shuffle_seed=None, versions=()):
         if shuffle_seed is not None:
             ds = ds.shuffle(len(data["images"]), seed=shuffle_seed(calls["epoch"]))
             calls["epoch"] += 1
-        return ds.batch(per_replica, drop_remainder=shuffle_seed is not None).prefetch(2)
+        ds = ds.batch(per_replica, drop_remainder=shuffle_seed is not None)
+        if calls["skip"]:
+            ds, calls["skip"] = ds.skip(calls["skip"]), 0
+        return ds.prefetch(2)
 
     return make
 
 
 class AIRSystem(TrainSystem):
-    """The AIR 3D inference network trained on synthetic scenes (``config``: ``models.air.config``)."""
+    """The AIR 3D inference network trained on synthetic scenes (``config``: ``models.air.config``).
+
+    ``snapshot_images``: validation images whose predictions are kept after every
+    evaluation (``snapshots()``); ``history()``, ``best_epoch`` and the restored
+    best weights (``on_train_end``) are what ``train_air.py`` reports.
+    """
 
     name = "air3d"
 
@@ -117,11 +121,8 @@ class AIRSystem(TrainSystem):
         self.config = config
         self.steps_per_epoch = steps_per_epoch
         self.total_steps = steps_per_epoch * config["n_epochs"]
-        self.weights = {t: float(config[f"w_{t}"]) for t in losses.TERMS}
+        self.weights = set_loss.term_weights(config)
         self.snapshot_images = snapshot_images
-        self.best = {"loss": float("inf"), "epoch": 0, "weights": None}
-        self.history = []
-        self.snapshots = []
 
     # -- the contract ---------------------------------------------------------------
     def build(self):
@@ -139,14 +140,44 @@ class AIRSystem(TrainSystem):
         self.optimizer = keras.optimizers.AdamW(schedule, weight_decay=cfg["weight_decay"])
         self.optimizer.exclude_from_weight_decay(var_names=["bias"])
         self.optimizer.build(self.model.trainable_variables)
+        self.term_names = self.model.head_type.term_names()
         sync = dict(synchronization=tf.VariableSynchronization.ON_READ,
                     aggregation=tf.VariableAggregation.SUM, trainable=False)
         self.term_sums = {name: tf.Variable(0.0, name=f"sum_{name}", **sync)
-                          for name in self._term_names()}
+                          for name in self.term_names}
         self.examples_seen = tf.Variable(0.0, name="examples_seen", **sync)
+        self._build_progress()
+
+    def _build_progress(self):
+        """The variables that let a resumed run carry on: the best weights so far, the
+        history (per evaluation: step, training terms, validation loss and terms), the
+        snapshots and the count of evaluations."""
+        from models.checkpoints import checkpoint_objects
+
+        keep = dict(trainable=False)
+        self.best_weights = {key: tf.Variable(v.numpy(), name=f"best_{i}", **keep)
+                             for i, (key, v) in
+                             enumerate(checkpoint_objects({"model": self.model})["model"].items())}
+        rows, n = self.config["n_epochs"], len(self.term_names)
+        self.progress = {
+            "evaluations": tf.Variable(0, dtype=tf.int64, **keep),
+            "best_loss": tf.Variable(np.inf, dtype=tf.float64, **keep),
+            "best_epoch": tf.Variable(0, dtype=tf.int64, **keep),
+            # per evaluation: step, n training terms, validation loss, n validation terms
+            "history": tf.Variable(np.zeros((rows, 2 + 2 * n)), dtype=tf.float64, **keep),
+            "term_sums": self.term_sums, "examples_seen": self.examples_seen,
+        }
+        if self.snapshot_images is not None:
+            k, m = self.config["max_primitives"], len(self.snapshot_images)
+            shapes = {"presence_logit": [m, k], "type_logits": [m, k, 3], "position": [m, k, 3],
+                      "rotation": [m, k, 3, 3]}
+            self.progress["snapshots"] = {
+                name: tf.Variable(np.zeros([rows] + shape), dtype=tf.float64, **keep)
+                for name, shape in shapes.items()}
 
     def checkpoint_items(self):
-        return {"model": self.model, "optimizer": self.optimizer}
+        return {"model": self.best_weights, "training_model": self.model,
+                "optimizer": self.optimizer, "progress": self.progress}
 
     def model_config(self):
         from models.air.config import model_config
@@ -163,7 +194,7 @@ class AIRSystem(TrainSystem):
             flip = tf.random.stateless_uniform([tf.shape(batch["images"])[0]], seed) < 0.5
             batch = mirror_batch(batch, flip)
         with tf.GradientTape() as tape:
-            per_example, terms = self.per_example_loss(batch, seed + 1)
+            per_example, terms = set_loss.set_loss(self.model, batch, cfg, seed + 1)
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
         variables = self.model.trainable_variables
         grads = tape.gradient(loss, variables)
@@ -176,7 +207,7 @@ class AIRSystem(TrainSystem):
         return out, {"learning_rate": self.schedule(step)}
 
     def eval_step(self, batch):
-        per_example, terms = self.per_example_loss(batch, None)
+        per_example, terms = set_loss.set_loss(self.model, batch, self.config)
         global_batch = self.config["batch_size"]
         out = {"loss": tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)}
         out.update({k: tf.nn.compute_average_loss(v, global_batch_size=global_batch)
@@ -184,99 +215,59 @@ class AIRSystem(TrainSystem):
         return out
 
     def on_evaluation(self, step, name, result):
-        epoch = int(round(step / self.steps_per_epoch))
+        row = int(self.progress["evaluations"].numpy())
+        epoch = row + 1
         seen = float(self.examples_seen.numpy())
-        train = {k: float(v.numpy()) / max(seen, 1.0) for k, v in self.term_sums.items()}
-        weight = lambda k: self.weights["position"] if k == "neighbour_uv" else \
-            self.weights[k.removeprefix("glimpse_")]  # noqa: E731
-        train["loss"] = sum(weight(k) * v for k, v in train.items())
+        train = [float(self.term_sums[k].numpy()) / max(seen, 1.0) for k in self.term_names]
         for v in list(self.term_sums.values()) + [self.examples_seen]:
             v.assign(0.0)
-        val = {k: v for k, v in result.items() if k != "examples"}
-        self.history.append({"epoch": epoch, "step": step, "train": train, "val": val})
-        if result["loss"] < self.best["loss"]:
-            self.best = {"loss": result["loss"], "epoch": epoch,
-                         "weights": [w.numpy() for w in self.model.weights]}
-        if self.snapshot_images is not None:
+        val = [result["loss"]] + [result[k] for k in self.term_names]
+        if row < self.progress["history"].shape[0]:
+            self.progress["history"][row].assign([step] + train + val)
+            self.progress["evaluations"].assign(epoch)
+        if result["loss"] < float(self.progress["best_loss"].numpy()):
+            self.progress["best_loss"].assign(result["loss"])
+            self.progress["best_epoch"].assign(epoch)
+            for best, weight in zip(self.best_weights.values(), self.model.weights):
+                best.assign(weight)
+        if self.snapshot_images is not None and row < self.progress["history"].shape[0]:
             slots = predict_slots(self.model, self.snapshot_images, self.config)
-            self.snapshots.append({"epoch": epoch, **slots})
+            for key, variable in self.progress["snapshots"].items():
+                variable[row].assign(np.asarray(slots[key], np.float64))
 
     def on_train_end(self, step):
-        if self.best["weights"] is not None:
-            for variable, value in zip(self.model.weights, self.best["weights"]):
-                variable.assign(value)
+        if self.best_epoch:
+            for variable, best in zip(self.model.weights, self.best_weights.values()):
+                variable.assign(best)
 
-    # -- the loss ---------------------------------------------------------------------
-    def _term_names(self):
-        names = list(losses.TERMS)
-        if self.config["head"] != "slots":
-            names.append("neighbour_uv")
-        if self.config["head"] == "glimpse":
-            names += ["glimpse_type", "glimpse_position", "glimpse_rotation"]
-        return names
+    # -- what the run reports -----------------------------------------------------------
+    @property
+    def evaluations(self):
+        return int(self.progress["evaluations"].numpy())
 
-    def per_example_loss(self, batch, seed):
-        """Per-example loss ``[B]`` and its terms (dict of ``[B]``)."""
-        cfg = self.config
-        candidates = self.model(batch["images"])
-        costs = losses.pair_costs(candidates, batch)
-        absent = losses.absent_cost(candidates)
-        present = batch["types"] >= 0
-        prior, near = None, None
-        if cfg["head"] != "slots":
-            distance = self.cell_distance(candidates, batch)                   # [B, S, K]
-            prior = cfg["w_prior"] * distance
-            distance = tf.where(present[:, None, :], distance, 1e9)
-            near = tf.reduce_min(distance, -1) < cfg["ignore_radius"]        # [B, S]
-            absent *= 1.0 - tf.cast(near, tf.float32)
-        if cfg["matching"] == "sorted":
-            assignment = tf.where(present, tf.range(tf.shape(present)[1])[None, :], -1)
-        else:
-            cost = losses.matching_cost(costs, absent, self.weights, prior)
-            assignment = tf.numpy_function(matching.match_slots,
-                                           [tf.stop_gradient(cost), present], tf.int32)
-            assignment = tf.ensure_shape(assignment, candidates["presence_logit"].shape)
-        terms = losses.assigned_terms(costs, absent, assignment)
-        per_example = losses.total_loss(terms, self.weights)
-        if near is not None:
-            # Unassigned cells near a primitive point at it too, so that duplicates merge.
-            nearest = tf.argmin(distance, -1, output_type=tf.int32)
-            target_uv = tf.gather(image_uv(batch["positions"]), nearest, batch_dims=1)
-            error = tf.reduce_sum(tf.abs(candidates["image_uv"] - target_uv), -1)
-            others = tf.cast(near & (assignment < 0), tf.float32)
-            terms["neighbour_uv"] = tf.reduce_sum(error * others, -1)
-            per_example += self.weights["position"] * terms["neighbour_uv"]
-        if cfg["head"] == "glimpse":
-            glimpse_terms = self.glimpse_terms(batch, seed)
-            per_example += tf.add_n([self.weights[k] * v for k, v in glimpse_terms.items()])
-            terms.update({f"glimpse_{k}": v for k, v in glimpse_terms.items()})
-        return per_example, terms
+    @property
+    def best_epoch(self):
+        return int(self.progress["best_epoch"].numpy())
 
-    def cell_distance(self, candidates, batch):
-        """Distance in cells ``[B, S, K]`` of each cell centre to each primitive's image point."""
-        cells = candidates["presence_logit"].shape[1]
-        side = int(round(cells ** 0.5))
-        centres = tf.constant(cell_centres(side, side))
-        uv = image_uv(batch["positions"])
-        return tf.norm(centres[None, :, None, :] - uv[:, None, :, :], axis=-1) / (2.0 / side)
+    def history(self):
+        """Per evaluation: ``epoch``, ``step``, ``train`` (mean training terms since the
+        previous evaluation and their weighted ``loss``), ``val`` (validation loss and terms)."""
+        n = len(self.term_names)
+        out = []
+        for row in self.progress["history"].numpy()[:self.evaluations]:
+            train = dict(zip(self.term_names, row[1:1 + n].tolist()))
+            train["loss"] = sum(set_loss.term_weight(k, self.weights) * v
+                                for k, v in train.items())
+            val = dict(zip(["loss"] + self.term_names, row[1 + n:].tolist()))
+            out.append({"epoch": len(out) + 1, "step": int(row[0]), "train": train, "val": val})
+        return out
 
-    def glimpse_terms(self, batch, seed):
-        """Per-example sums of the glimpse readings' terms around every true primitive."""
-        present = batch["types"] >= 0
-        index = tf.cast(tf.where(present), tf.int32)                     # [N, 2]: scene, slot
-        points = image_uv(batch["positions"])                            # [B, K, 2]
-        uv = tf.gather_nd(points, index)
-        if seed is not None:
-            pixel = 2.0 / self.config["image_size"]
-            uv += tf.random.stateless_normal(tf.shape(uv), seed) * self.config["glimpse_jitter"] * pixel
-            # A window reads the primitive whose image point is nearest to its centre.
-            others = tf.gather(points, index[:, 0])                      # [N, K, 2]
-            distance = tf.norm(others - uv[:, None], axis=-1)
-            distance = tf.where(tf.gather(present, index[:, 0]), distance, 1e9)
-            index = tf.stack([index[:, 0], tf.argmin(distance, -1, output_type=tf.int32)], -1)
-        read = self.model.read(batch["images"], index[:, 0], uv)
-        terms = losses.object_terms(read, tf.gather_nd(batch["types"], index),
-                                    tf.gather_nd(batch["positions"], index),
-                                    tf.gather_nd(batch["rotations"], index))
-        scenes = tf.shape(present)[0]
-        return {k: tf.math.unsorted_segment_sum(v, index[:, 0], scenes) for k, v in terms.items()}
+    def snapshots(self):
+        """``{"epochs": [E], key: [E, scenes, K, ...]}`` of the predictions kept per evaluation."""
+        if self.snapshot_images is None:
+            return {}
+        count = self.evaluations
+        out = {key: v.numpy()[:count].astype(np.float32)
+               for key, v in self.progress["snapshots"].items()}
+        out["epochs"] = np.arange(1, count + 1)
+        return out

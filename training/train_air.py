@@ -8,6 +8,9 @@ The reference's flags and defaults (``--seed 0 --image-size 64
 1e-3``); added: ``--out`` (the output folder), ``--set KEY VALUE [KEY VALUE
 ...]`` (any key of ``models.air.config.DEFAULT_CONFIG``, repeatable),
 ``--render-workers`` (processes rendering the scenes) and ``--verbose``.
+``--set`` values are typed by the defaults (``data_provider.overrides``); the
+search's keys (``models.air.search.config``) can be changed later without
+retraining (``evaluate_air --set``).
 
 Renders ``n_train`` training, ``n_val`` validation and ``n_test`` test scenes
 (independent random streams of ``--seed``), trains with the shared loop
@@ -21,16 +24,24 @@ validation epoch and measures them on the test scenes. Writes to ``--out``:
   CPU seconds of this process, which do not depend on other people's load, and
   the load average) and ``environment`` (Python, TensorFlow, numpy, SciPy, OS,
   processor, cores);
-* ``weights.npz``: the restored weights and the model config, read by
-  ``evaluation/run.py --mode evaluate_air`` and the pictures;
+* ``weights.npz``: the restored weights and the model config (an export;
+  ``evaluation/run.py --mode evaluate_air`` reads it or the run folder);
 * ``snapshots.npz``: predictions for 6 validation scenes after every epoch
   (the frames of ``visualization/air_pictures.py``'s animation);
-* ``model/``: the loop's checkpoint, ``config.json`` and TensorBoard events.
+* ``model/``: the shared checkpoints (``models/checkpoints.py``, one per
+  epoch and one when stopped; ``models.restore`` rebuilds the best epoch's
+  network from them), ``config.json``, ``eval.json`` and TensorBoard events.
 
 The same seed gives the same scenes, initial weights, training and metrics on
-the same machine. An ``--out`` that already holds a training run, or files
-this tool did not write, is refused before anything is rendered. Exit codes:
-0 done, 1 training diverged, 2 bad flags or output folder, 130 Ctrl-C.
+the same machine. ``--out`` is held by one writer at a time (a second one is
+refused, naming the holder). Ctrl-C or SIGTERM saves a checkpoint and stops
+without final results (exit 130); the same command run again resumes from
+the latest checkpoint (also after ``kill -9``) and says so; evaluations the
+stopped run made after that checkpoint are dropped from ``eval.json``. A
+rerun with other data, network, loss or training settings is refused (the
+search's may differ); so is an ``--out`` holding files this tool did not
+write. Exit codes: 0 done, 1 training diverged, 2 bad flags or output folder,
+130 stopped.
 """
 import json
 import os
@@ -65,6 +76,8 @@ def build_parser():
     p.add_argument("--render-workers", type=int, default=1,
                    help="processes rendering the scenes (1: in this process)")
     p.add_argument("--log-epochs", type=int, default=5, help="epochs between progress lines")
+    p.add_argument("--chkpt-steps", type=int, default=None,
+                   help="steps between checkpoints [one epoch]")
     cli.add_set_argument(p, "AIR config override, e.g. --set head slots matching sorted")
     cli.add_verbose_argument(p)
     return p
@@ -72,20 +85,24 @@ def build_parser():
 
 def config_from_args(args):
     """The AIR config of the flags; ``UsageError`` naming a bad key or value."""
-    from models.air.config import ConfigError, make_config, parse_overrides
+    from data_provider import overrides as override_parser
+    from models.air.config import DEFAULT_CONFIG, ConfigError, make_config
 
     if args.render_workers < 1:
         raise cli.UsageError(f"--render-workers must be >= 1, got {args.render_workers}")
     if args.log_epochs < 1:
         raise cli.UsageError(f"--log-epochs must be >= 1, got {args.log_epochs}")
+    if args.chkpt_steps is not None and args.chkpt_steps < 1:
+        raise cli.UsageError(f"--chkpt-steps must be >= 1, got {args.chkpt_steps}")
     overrides = {"seed": args.seed, "image_size": args.image_size,
                  "max_primitives": args.max_primitives, "n_epochs": args.n_epochs,
                  "n_train": args.n_train, "n_test": args.n_test,
                  "weight_decay": args.weight_decay}
-    for key, value in parse_overrides(cli.set_pairs(args.set)).items():
+    pairs = cli.set_pairs(args.set)
+    for key, _ in pairs:
         if key in overrides:
             raise cli.UsageError(f"--set {key}: use the flag --{key.replace('_', '-')}")
-        overrides[key] = value
+    overrides.update(override_parser.parse(pairs, DEFAULT_CONFIG, what="AIR config"))
     try:
         config = make_config(overrides)
     except ConfigError as e:   # name the flag the user gave, not the config key
@@ -98,8 +115,12 @@ def config_from_args(args):
     return config
 
 
-def check_out(out):
-    """Refuse an ``--out`` holding a training run or files this tool did not write."""
+def check_out(out, config=None):
+    """Refuse an ``--out`` holding files this tool did not write, or a run of other settings.
+
+    A run of the same settings (the search's may differ) is resumed; returns the
+    checkpoint to resume from, or None.
+    """
     if os.path.exists(out) and not os.path.isdir(out):
         raise cli.UsageError(f"--out {out} is a file, expected a folder")
     for name in OUTPUTS:
@@ -108,9 +129,26 @@ def check_out(out):
             raise cli.UsageError(f"--out {out}: {name} was not written by {PROG}; it is left "
                                  "untouched: choose another --out")
     model_dir = os.path.join(out, "model")
-    if os.path.isdir(model_dir) and any(n.startswith("ckpt") for n in os.listdir(model_dir)):
-        raise cli.UsageError(f"--out {out} already holds a training run ({model_dir}); "
-                             "choose another --out or remove it")
+    if config is None or not os.path.isdir(model_dir):
+        return None
+    from models.air.config import model_config
+    from models.air.search.config import SEARCH_DEFAULTS
+    from models.checkpoints import latest
+    from training.checkpointing import ConfigMismatchError, check_model_dir, differences
+
+    saved = check_model_dir(model_dir, "air3d", model_config(config), "--out")
+    checkpoint = latest(model_dir)
+    if saved is None or checkpoint is None:
+        return None
+    ignored = set(SEARCH_DEFAULTS) | {"deterministic"}
+    run = {k: v for k, v in config.items() if k not in model_config(config) and k not in ignored}
+    before = {k: v for k, v in saved.get("run", {}).items() if k in run}
+    diffs = differences(before, run)
+    if diffs:
+        raise ConfigMismatchError(
+            f"--out {out} holds a run of other settings (" + "; ".join(diffs)
+            + "); rerun it with its own settings to resume it, or choose another --out")
+    return checkpoint
 
 
 def _ours(path):
@@ -150,7 +188,7 @@ def synthesise(config, workers=1, log=print):
 
     from data_provider.progress import Progress
     from models.air.scenes import generate_dataset, turn_about_view
-    from models.air.model import input_channels
+    from models.air.config import input_channels
     from training.air_system import network_inputs
 
     start = time.monotonic()
@@ -187,15 +225,24 @@ def save_weights(path, model, config):
         np.savez(f, written_by=MARK, config=json.dumps(model_config(config)), **arrays)
 
 
-def train(config, out, workers=1, log_epochs=5, log=print):
-    """Render, train, restore the best epoch, measure; writes the outputs. Returns results."""
+def resume_point(checkpoint):
+    """Where a run resumes: ``(step, loop epoch, evaluations done)`` of ``checkpoint``."""
+    import tensorflow as tf
+
+    reader = tf.train.load_checkpoint(checkpoint)
+    value = lambda name: int(reader.get_tensor(f"{name}/.ATTRIBUTES/VARIABLE_VALUE"))  # noqa: E731
+    return value("step"), value("epoch"), value("progress/evaluations")
+
+
+def train(config, out, workers=1, log_epochs=5, log=print, checkpoint=None, chkpt_steps=None):
+    """Render, train (or resume from ``checkpoint``), restore the best epoch, measure; writes
+    the outputs. Returns the results, or ``{"status": "interrupted", ...}`` when stopped."""
     import keras
-    import numpy as np
     import tensorflow as tf
 
     from models.air import metrics
-    from training import loop
-    from models.air.explain import predict_slots
+    from models.air.search import predict_slots
+    from training import loop, run_folder
     from training.air_system import AIRSystem, dataset_fn
 
     load_start = os.getloadavg()
@@ -207,18 +254,37 @@ def train(config, out, workers=1, log_epochs=5, log=print):
         tf.config.experimental.enable_op_determinism()
     batch = config["batch_size"]
     steps_per_epoch = config["n_train"] // batch
+    model_dir = os.path.join(out, "model")
+    # A resumed run carries on with the epoch it stopped in, its batches already trained
+    # on left out; at an epoch's end, its evaluation is done first if it was not saved.
+    step, loop_epoch, evaluated = 0, 0, 0
+    if checkpoint is not None:
+        step, loop_epoch, evaluated = resume_point(checkpoint)
+    done, into = divmod(step, steps_per_epoch)
+    initial_eval = evaluated < done
+    if checkpoint is not None:
+        dropped = run_folder.trim_history(model_dir, step - 1 if initial_eval else step)
+        log(f"resuming the run in {out} from {os.path.basename(checkpoint)}: step {step} of "
+            f"{steps_per_epoch * config['n_epochs']}, {done} of {config['n_epochs']} epochs done"
+            + (f"; {dropped} later evaluation(s) of the stopped run dropped" if dropped else ""))
     system = AIRSystem(config, steps_per_epoch, data["val"]["images"][:SNAPSHOT_SCENES])
     seed = config["seed"]
     versions = data["train_inputs"]
     train_fn = dataset_fn(versions[0], batch, shuffle_seed=lambda epoch: seed * 100003 + epoch,
-                          versions=versions[1:])
+                          versions=versions[1:], first_epoch=done, skip=into)
     val_fn = dataset_fn(data["val_inputs"], batch)
     start, cpu_start = time.monotonic(), time.process_time()
     os.makedirs(out, exist_ok=True)
-    result = loop.train(system, train_fn, model_dir=os.path.join(out, "model"),
-                        global_batch_size=batch, epochs=config["n_epochs"],
-                        chkpt_steps=10 ** 9, log_steps=steps_per_epoch * log_epochs,
-                        eval_dataset_fn=val_fn, model_dir_flag="--out", log=log)
+    result = loop.train(system, train_fn, model_dir=model_dir, global_batch_size=batch,
+                        epochs=loop_epoch + config["n_epochs"] - done,
+                        chkpt_steps=chkpt_steps or steps_per_epoch,
+                        log_steps=steps_per_epoch * log_epochs,
+                        eval_dataset_fn=val_fn, initial_eval=initial_eval,
+                        model_dir_flag="--out", log=log)
+    if result["status"] == "interrupted":
+        log(f"stopped at step {result['step']}, saved in {result['checkpoint']}; run the same "
+            "command again to resume")
+        return result
     train_seconds = time.monotonic() - start
     train_cpu = time.process_time() - cpu_start
     start = time.monotonic()
@@ -229,30 +295,35 @@ def train(config, out, workers=1, log_epochs=5, log=print):
     results = {
         "written_by": MARK,
         "config": config,
-        "metrics": dict(measured, best_epoch=system.best["epoch"],
+        "metrics": dict(measured, best_epoch=system.best_epoch,
                         synthesis_seconds=synth_seconds, training_seconds=train_seconds),
-        "history": system.history,
-        "best_epoch": system.best["epoch"],
+        "history": system.history(),
+        "best_epoch": system.best_epoch,
         "status": result["status"],
+        "resumed_from_step": step if checkpoint is not None else None,
         "timing": {"synthesis_seconds": synth_seconds, "training_seconds": train_seconds,
                    "evaluation_seconds": eval_seconds, "synthesis_cpu_seconds": synth_cpu,
                    "training_cpu_seconds": train_cpu, "load_average_start": load_start,
                    "load_average_end": os.getloadavg()},
         "environment": environment(),
     }
+    write_outputs(out, results, system, data["val"], config)
+    return results
+
+
+def write_outputs(out, results, system, val, config):
+    """``results.json``, ``weights.npz`` and ``snapshots.npz``, all together or none."""
+    import numpy as np
+
     with cli.OutputSet(out) as outputs:
         with open(outputs.path("results.json"), "w") as f:
             json.dump(results, f, indent=2)
         save_weights(outputs.path("weights.npz"), system.model, config)
+        snaps = system.snapshots()
         with open(outputs.path("snapshots.npz"), "wb") as f:
-            snaps = system.snapshots
-            np.savez(f, written_by=MARK, images=data["val"]["images"][:SNAPSHOT_SCENES],
-                     epochs=np.array([s["epoch"] for s in snaps]),
-                     **{k: np.stack([s[k] for s in snaps]) for k in
-                        ("presence_logit", "type_logits", "position", "rotation")} if snaps else {},
-                     **{f"true_{k}": data["val"][k][:SNAPSHOT_SCENES]
-                        for k in ("types", "positions", "rotations", "euler")})
-    return results
+            np.savez(f, written_by=MARK, images=val["images"][:SNAPSHOT_SCENES],
+                     **snaps, **{f"true_{k}": val[k][:SNAPSHOT_SCENES]
+                                 for k in ("types", "positions", "rotations", "euler")})
 
 
 def summary_lines(results):
@@ -275,9 +346,16 @@ def summary_lines(results):
 
 
 def run(args, log=print):
+    from data_provider import folder_lock
+
     config = config_from_args(args)
-    check_out(args.out)
-    results = train(config, args.out, args.render_workers, args.log_epochs, log)
+    check_out(args.out, config)
+    with folder_lock.hold(args.out, "--out", PROG, log):
+        checkpoint = check_out(args.out, config)
+        results = train(config, args.out, args.render_workers, args.log_epochs, log, checkpoint,
+                        args.chkpt_steps)
+        if results.get("status") == "interrupted":
+            return results
     for line in summary_lines(results):
         log(line)
     log(f"wrote {os.path.join(args.out, 'results.json')} and weights.npz")
@@ -292,7 +370,12 @@ def main(argv=None):
         return code
     cli.quiet_tensorflow(args.verbose)
     from training.loop import TrainingDivergedError
-    return cli.run_main(PROG, run, args, failure_types=(TrainingDivergedError,), tensorflow=True)
+    outcome = {}
+    code = cli.run_main(PROG, lambda a: outcome.update(result=run(a)), args,
+                        failure_types=(TrainingDivergedError,), tensorflow=True)
+    if code == cli.EXIT_OK and outcome["result"].get("status") == "interrupted":
+        return cli.EXIT_INTERRUPTED   # saved; the same command resumes
+    return code
 
 
 if __name__ == "__main__":

@@ -179,7 +179,7 @@ def training_gif(out, snapshots, config, duration=250):
 
 def load_run(run):
     """(results, snapshots) of a run folder; UsageError naming what is missing."""
-    for name in ("results.json", "weights.npz", "snapshots.npz"):
+    for name in ("results.json", "model", "snapshots.npz"):
         if not os.path.exists(os.path.join(run, name)):
             raise cli.UsageError(f"--run {run}: no {name} (expected train_air.py's --out folder)")
     try:
@@ -199,12 +199,13 @@ def make_pictures(run, out, scenes=8, log=print):
     results, snapshots = load_run(run)
     os.makedirs(out, exist_ok=True)
     cli.quiet_tensorflow()
-    from evaluation.air_eval import load_weights
     from models.air.scenes import generate_dataset
-    from models.air.explain import predict_slots
+    from models.air.search import predict_slots
+    from models.restore import restore
 
     config = results["config"]
-    model, model_config = load_weights(os.path.join(run, "weights.npz"))
+    restored = restore(os.path.join(run, "model"), "air3d", flag="--run")
+    model, model_config = restored.model, restored.config
     test = generate_dataset(config["n_test"], config["seed"], config["image_size"],
                             config["max_primitives"], "test", config["supersample"])
     train = generate_dataset(16, config["seed"], config["image_size"], config["max_primitives"],

@@ -1,6 +1,6 @@
-"""Count by re-rendering: the subset of found primitives that best explains the image.
+"""Count by re-rendering (``explain``) and pose fitting (``refine``), with the renderer.
 
-The inference network proposes candidates (``AIRInference3D.read_candidates``:
+The inference network proposes candidates (``models.air.heads``, ``propose``:
 type, position, rotation and presence of each, most present first). The
 renderer is the generative model the network inverts, so the count is settled
 with it: every non-empty subset of at most ``max_primitives`` of the first
@@ -19,9 +19,7 @@ merged reading of two overlapping primitives.
 Then the kept primitives are fitted to the image by the renderer (``refine``:
 small turns and shifts that lower the same error) and the search runs again,
 so that a primitive read a few degrees off no longer leaves a rim for a
-phantom to explain. With ``repeat`` the network looks again, given the
-rendering of what is kept (AIR's repeat): it is taught to find what that
-rendering leaves out, mostly primitives half hidden by others.
+phantom to explain (the order of these steps: ``models.air.search.pipeline``).
 
 The subsets are not ray-cast one by one: each candidate is rendered once
 alone, with its depth, at the renderer's sub-pixel resolution
@@ -30,12 +28,11 @@ followed by the renderer's box filter (``composite``), the same image. At
 ``K = 3`` and 12 candidates that is 298 subsets per image from 12 renderings.
 """
 import itertools
-import weakref
 
 import numpy as np
 
 from data_provider import scene_renderer as sr
-from models.air.scenes import _render_arguments, image_coordinates, render_scenes, take_slots
+from models.air.scenes import _render_arguments, take_slots
 
 
 def render_layers(types, positions, rotations, image_size, supersample):
@@ -189,115 +186,3 @@ def refine(slots, images, image_size, supersample, rounds=3, turn=0.12, shift=0.
                     best[better] = trial[better]
     return dict(slots, position=positions.astype(np.float32),
                 rotation=rotations.astype(np.float32))
-
-
-MIRROR = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
-
-
-def unmirror(candidates):
-    """Candidates read from left-right flipped images, as candidates of the images: the
-    flip mirrors the scene through the plane ``x = y`` (positions swap x and y,
-    rotations become ``P R P``; every primitive is mirror-symmetric)."""
-    out = dict(candidates)
-    out["position"] = np.asarray(candidates["position"])[..., [1, 0, 2]]
-    out["rotation"] = MIRROR @ np.asarray(candidates["rotation"]) @ MIRROR
-    return out
-
-
-def join_candidates(views, keep, radius):
-    """The ``keep`` most present of the candidates of several readings of the same images
-    (dicts ``[N, M_i, ...]``), a candidate left out when a more present one of the same
-    type has its image point within ``radius`` (image units)."""
-    joined = {k: np.concatenate([np.asarray(v[k]) for v in views], 1) for k in views[0]}
-    order = np.argsort(-joined["presence_logit"], axis=1, kind="stable")
-    joined = {k: take_slots(v, order) for k, v in joined.items()}
-    uv = image_coordinates(joined["position"])
-    types = joined["type_logits"].argmax(-1)
-    near = np.linalg.norm(uv[:, :, None] - uv[:, None], axis=-1) < radius
-    same = near & (types[:, :, None] == types[:, None])
-    earlier = np.tril(np.ones(same.shape[1:], bool), -1)           # [i, j]: j before i
-    repeated = (same & earlier).any(-1)
-    order = np.argsort(repeated, axis=1, kind="stable")[:, :keep]  # first readings first
-    return {k: take_slots(v, order) for k, v in joined.items()}
-
-
-_READERS = weakref.WeakKeyDictionary()
-
-
-def _reader(model, pool):
-    """The model's candidate reader as a ``tf.function``, made once per model and pool size
-    (training predicts a few scenes after every epoch)."""
-    import tensorflow as tf
-
-    readers = _READERS.setdefault(model, {})
-    if pool not in readers:
-        readers[pool] = tf.function(model.slots if model.head_name == "slots" else
-                                    lambda x: model.read_candidates(x, keep=pool))
-    return readers[pool]
-
-
-def predict_slots(model, images, config, batch_size=250):
-    """The model's slots for ``images [N, H, W, 1]`` (numpy dict ``[N, K, ...]``).
-
-    Slot head: its slots. Grid heads: ``read_candidates`` (up to
-    ``config["explain_pool"]`` merged candidates; with ``config["explain_mirror"]``
-    also those read from the images flipped left-right, the same scenes mirrored,
-    and the most present of both kept), then, with ``config["explain"]``, the
-    count settled by re-rendering (``explain``), the kept primitives fitted
-    (``refine``, ``config["refine_rounds"]``) and the search run again with them. With
-    ``config["repeat"]`` (AIR's
-    repeat) the network then looks again, ``repeat`` times, given the rendering of
-    the primitives kept so far as its second channel: what it finds joins the
-    kept primitives and the earlier candidates, and the search runs again.
-    """
-    import tensorflow as tf
-
-    k = config["max_primitives"]
-    keys = ("presence_logit", "type_logits", "position", "rotation")
-    images = np.asarray(images, np.float32)
-    fn = _reader(model, config["explain_pool"])
-
-    def read(x):
-        outs = [fn(tf.constant(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
-        return {name: np.concatenate([o[name].numpy() for o in outs]) for name in keys}
-
-    def look(canvas):
-        x = images if canvas is None else np.concatenate([images, canvas[..., None]], -1)
-        found = read(x)
-        if config["explain_mirror"]:
-            mirrored = unmirror(read(np.ascontiguousarray(x[:, :, ::-1])))
-            found = join_candidates([found, mirrored], config["explain_pool"], radius)
-        return found
-
-    radius = config["merge_radius"] * 2.0 / config["image_size"]
-    channels = getattr(model, "input_channels", 1)
-    found = look(None if channels == 1 else np.zeros(images.shape[:3], np.float32))
-    if model.head_name == "slots" or not config["explain"]:
-        return {name: value[:, :k] for name, value in found.items()}
-
-    def kept_first(slots):
-        return dict(slots, presence_logit=np.where(slots["presence_logit"] > 0, 50.0, -50.0))
-
-    def search(pool):
-        return explain(pool, images, k, config["image_size"], config["supersample"],
-                       config["explain_gain"], config["explain_floor"], config["explain_pool"])
-
-    def settle(pool):
-        """The search; then the kept primitives fitted (``refine``) and the search again."""
-        slots = search(pool)
-        if not config.get("refine_rounds", 0):
-            return slots
-        slots = refine(slots, images, config["image_size"], config["supersample"],
-                       config["refine_rounds"])
-        return search(join_candidates([kept_first(slots), pool], config["explain_pool"], radius))
-
-    slots = settle(found)
-    for _ in range(config.get("repeat", 0) if channels > 1 else 0):
-        kept = slots["presence_logit"] > 0
-        canvas = render_scenes(np.where(kept, slots["type_logits"].argmax(-1), -1),
-                               slots["position"], slots["rotation"], config["image_size"],
-                               config["supersample"])
-        found = join_candidates([kept_first(slots), look(canvas), found], config["explain_pool"],
-                                radius)
-        slots = settle(found)
-    return slots

@@ -1,0 +1,53 @@
+"""The inference-time search's own config: how candidates become the answer.
+
+None of these keys changes the network or what it was taught, so a trained
+model is searched with any of them (``evaluate_air --set explain_gain 8``)
+and a checkpoint is the same model whatever they say. A grid model trained
+with ``repeat`` (a canvas channel) may be searched with any ``repeat``; a
+model without the channel never looks again.
+"""
+SEARCH_DEFAULTS = {
+    "glances": 1,             # glimpse head: readings of a candidate, each window centred
+                              # on the last
+    "merge_radius": 0.5,      # grid heads: candidates whose image points are this near
+                              # (pixels) merge
+    "explain": True,          # grid heads: settle the count by re-rendering (search.explain)
+    "explain_gain": 4.0,      # a primitive counts if it lowers the summed |rendering - image|
+                              # this much
+    "explain_floor": 0.05,    # candidates below this presence probability are not tried
+    "explain_pool": 12,       # the most present candidates the search draws its subsets from
+    "explain_mirror": True,   # candidates also read from the mirrored image (left-right flip)
+    "refine_rounds": 3,       # grid heads: the kept primitives fitted to the image by the
+                              # renderer (rounds of halving steps; 0: not fitted), then
+                              # searched again
+    "repeat": 1,              # grid heads (the slot head ignores it): passes after the first,
+                              # each shown the rendering of what the search kept (a second input
+                              # channel) to find the rest; at training, a grid network gets
+                              # that channel when repeat > 0
+}
+
+
+def check_search(config, error=ValueError):
+    """Raise ``error`` naming the first search key of ``config`` with a bad value."""
+    for key in ("glances", "explain_pool"):
+        if not _integer(config[key]) or config[key] < 1:
+            raise error(f"{key} must be a positive integer, got {config[key]!r}")
+    for key in ("merge_radius", "explain_gain", "explain_floor"):
+        value = config[key]
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            raise error(f"{key} must be a non-negative number, got {value!r}")
+    for key in ("explain", "explain_mirror"):
+        if not isinstance(config[key], bool):
+            raise error(f"{key} must be True or False, got {config[key]!r}")
+    for key in ("repeat", "refine_rounds"):
+        if not _integer(config[key]) or config[key] < 0:
+            raise error(f"{key} must be a non-negative integer, got {config[key]!r}")
+
+
+def search_config(config):
+    """The search keys of ``config`` (defaults for those it lacks)."""
+    return {key: config.get(key, default) for key, default in SEARCH_DEFAULTS.items()}
+
+
+def _integer(value):
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -1,0 +1,120 @@
+"""From images to the answer: the network's candidates, the count search, the pose fitting.
+
+    slots = predict_slots(model, images, config)      # numpy dict [N, max_primitives, ...]
+
+``Search(model, config)`` runs these steps, each a method:
+
+1. ``look``: the head's candidates (``models.air.heads``, ``propose``: up to
+   ``explain_pool``, merged at ``merge_radius``, read ``glances`` times), with
+   ``explain_mirror`` also those read from the images flipped left-right (the
+   same scenes mirrored), the most present of both kept (``join_candidates``);
+2. for a head whose candidates are searched (not the reference's slots) and
+   with ``explain``: ``settle``, the count settled by re-rendering
+   (``explain``), the kept primitives fitted to the image (``refine``,
+   ``refine_rounds``) and the search run again with them among the candidates;
+3. with ``repeat`` and a network that reads a canvas: ``repeat`` more looks,
+   each given the rendering of what is kept so far (``canvas``); what the
+   network finds joins the kept primitives and the earlier candidates, and is
+   settled again.
+
+Otherwise the first ``max_primitives`` candidates are the answer. The
+search's keys (``models.air.search.config``) are read from ``config``; the
+network's (``max_primitives``, ``image_size``, ``supersample``) too.
+"""
+import weakref
+
+import numpy as np
+
+from models.air.scenes import render_scenes
+from models.air.search.candidates import join_candidates, kept_first, unmirror
+from models.air.search.config import search_config
+from models.air.search.explain import explain, refine
+
+SLOT_KEYS = ("presence_logit", "type_logits", "position", "rotation")
+_READERS = weakref.WeakKeyDictionary()
+
+
+def _reader(model, pool, glances, merge_radius):
+    """The head's ``propose`` as a ``tf.function``, made once per model and search setting
+    (training predicts a few scenes after every epoch)."""
+    import tensorflow as tf
+
+    readers = _READERS.setdefault(model, {})
+    key = (pool, glances, merge_radius)
+    if key not in readers:
+        head = model.head_type
+        readers[key] = tf.function(lambda x: head.propose(model, x, pool, glances, merge_radius))
+    return readers[key]
+
+
+class Search:
+    """The answer of ``model`` for images, searched as ``config`` says."""
+
+    def __init__(self, model, config, batch_size=250):
+        self.model, self.batch_size = model, batch_size
+        self.k, self.image_size = config["max_primitives"], config["image_size"]
+        self.supersample = config["supersample"]
+        self.config = search_config(config)
+        self.pool = self.config["explain_pool"]
+        self.radius = self.config["merge_radius"] * 2.0 / self.image_size
+        self.propose = _reader(model, self.pool, self.config["glances"],
+                               self.config["merge_radius"])
+        self.reads_canvas = getattr(model, "input_channels", 1) > 1
+
+    def __call__(self, images):
+        images = np.asarray(images, np.float32)
+        empty = np.zeros(images.shape[:3], np.float32) if self.reads_canvas else None
+        found = self.look(images, empty)
+        if not (self.model.head_type.searched and self.config["explain"]):
+            return {name: value[:, :self.k] for name, value in found.items()}
+        slots = self.settle(images, found)
+        for _ in range(self.config["repeat"] if self.reads_canvas else 0):
+            again = self.look(images, self.canvas(slots))
+            found = join_candidates([kept_first(slots), again, found], self.pool, self.radius)
+            slots = self.settle(images, found)
+        return slots
+
+    def read(self, x):
+        """The head's candidates for the network inputs ``x``, in batches (numpy dict)."""
+        outs = [self.propose(x[i:i + self.batch_size]) for i in range(0, len(x), self.batch_size)]
+        return {name: np.concatenate([o[name].numpy() for o in outs]) for name in SLOT_KEYS}
+
+    def look(self, images, canvas=None):
+        """Candidates for the images (given the ``canvas`` of what is explained, if any),
+        with those of the mirrored images joined in (``explain_mirror``)."""
+        x = images if canvas is None else np.concatenate([images, canvas[..., None]], -1)
+        found = self.read(x)
+        if self.config["explain_mirror"]:
+            mirrored = unmirror(self.read(np.ascontiguousarray(x[:, :, ::-1])))
+            found = join_candidates([found, mirrored], self.pool, self.radius)
+        return found
+
+    def count(self, images, candidates):
+        """The subset of the candidates that best explains each image (``explain``)."""
+        c = self.config
+        return explain(candidates, images, self.k, self.image_size, self.supersample,
+                       c["explain_gain"], c["explain_floor"], self.pool)
+
+    def settle(self, images, candidates):
+        """The count; then the kept primitives fitted (``refine``) and the count again, the
+        fitted primitives first among the candidates."""
+        slots = self.count(images, candidates)
+        if not self.config["refine_rounds"]:
+            return slots
+        slots = refine(slots, images, self.image_size, self.supersample,
+                       self.config["refine_rounds"])
+        return self.count(images, join_candidates([kept_first(slots), candidates], self.pool,
+                                                  self.radius))
+
+    def canvas(self, slots):
+        """The rendering of the primitives kept in ``slots`` ``[N, H, W]``."""
+        kept = slots["presence_logit"] > 0
+        return render_scenes(np.where(kept, slots["type_logits"].argmax(-1), -1),
+                             slots["position"], slots["rotation"], self.image_size,
+                             self.supersample)
+
+
+def predict_slots(model, images, config, batch_size=250):
+    """The answer for ``images [N, H, W, 1]``: numpy dict ``[N, max_primitives, ...]``
+    (``presence_logit``, ``type_logits``, ``position``, ``rotation``); see ``Search``."""
+    return Search(model, config, batch_size)(images)

@@ -1,0 +1,165 @@
+"""train_air.py on the shared checkpoints: Ctrl-C saves and exits 130, kill -9 loses
+nothing but the steps after the last checkpoint, a rerun resumes to the same results as
+an uninterrupted run; one writer per --out; the search's settings are not the model's."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from training import train_air
+
+PROJECT = str(__import__("pathlib").Path(__file__).resolve().parents[1])
+SMALL = ["--seed", "5", "--image-size", "32", "--max-primitives", "2", "--n-epochs", "5",
+         "--n-train", "128", "--n-test", "32", "--set", "n_val", "64", "supersample", "1",
+         "glimpse_size", "12", "channels", "[8, 16, 16, 16]", "glimpse_channels",
+         "[8, 8, 16, 16]", "warmup_epochs", "1", "learning_rate", "0.003", "explain_pool", "6",
+         "refine_rounds", "1", "canvas_draws", "1"]
+
+# Runs train_air.py and sends itself a signal right after the evaluation at a given step.
+STOPPER = """
+import os, signal, sys
+from training import air_system, train_air
+stop_at, sig = int(sys.argv[1]), getattr(signal, sys.argv[2])
+evaluate = air_system.AIRSystem.on_evaluation
+def on_evaluation(self, step, name, result):
+    evaluate(self, step, name, result)
+    if step == stop_at:
+        os.kill(os.getpid(), sig)
+air_system.AIRSystem.on_evaluation = on_evaluation
+sys.exit(train_air.main(sys.argv[3:]))
+"""
+
+
+def _run(argv, stop_at=None, sig=None):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONPATH"] = PROJECT
+    command = [sys.executable, "training/train_air.py", *argv] if stop_at is None else \
+        [sys.executable, "-c", STOPPER, str(stop_at), sig, *argv]
+    return subprocess.run(command, capture_output=True, text=True, cwd=PROJECT, timeout=900,
+                          env=env)
+
+
+def _results(out):
+    results = json.loads((out / "results.json").read_text())
+    metrics = {k: v for k, v in results["metrics"].items() if not k.endswith("seconds")}
+    return metrics, results["history"]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("air_resume") / "whole"
+    assert train_air.main(SMALL + ["--out", str(out)]) == 0
+    return out
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_exits_130_and_a_rerun_resumes_to_the_same_results(reference, tmp_path):
+    out = tmp_path / "run"
+    proc = _run(SMALL + ["--out", str(out)], stop_at=4, sig="SIGINT")
+    assert proc.returncode == 130, proc.stderr
+    assert not (out / "results.json").exists() and not (out / "weights.npz").exists()
+    assert "run the same command again to resume" in proc.stdout
+    saved = json.loads((out / "model" / "eval.json").read_text())
+    assert [e["step"] for e in saved] == [2, 4]
+    assert (out / "model" / "ckpt-5.index").exists()        # stopped in the third epoch
+    proc = _run(SMALL + ["--out", str(out)])
+    assert proc.returncode == 0, proc.stderr
+    assert "resuming the run" in proc.stdout and "step 5 of 10" in proc.stdout
+    assert _results(out) == _results(reference)
+    assert [e["step"] for e in json.loads((out / "model" / "eval.json").read_text())] == \
+        [2, 4, 6, 8, 10]
+
+
+@pytest.mark.slow
+def test_after_kill_9_a_rerun_resumes_and_drops_the_dead_run_s_later_evaluations(reference,
+                                                                                  tmp_path):
+    out = tmp_path / "run"
+    # checkpoints at steps 3 and 6 (the one at 6 before that epoch's evaluation), killed
+    # after the evaluation at step 8: eval.json holds 2, 4, 6
+    proc = _run(SMALL + ["--out", str(out), "--chkpt-steps", "3"], stop_at=8, sig="SIGKILL")
+    assert proc.returncode == -9
+    assert [e["step"] for e in json.loads((out / "model" / "eval.json").read_text())] == \
+        [2, 4, 6]
+    assert not (out / "results.json").exists()
+    proc = _run(SMALL + ["--out", str(out), "--chkpt-steps", "3"])
+    assert proc.returncode == 0, proc.stderr
+    assert "step 6 of 10" in proc.stdout and "1 later evaluation(s)" in proc.stdout
+    assert "taking over the lock" in proc.stdout                  # the dead run's lock file
+    assert _results(out) == _results(reference)
+    assert [e["step"] for e in json.loads((out / "model" / "eval.json").read_text())] == \
+        [2, 4, 6, 8, 10]
+
+
+@pytest.mark.slow
+def test_search_settings_do_not_make_another_model_but_training_settings_do(reference,
+                                                                            tmp_path, capsys):
+    out = tmp_path / "copy"
+    shutil.copytree(reference, out)
+    searched = SMALL + ["--out", str(out), "--set", "explain_gain", "6.0", "repeat", "0",
+                        "explain_mirror", "False"]
+    assert train_air.main(searched) == 0
+    assert "resuming the run" in capsys.readouterr().out
+    results = json.loads((out / "results.json").read_text())
+    assert results["history"] == _results(reference)[1]            # nothing trained again
+    assert results["config"]["explain_gain"] == 6.0
+    for change, named in ((["hidden", "32"], "hidden"), (["learning_rate", "0.01"],
+                                                          "learning_rate")):
+        assert train_air.main(SMALL + ["--out", str(out), "--set", *change]) == 2
+        assert named in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_evaluate_air_rebuilds_the_run_from_its_checkpoint(reference, tmp_path):
+    from evaluation import run
+
+    args = ["--mode", "evaluate_air", "--seed", "9", "--n-test", "16"]
+    assert run.main(args + ["--weights", str(reference), "--out", str(tmp_path / "a.json")]) == 0
+    assert run.main(args + ["--weights", str(reference / "weights.npz"),
+                            "--out", str(tmp_path / "b.json")]) == 0
+    a, b = (json.loads((tmp_path / n).read_text()) for n in ("a.json", "b.json"))
+    assert a["metrics"] == b["metrics"]                              # the best epoch's weights
+    assert run.main(args + ["--weights", str(reference), "--out", str(tmp_path / "c.json"),
+                            "--set", "refine_rounds", "0", "explain_gain", "50.0"]) == 0
+    c = json.loads((tmp_path / "c.json").read_text())
+    assert c["search"]["explain_gain"] == 50.0 and c["search"]["refine_rounds"] == 0
+    assert a["search"]["explain_gain"] == 4.0
+
+
+def test_a_second_writer_of_out_is_refused_naming_the_holder(tmp_path, capsys):
+    from data_provider import folder_lock
+
+    out = tmp_path / "held"
+    with folder_lock.hold(str(out), "--out", "another train_air.py"):
+        assert train_air.main(SMALL + ["--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "another train_air.py" in err and f"process {os.getpid()}" in err
+    assert len(err.strip().splitlines()) == 1
+    assert sorted(os.listdir(out)) == []                          # nothing rendered or written
+
+
+def test_weights_npz_arrays_are_the_checkpoint_s_best_weights(tmp_path):
+    """The checkpoint's ``model`` holds the best weights under the keys a restore reads."""
+    import tensorflow as tf
+
+    from models.air import make_config
+    from models.checkpoints import checkpoint_objects
+    from training.air_system import AIRSystem
+
+    config = make_config({"image_size": 16, "channels": [4, 4, 4, 4], "glimpse_size": 8,
+                          "glimpse_channels": [4, 4, 4, 4], "n_epochs": 2})
+    system = AIRSystem(config, steps_per_epoch=1)
+    system.build()
+    expected = checkpoint_objects({"model": system.model})["model"]
+    assert list(system.checkpoint_items()["model"]) == list(expected)
+    for key, variable in expected.items():
+        np.testing.assert_array_equal(system.checkpoint_items()["model"][key].numpy(),
+                                      variable.numpy())
+    system.progress["best_epoch"].assign(1)
+    for variable in system.best_weights.values():
+        variable.assign(tf.ones_like(variable))
+    system.on_train_end(2)
+    assert all(np.all(w.numpy() == 1.0) for w in system.model.weights)
