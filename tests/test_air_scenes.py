@@ -38,11 +38,12 @@ def test_face_pointing_at_the_head_light_is_fully_lit_and_tilted_faces_follow_la
 
 def test_z_buffer_the_primitive_nearer_the_camera_hides_the_other_in_either_slot_order():
     d = scenes.CAMERA_DIRECTION
-    near, far = -0.6 * d, 0.6 * d                       # same image point, near is towards the camera
+    near, far = -0.6 * d, 0.6 * d          # same image point, near is towards the camera
     upright = np.eye(3)
     for types, positions in (([0, 1], [near, far]), ([1, 0], [far, near])):
         image, depth = sr.render_batch(
-            [[scenes.RENDER_KINDS[t] for t in types]], scenes.WORLD_HALF * np.array([positions]), upright[None, None], scenes.SIDE / 2,
+            [[scenes.RENDER_KINDS[t] for t in types]], scenes.WORLD_HALF * np.array([positions]),
+            upright[None, None], scenes.SIDE / 2,
             scenes.camera(), 64, 64, light_dir=None, ambient=scenes.AMBIENT, return_depth=True)
         # The sphere's centre pixel faces the head light (1.0); its depth is the sphere's front.
         assert image[0, 31:33, 31:33, 0].min() > 0.99
@@ -58,8 +59,8 @@ def test_render_batch_equals_the_per_scene_renderer():
         batch = scenes.render_scenes(types, positions, rot, 32, supersample=k)
         for i in range(12):
             prims = [sr.Primitive(scenes.RENDER_KINDS[t], 1.0, scenes.WORLD_HALF * p, r,
-                                  scenes.SIDE / 2) for t, p, r in zip(types[i], positions[i], rot[i])
-                     if t >= 0]
+                                  scenes.SIDE / 2)
+                     for t, p, r in zip(types[i], positions[i], rot[i]) if t >= 0]
             single = sr.render(prims, scenes.camera(), 32, 32, light_dir=None, ambient=0.15,
                                background=0.0, supersample=k, adaptive=False)[..., 0]
             np.testing.assert_allclose(batch[i], single, atol=1e-6)
@@ -152,12 +153,13 @@ def test_symmetric_error_is_zero_for_every_equivalent_and_the_angle_otherwise(ty
         r = _random_rotation(rng)
         equivalents = rotations.symmetric_equivalents(r, type_index)
         assert len(equivalents) == (24 if type_index == rotations.CUBE else 16)
-        errors = rotations.symmetric_geodesic_error(equivalents, np.broadcast_to(r, equivalents.shape),
+        same = np.broadcast_to(r, equivalents.shape)
+        errors = rotations.symmetric_geodesic_error(equivalents, same,
                                                     np.full(len(equivalents), type_index))
         np.testing.assert_allclose(errors, 0.0, atol=2e-6)
         cos = rotations.symmetric_cosine(tf.constant(equivalents, tf.float32),
-                                         tf.constant(np.broadcast_to(r, equivalents.shape),
-                                                     tf.float32), np.full(len(equivalents), type_index))
+                                         tf.constant(same, tf.float32),
+                                         np.full(len(equivalents), type_index))
         np.testing.assert_allclose(cos.numpy(), 1.0, atol=1e-5)
         # A small turn about an axis the shape is not symmetric about gives its angle.
         axis = r[:, 0] if type_index == rotations.CYLINDER else rng.normal(size=3)

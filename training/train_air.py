@@ -71,7 +71,8 @@ def build_parser():
     p.add_argument("--n-train", type=int, default=3000, help="training scenes")
     p.add_argument("--n-test", type=int, default=500, help="test scenes (metrics)")
     p.add_argument("--weight-decay", type=float, default=1e-3,
-                   help="AdamW decoupled weight decay (per step: learning rate x this), kernels only")
+                   help="AdamW decoupled weight decay (per step: learning rate x this), "
+                   "kernels only")
     p.add_argument("--out", default="air_run", help="output folder")
     p.add_argument("--render-workers", type=int, default=1,
                    help="processes rendering the scenes (1: in this process)")

@@ -4,7 +4,8 @@ The grid is the encoder's last map that has twice the resolution of its
 final map (16x16 cells of 4x4 pixels at the defaults); the final map
 (8x8, which sees more context) is upsampled and joined to it. Per cell,
 from these features and the cell's image coordinates (CoordConv): a 1x1
-convolution (``hidden``, ReLU) and a 1x1 convolution to 13 numbers: presence logit, 3 type logits, image-plane offset ``(du, dv)`` from
+convolution (``hidden``, ReLU) and a 1x1 convolution to 13 numbers: presence
+logit, 3 type logits, image-plane offset ``(du, dv)`` from
 the cell centre (``1.5 tanh``, in cells), a depth correction ``delta`` and a
 6-D rotation. The image-plane point ``q`` (on the plane through the cube's
 centre) is ``(u right + v up)`` in world units; the depth is the middle of the
@@ -90,7 +91,8 @@ class GridHead(keras.layers.Layer):
 
 
 def image_uv(positions):
-    """Image points ``[..., 2]`` (right, up in [-1, 1]) of positions ``[..., 3]`` in [-1, 1] units."""
+    """Image points ``[..., 2]`` (right, up in [-1, 1]) of positions ``[..., 3]`` in [-1, 1]
+    units."""
     right, up, _ = scenes.view_axes()
     scale = scenes.WORLD_HALF / (scenes.CAMERA_EXTENT / 2.0)
     return tf.linalg.matmul(tf.cast(positions, tf.float32),

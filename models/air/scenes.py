@@ -51,7 +51,8 @@ def camera():
 
 
 def euler_to_matrix(euler):
-    """Rotation matrices ``Rz(rz) Ry(ry) Rx(rx)`` of Euler angles ``[..., 3]`` -> ``[..., 3, 3]``."""
+    """Rotation matrices ``Rz(rz) Ry(ry) Rx(rx)`` of Euler angles ``[..., 3]`` ->
+    ``[..., 3, 3]``."""
     euler = np.asarray(euler, np.float64)
     cx, sx = np.cos(euler[..., 0]), np.sin(euler[..., 0])
     cy, sy = np.cos(euler[..., 1]), np.sin(euler[..., 1])

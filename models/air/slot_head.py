@@ -13,7 +13,8 @@ from models.air.rotations import rotation_from_6d
 
 
 class SlotHead(keras.layers.Layer):
-    """``call(maps) -> dict`` of per-slot outputs ``[B, K, ...]`` from the last map ``[B, h, w, C]``."""
+    """``call(maps) -> dict`` of per-slot outputs ``[B, K, ...]`` from the last map
+    ``[B, h, w, C]``."""
 
     def __init__(self, max_primitives=3, hidden=512, **kwargs):
         super().__init__(**kwargs)

@@ -110,7 +110,8 @@ def explain(candidates, images, max_primitives, image_size, supersample, gain=4.
                 continue
             rendered = composite(grey[todo], depth[todo], subset, supersample)
             score = np.full(hi - lo, np.inf)
-            score[todo] = np.abs(rendered - images[lo:hi][todo]).sum(axis=(1, 2)) + gain * len(subset)
+            error = np.abs(rendered - images[lo:hi][todo]).sum(axis=(1, 2))
+            score[todo] = error + gain * len(subset)
             better = score < best
             best[better] = score[better]
             chosen[lo:hi][better] = False
