@@ -9,18 +9,49 @@ land in ``<root>/<dataset>/{train,test}/`` with their original names, which is
 the layout ``gqn_input_fn`` reads. Without ``--train_shards`` /
 ``--test_shards`` the whole split is copied (the rooms datasets are hundreds
 of GB). Shards already present are not fetched again. ``--dry_run`` prints the
-gsutil commands instead of running them. Exit codes: 0 done, 1 a gsutil copy
-failed, 2 bad input (one line naming the flag or value).
+gsutil commands instead of running them. Before copying, the bucket's host is
+contacted once: without a network the command fails within ``NETWORK_TIMEOUT``
+seconds instead of letting gsutil retry for minutes. Exit codes: 0 done, 1 a
+gsutil copy failed or the bucket is unreachable, 2 bad input (one line naming
+the flag or value).
 """
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 
 from data_provider import cli, gqn_datasets
 from data_provider.progress import Progress
 
 BUCKET = "gs://gqn-dataset"
+HOST = ("storage.googleapis.com", 443)  # where gsutil fetches the bucket's objects
+NETWORK_TIMEOUT = 20.0  # seconds for name lookup and connection together
+
+
+def check_network(host=None, timeout=None):
+    """Raise ``CommandFailed`` unless a TCP connection to ``host`` (default ``HOST``) opens
+    within ``timeout`` seconds (default ``NETWORK_TIMEOUT``), the name lookup included,
+    which sockets alone do not bound."""
+    host = host or HOST
+    timeout = NETWORK_TIMEOUT if timeout is None else timeout
+    outcome = {}
+
+    def connect():
+        try:
+            socket.create_connection(host, timeout=timeout).close()
+            outcome["ok"] = True
+        except OSError as e:
+            outcome["error"] = e
+
+    worker = threading.Thread(target=connect, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if not outcome.get("ok"):
+        cause = outcome.get("error") or f"no answer within {timeout:g} s"
+        raise cli.CommandFailed(f"cannot reach {host[0]}:{host[1]} ({cause}); "
+                                "check the network connection and try again")
 
 
 def shard_urls(dataset, mode, count=None):
@@ -68,6 +99,7 @@ def run(args):
     if shutil.which("gsutil") is None:
         raise cli.UsageError("gsutil not found; install it with "
                              "'pip install -r requirements-download.txt'")
+    check_network()
     total = sum(len(argv) - 4 for _, argv in commands)
     progress = Progress("download_gqn", total, "shards", every=0)
     done = 0

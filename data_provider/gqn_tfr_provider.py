@@ -121,6 +121,18 @@ def find_shard_files(root, dataset, mode):
     return files
 
 
+def count_records(files):
+    """The number of records (scenes) in ``files``; reads them whole, so for small splits."""
+    return int(tf.data.TFRecordDataset(files).reduce(np.int64(0), lambda n, _: n + 1))
+
+
+def smaller_than_a_batch(root, dataset, mode, batch_scenes, flag_hint):
+    """The usage error for a split of fewer scenes than one batch needs, naming both."""
+    scenes = count_records(find_shard_files(root, dataset, mode))
+    return ValueError(f"the {canonical_mode(mode)} split of {dataset} in {root} holds {scenes} "
+                      f"scenes, fewer than one batch needs ({batch_scenes}); {flag_hint(scenes)}")
+
+
 def positive_int(name, value, allow_none=False):
     """Raise ``ValueError`` naming ``name`` unless ``value`` is an int >= 1 (or None if allowed)."""
     if allow_none and value is None:

@@ -37,7 +37,7 @@ import sys
 
 import numpy as np
 
-from data_provider import cli, images
+from data_provider import cli, folder_lock, images
 
 PROG = "gqn_views.py"
 RING_STEPS = 16
@@ -183,7 +183,7 @@ def run(args, log=print):
     out_dir = args.out or os.path.join(args.model_dir, "views")
     model, cfg, step = load_model(args.model_dir)
     log(f"restored {args.model_dir} at step {step}")
-    with cli.OutputSet(out_dir) as out:
+    with folder_lock.hold(out_dir, "--out", "gqn_views.py", log), cli.OutputSet(out_dir) as out:
         k = render_views(model, cfg, step, args.data_dir, args.dataset, args.num_scenes, out,
                          args.ring_steps, args.seed, args.original_variance)
         metrics = evaluate_test(model, cfg, step, args.data_dir, args.dataset, args.batch_size,

@@ -27,7 +27,7 @@ in :mod:`evaluation.alphagan_eval`.
 """
 import sys
 
-from data_provider import cli
+from data_provider import cli, folder_lock
 
 MODES = ("evaluate_recons", "evaluate_interpolate", "evaluate_noise", "evaluate_air")
 
@@ -103,13 +103,15 @@ def run(args):
         ev.load_decode_z(eval_dir, batch_size, args.mode, cfg)
     nets = ev.restore_networks(cfg, checkpoint_dir, args.conf_epoch)
     print(f"[run] restored ckpt-{args.conf_epoch} from {checkpoint_dir}", file=sys.stderr)
-    if args.mode == "evaluate_recons":
-        return ev.evaluate_recons(nets, cfg, voxel_root, eval_dir, batch_size, args.num_scenes,
-                                  args.seed, args.workers, plan=plan)
-    if args.mode == "evaluate_interpolate":
-        return ev.evaluate_interpolate(nets, cfg, eval_dir, batch_size, args.pairs, args.per_sample)
-    return ev.evaluate_noise(nets, cfg, eval_dir, batch_size, args.seed, args.per_sample,
-                             args.bases)
+    with folder_lock.hold(eval_dir, "--eval_dir", "run.py"):
+        if args.mode == "evaluate_recons":
+            return ev.evaluate_recons(nets, cfg, voxel_root, eval_dir, batch_size,
+                                      args.num_scenes, args.seed, args.workers, plan=plan)
+        if args.mode == "evaluate_interpolate":
+            return ev.evaluate_interpolate(nets, cfg, eval_dir, batch_size, args.pairs,
+                                           args.per_sample)
+        return ev.evaluate_noise(nets, cfg, eval_dir, batch_size, args.seed, args.per_sample,
+                                 args.bases)
 
 
 def main(argv=None):

@@ -48,3 +48,43 @@ def test_cli_errors_one_line_exit_2(tmp_path, capsys, monkeypatch):
         download_gqn.main(["--help"])
     assert stop.value.code == 0 and "first N train shards [all] (default: None)" in \
         " ".join(capsys.readouterr().out.split())
+
+
+
+
+def _closed_port():
+    import socket
+
+    with socket.socket() as probe:  # bound, never listening: connections are refused
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("stalls", [False, True])
+def test_unreachable_bucket_fails_fast_in_one_line(tmp_path, capsys, monkeypatch, stalls):
+    import time
+
+    monkeypatch.setattr(download_gqn.shutil, "which", lambda name: "/usr/bin/gsutil")
+    monkeypatch.setattr(download_gqn, "HOST", ("127.0.0.1", _closed_port()))
+    monkeypatch.setattr(download_gqn, "NETWORK_TIMEOUT", 1.5)
+    if stalls:  # a name lookup that never answers
+        monkeypatch.setattr(download_gqn.socket, "create_connection",
+                            lambda *a, **k: time.sleep(60))
+    ran = []
+    monkeypatch.setattr(download_gqn.subprocess, "run", lambda *a, **k: ran.append(a))
+    start = time.monotonic()
+    code = download_gqn.main(["--dataset", "mazes", "--root", str(tmp_path),
+                              "--train_shards", "1", "--test_shards", "0"])
+    assert time.monotonic() - start < 10 and code == 1 and ran == []
+    err = capsys.readouterr().err
+    assert err.startswith(f"download_gqn.py: cannot reach 127.0.0.1:{download_gqn.HOST[1]} (")
+    assert ("no answer within 1.5 s" in err) == stalls
+    assert err.count("\n") == 1 and "check the network connection" in err
+
+def test_network_check_passes_for_a_listening_host():
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        download_gqn.check_network(server.getsockname(), timeout=5)  # no error

@@ -1,4 +1,5 @@
-"""One writer per folder: a second one is refused naming the holder; a dead holder's lock is taken over."""
+"""One writer per folder: a second one is refused naming the holder; a dead holder's lock is
+taken over. A failed run's folder is put back; a resumed run's history is trimmed."""
 import errno
 import json
 import os
@@ -6,11 +7,10 @@ import subprocess
 import sys
 import textwrap
 
+import mounts  # tests/mounts.py (pytest puts tests/ on the path)
 import pytest
 
 from data_provider import cli, folder_lock
-
-import mounts  # tests/mounts.py (pytest puts tests/ on the path)
 
 HOLD = textwrap.dedent("""
     import sys, time

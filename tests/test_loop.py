@@ -1,6 +1,8 @@
 """The shared training loop with a toy system (linear regression)."""
 import json
+import math
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -8,14 +10,13 @@ import sys
 import textwrap
 import time
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-import keras
 
 from models import checkpoints
 from training import checkpointing, loop
-from training.distribution import make_strategy
 from training.system import TrainSystem
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -415,3 +416,88 @@ def test_restore_reads_a_model_without_its_optimizer(tmp_path):
         checkpoints.restore(str(tmp_path / "model"), {"model": wider})
     with pytest.raises(checkpoints.CheckpointError, match="no such checkpoint"):
         checkpoints.restore(str(tmp_path / "missing"), {"model": model})
+
+
+def test_divergence_sets_aside_poisoned_checkpoints_and_keeps_the_last_good(tmp_path):
+    """SGD with an absurd rate: the weights saved just before the non-finite loss already
+    give a non-finite loss; they are set aside and the newest good step is named."""
+    model_dir = tmp_path / "model"
+    with pytest.raises(loop.TrainingDivergedError) as e:
+        _train(tmp_path, system=ToySystem(8, lr=30.0, optimizer="sgd"), max_steps=200,
+               chkpt_steps=1, max_to_keep=100)
+    message = str(e.value)
+    failed = int(re.search(r"training step (\d+)", message).group(1))
+    kept = int(re.search(r"kept ckpt-(\d+) \(step (\d+)\)", message).group(1))
+    assert kept < failed - 1 and "set aside" in message and "a rerun resumes from it" in message
+    aside = model_dir / f"diverged-step{failed}"
+    assert sorted(_ckpt_numbers(aside)) == list(range(kept + 1, failed))
+    assert _ckpt_numbers(model_dir)[-1] == kept
+    assert tf.train.latest_checkpoint(str(model_dir)).endswith(f"ckpt-{kept}")
+    x, y = toy_data()
+    for number in _ckpt_numbers(aside):  # every set-aside checkpoint gives a non-finite loss
+        reader = tf.train.load_checkpoint(str(aside / f"ckpt-{number}"))
+        kernel = [reader.get_tensor(k) for k in reader.get_variable_to_shape_map()
+                  if k.startswith("model/") and "kernel" in k and "optimizer" not in k]
+        with np.errstate(over="ignore", invalid="ignore"):
+            assert not np.isfinite(np.mean(np.square(x[-8:] @ kernel[0].astype(np.float64)
+                                                     .astype(np.float32) - y[-8:])))
+    # a rerun resumes from the kept step, whose next loss (the one it gave before) is finite
+    _, result, logs = _train(tmp_path, system=ToySystem(8, lr=1e-12, optimizer="sgd"),
+                             max_steps=kept + 1, chkpt_steps=1)
+    assert any(f"at step {kept}" in line for line in logs) and result["step"] == kept + 1
+    assert math.isfinite(result["losses"]["loss"])
+
+
+def test_failure_before_the_first_checkpoint_leaves_the_folder_as_it_was(tmp_path):
+    def fail(step):
+        if step == 7:
+            raise RuntimeError("data went away")
+
+    with pytest.raises(RuntimeError, match="data went away"):
+        _train(tmp_path, system=ToySystem(8, on_phase=fail), max_steps=10, chkpt_steps=100)
+    assert not (tmp_path / "model").exists()
+
+    _train(tmp_path, max_steps=5, chkpt_steps=5)  # a good run, then a failing resume
+    before = {p: p.read_bytes() for p in (tmp_path / "model").rglob("*") if p.is_file()}
+    with pytest.raises(RuntimeError, match="data went away"):
+        _train(tmp_path, system=ToySystem(8, on_phase=fail), max_steps=10, chkpt_steps=100)
+    after = {p: p.read_bytes() for p in (tmp_path / "model").rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_resume_drops_evaluations_after_the_checkpoint(tmp_path):
+    _train(tmp_path, max_steps=10, eval_dataset_fn=toy_dataset_fn(8), eval_steps=5)
+    path = tmp_path / "model" / "eval.json"
+    history = json.loads(path.read_text())
+    path.write_text(json.dumps(history + [dict(history[-1], step=15)]))  # a dead run's entry
+    _, result, logs = _train(tmp_path, max_steps=10)
+    assert [e["step"] for e in json.loads(path.read_text())] == [5, 8, 10]  # 8: end of epoch
+    assert any("dropped 1 evaluation entries after step 10" in line for line in logs)
+
+
+def test_second_writer_of_a_model_dir_is_refused(tmp_path):
+    from data_provider import folder_lock
+
+    holder = folder_lock.acquire(str(tmp_path / "model"), "--model_dir", "train_x.py")
+    try:
+        with pytest.raises(folder_lock.FolderBusyError, match=f"process {os.getpid()}"):
+            _train(tmp_path, max_steps=5)
+        assert os.listdir(tmp_path / "model") == [folder_lock.LOCK_FILE]
+    finally:
+        holder.release()
+    _, result, _ = _train(tmp_path, max_steps=5)
+    assert result["step"] == 5 and not (tmp_path / "model" / folder_lock.LOCK_FILE).exists()
+
+
+def test_dataset_smaller_than_a_batch_is_named(tmp_path):
+    logs = []
+    with pytest.raises(loop.EmptyDatasetError, match="no full batch of 128 examples"):
+        loop.train(ToySystem(128), toy_dataset_fn(128), model_dir=str(tmp_path / "model"),
+                   global_batch_size=128, max_steps=5, log=logs.append)
+    assert not (tmp_path / "model").exists()
+
+
+def test_first_step_prints_a_progress_line(tmp_path):
+    _, _, logs = _train(tmp_path, max_steps=12, log_steps=100)
+    assert [line.split()[1] for line in logs if line.startswith("[train] ")
+            and "steps" in line] == ["1/12", "12/12"]

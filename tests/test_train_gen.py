@@ -9,9 +9,9 @@ import tensorflow as tf
 
 from models import checkpoints
 from models.gen import build_model
+from models.gen.config import gen_config
 from training import train_gen
 from training.gen_system import GENSystem
-from models.gen.config import gen_config
 
 SMALL = ["--layers", "2", "--set", "hidden_channels", "16", "canvas_channels", "16",
          "upsample_channels", "16", "embedding_channels", "30", "embedder_channels", "32",
@@ -55,6 +55,16 @@ def test_bad_flags_exit_2_with_one_line(gqn_real_root, tmp_path, capsys, flags, 
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1
     assert not os.listdir(tmp_path)
+
+
+def test_fewer_mazes_than_one_batch_names_the_split_and_sizes(gqn_real_root, tmp_path, capsys):
+    code = cli(["--data_dir", str(gqn_real_root), "--root_log_dir", str(tmp_path),
+                "--log_dir", "run", "--batch_size", "6", "--max_steps", "2", *SMALL])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert (f"the train split of mazes in {gqn_real_root} holds 20 scenes, fewer than one "
+            "batch needs (6 hotels of up to 2x2 mazes = 24); use --batch_size 5 or less") in err
+    assert not (tmp_path / "run").exists()
 
 
 def test_missing_data_dir(tmp_path, capsys):

@@ -119,6 +119,8 @@ def test_max_steps_zero_only_builds(data_root, tmp_path, capsys):
     (["--dataset", "no_such_set"], "--dataset: unknown GQN dataset 'no_such_set'"),
     (["--set", "NOT_A_KEY", "3"], "--set NOT_A_KEY: unknown GQNConfig key"),
     (["--img_size", "18"], "--img_size must be a multiple of 4"),
+    (["--adam_lr_alpha=-1e-4"], "ADAM_LR_ALPHA must be > 0, got -0.0001"),
+    (["--set", "ADAM_LR_BETA", "0.0"], "ADAM_LR_BETA must be > 0, got 0.0"),
 ])
 def test_bad_flags_fail_before_building(data_root, tmp_path, capsys, extra, message):
     code, out, err = _main(TINY + ["--data_dir", data_root, "--model_dir", str(tmp_path)] + extra,
@@ -140,7 +142,64 @@ def test_nan_loss_stops_with_message_and_no_checkpoint(data_root, tmp_path, caps
                                    "--set", "GENERATOR_SIGMA_ALPHA", "0.0",
                                    "--set", "GENERATOR_SIGMA_BETA", "0.0"], capsys)
     assert code == 1 and "training diverged" in err and "elbo" in err
-    assert not any(p.name.startswith("ckpt-") for p in model_dir.iterdir())
+    assert not model_dir.exists()  # failed before its first checkpoint: nothing left behind
+
+
+def test_poisoned_checkpoints_are_set_aside_and_the_rerun_resumes(data_root, tmp_path, capsys):
+    """An absurd learning rate: the checkpoint written just before the non-finite loss
+    holds weights that give it; it is set aside and the newest good one is named."""
+    model_dir = tmp_path / "model"
+    absurd = ["--data_dir", data_root, "--model_dir", str(model_dir), "--max_steps", "60",
+              "--chkpt_steps", "1", "--adam_lr_alpha", "1e3", "--adam_lr_beta", "1e3"]
+    code, out, err = _main(TINY + absurd, capsys)
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    failed = int(re.search(r"training step (\d+)", err).group(1))
+    kept = int(re.search(r"kept ckpt-(\d+) \(step \d+\): a rerun resumes from it", err).group(1))
+    assert kept < failed - 1
+    assert tf.train.latest_checkpoint(str(model_dir)).endswith(f"ckpt-{kept}")
+    aside = model_dir / f"diverged-step{failed}"
+    assert {p.name.split(".")[0] for p in aside.iterdir()} == {
+        f"ckpt-{n}" for n in range(kept + 1, failed)}
+    code, out, err = _main(TINY + absurd[:4] + absurd[6:] + ["--max_steps", str(kept + 1)], capsys)
+    assert code == 0 and f"resumed from {model_dir / f'ckpt-{kept}'} at step {kept}" in out
+
+
+def test_dataset_smaller_than_a_batch_names_the_split_and_sizes(data_root, tmp_path, capsys):
+    batch = TINY.index("--batch_size") + 1
+    argv = TINY[:batch] + ["10"] + TINY[batch + 1:]
+    code, out, err = _main(argv + ["--data_dir", data_root, "--model_dir", str(tmp_path / "m"),
+                                   "--max_steps", "2"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert f"the train split of {DATASET} in {data_root} holds 8 scenes, fewer than one " \
+           "batch needs (10); use --batch_size 8 or less" in err
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_and_exits_130_and_a_second_writer_is_refused(data_root, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    argv = [sys.executable, "training/train_gqn_draw.py", *TINY, "--data_dir", data_root,
+            "--model_dir", str(tmp_path / "m"), "--max_steps", "100000", "--train_epochs", "100000",
+            "--log_steps", "1"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=root)
+    try:
+        for line in proc.stdout:
+            if line.startswith("[train] 2/"):
+                break
+        second = subprocess.run(argv, capture_output=True, text=True, cwd=root, timeout=300)
+        assert second.returncode == 2 and len(second.stderr.strip().splitlines()) == 1
+        assert f"is being written by train_gqn_draw.py (process {proc.pid}" in second.stderr
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "SIGINT: saving a checkpoint" in out
+    assert tf.train.latest_checkpoint(str(tmp_path / "m")) is not None
 
 
 def test_step_returns_its_own_learning_rate_and_sigma():

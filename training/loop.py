@@ -23,8 +23,18 @@ workers write to a temporary directory that they delete. Stop requests and
 the time budget travel with each step's reduced values, so all workers stop
 at the same step.
 
+The chief holds ``model_dir`` (``data_provider/folder_lock.py``) while it
+trains: a second run into the same folder is refused naming the first. A run
+that fails before its first checkpoint leaves the folder as it found it
+(``training/run_folder.py``); a resumed run drops the ``eval.json`` entries
+of steps after the checkpoint it resumed from.
+
 A NaN or Inf in any scalar raises ``TrainingDivergedError`` before anything
-is saved, so the last good checkpoint stays the latest one.
+is saved. The value comes from the weights before the step's update, so the
+newest checkpoints may already hold weights that blow up: the loop probes
+them newest first with one step on the last batch, keeps the newest whose
+loss is finite, sets the later ones aside in ``diverged-step<N>/`` and names
+the kept step, so a rerun resumes from a good checkpoint.
 """
 import json
 import math
@@ -37,10 +47,10 @@ import time
 
 import tensorflow as tf
 
-from data_provider import cli
+from data_provider import cli, folder_lock
 from data_provider.progress import progress_line
 from models import checkpoints
-from training import checkpointing, summaries
+from training import checkpointing, run_folder, summaries
 from training.distribution import STOP_BUDGET, STOP_SIGNAL, StepRunner, is_chief, make_strategy
 
 EVAL_FILE = "eval.json"
@@ -48,6 +58,10 @@ EVAL_FILE = "eval.json"
 
 class TrainingDivergedError(cli.CommandFailed):
     """A training or evaluation scalar became NaN or Inf."""
+
+
+class EmptyDatasetError(cli.UsageError):
+    """An epoch of the training dataset has no full batch."""
 
 
 class _StopRequest:
@@ -76,8 +90,9 @@ def _check_finite(values, where):
     bad = {k: v for k, v in values.items() if not math.isfinite(v)}
     if bad:
         raise TrainingDivergedError(
-            f"training diverged: non-finite value in {where}: " + ", ".join(f"{k}={v}" for k, v in sorted(bad.items()))
-            + "; stopped without saving, the last good checkpoint is kept")
+            f"training diverged: non-finite value in {where}: "
+            + ", ".join(f"{k}={v}" for k, v in sorted(bad.items()))
+            + "; stopped without saving")
 
 
 def _floats(tensors):
@@ -198,6 +213,12 @@ class _Run:
             self.checkpoint.restore(self.saved_path).expect_partial()
             log(f"resumed from {self.saved_path} at step {self.step}")
         self.last_saved = (self.step, self.epoch) if self.saved_path else None
+        self.saves = 0  # checkpoints written by this run
+        if self.saved_path and self.chief:
+            dropped = run_folder.trim_history(model_dir, self.step)
+            if dropped:
+                log(f"dropped {dropped} evaluation entries after step {self.step} from "
+                    f"{run_folder.EVAL_FILE} (left by a run that stopped after that checkpoint)")
         self.summaries = summaries.Summaries(model_dir, self.chief)
         self.runner = StepRunner(system, strategy)
 
@@ -246,11 +267,47 @@ class _Run:
         os.makedirs(self.write_dir, exist_ok=True)
         path = self.manager.save(checkpoint_number=number)
         self.last_saved = (step, self.epoch)
+        self.saves += 1
         if self.chief:
             self.saved_path = path
             self.system.on_checkpoint(step, path)
         else:
             shutil.rmtree(self.write_dir, ignore_errors=True)
+
+    def finite_loss(self, path, batch):
+        """True if the weights of checkpoint ``path`` give finite losses on ``batch``."""
+        self.checkpoint.restore(path).expect_partial()
+        step = self.step
+        flags = tf.constant([0, 0], tf.int64)
+        out = self.runner.train(self.system.phase(step), batch, tf.constant(step, tf.int64), flags)
+        return all(math.isfinite(v) for v in dict(_floats(out[0]), **_floats(out[1])).values())
+
+    def keep_last_good(self, batch, error):
+        """After ``error`` (a divergence): probe the checkpoints newest first, set aside
+        those whose weights give a non-finite loss; returns the error to raise, naming
+        the checkpoint kept."""
+        if batch is None:
+            return error
+        step = self.step + 1  # the step whose loss was not finite (probing moves self.step)
+        paths = run_folder.checkpoint_paths(self.model_dir)
+        bad, kept = [], None
+        for path in reversed(paths):
+            if self.finite_loss(path, batch):
+                kept = path
+                break
+            bad.append(path)
+        note = ""
+        if bad and self.chief:
+            aside = run_folder.set_aside(self.model_dir, bad, step)
+            names = ", ".join(os.path.basename(p) for p in reversed(bad))
+            note = f"; set aside {names} (non-finite loss) in {aside}"
+        if kept:
+            reader = tf.train.load_checkpoint(kept)
+            kept_step = int(reader.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE"))
+            note += f"; kept {os.path.basename(kept)} (step {kept_step}): a rerun resumes from it"
+        elif paths:
+            note += "; no checkpoint gives a finite loss: a rerun starts from step 0"
+        return TrainingDivergedError(f"{error}{note}")
 
     def evaluate(self, eval_sets, global_batch_size):
         """Evaluate every set, write summaries and ``eval.json``; returns {name: result}."""
@@ -284,7 +341,7 @@ class _Run:
 def train(system, train_dataset_fn, *, model_dir, global_batch_size, max_steps=None,
           epochs=None, max_seconds=None, chkpt_steps=1000, log_steps=100, max_to_keep=5,
           eval_dataset_fn=None, eval_steps=None, initial_eval=False, strategy=None,
-          number_checkpoints_by="step", model_dir_flag="--model_dir", log=print):
+          number_checkpoints_by="step", model_dir_flag="--model_dir", tool=None, log=print):
     """Train ``system`` until ``max_steps``, ``epochs`` or ``max_seconds``, whichever comes first.
 
     With none of them given, one epoch. ``train_dataset_fn(input_context)``
@@ -293,6 +350,8 @@ def train(system, train_dataset_fn, *, model_dir, global_batch_size, max_steps=N
     evaluated after every epoch, every ``eval_steps`` steps and, with
     ``initial_eval``, before training. ``number_checkpoints_by``: ``"step"``
     (``ckpt-<step>``) or ``"interval"`` (``ckpt-<step // chkpt_steps>``).
+    ``tool`` names the holder of ``model_dir``'s lock (default: the system).
+    The first step and every ``log_steps``-th step print a progress line.
 
     Returns a dict: ``step``, ``epoch``, ``losses`` and ``values`` (of the
     last step), ``eval`` (last results, per set name; ``""`` for a single
@@ -303,6 +362,35 @@ def train(system, train_dataset_fn, *, model_dir, global_batch_size, max_steps=N
     if not system.name:
         raise TypeError(f"{type(system).__name__} must set the class attribute `name`")
     strategy = strategy or make_strategy()
+    chief = is_chief(strategy)
+    snapshot = run_folder.Snapshot(model_dir) if chief else None
+    lock = None
+    if chief:
+        lock = folder_lock.acquire(model_dir, model_dir_flag, tool or system.name, log)
+    state = {"run": None}
+    try:
+        return _train(system, train_dataset_fn, state, model_dir=model_dir,
+                      global_batch_size=global_batch_size, max_steps=max_steps, epochs=epochs,
+                      max_seconds=max_seconds, chkpt_steps=chkpt_steps, log_steps=log_steps,
+                      max_to_keep=max_to_keep, eval_dataset_fn=eval_dataset_fn,
+                      eval_steps=eval_steps, initial_eval=initial_eval, strategy=strategy,
+                      number_checkpoints_by=number_checkpoints_by,
+                      model_dir_flag=model_dir_flag, log=log)
+    except BaseException as error:
+        run = state["run"]
+        if snapshot is not None and (run is None or run.saves == 0):
+            snapshot.restore()  # failed before its first checkpoint: the folder as it was
+        if isinstance(error, TrainingDivergedError) and run is not None:
+            raise run.keep_last_good(state.get("batch"), error) from None
+        raise
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train(system, train_dataset_fn, state, *, model_dir, global_batch_size, max_steps, epochs,
+           max_seconds, chkpt_steps, log_steps, max_to_keep, eval_dataset_fn, eval_steps,
+           initial_eval, strategy, number_checkpoints_by, model_dir_flag, log):
     limits = _Limits(max_steps, epochs, max_seconds)
     eval_sets = {} if eval_dataset_fn is None else (
         dict(eval_dataset_fn) if isinstance(eval_dataset_fn, dict) else {"": eval_dataset_fn})
@@ -310,6 +398,7 @@ def train(system, train_dataset_fn, *, model_dir, global_batch_size, max_steps=N
     checkpointing.check_model_dir(model_dir, system.name, model_config, model_dir_flag)
     os.makedirs(model_dir, exist_ok=True)
     run = _Run(system, model_dir, strategy, chkpt_steps, max_to_keep, number_checkpoints_by, log)
+    state["run"] = run
     if run.chief:
         checkpointing.write_config(model_dir, system.name, model_config, system.run_config())
 
@@ -322,6 +411,7 @@ def train(system, train_dataset_fn, *, model_dir, global_batch_size, max_steps=N
         while stopped_by is None:
             epoch_steps = 0
             for batch in strategy.distribute_datasets_from_function(train_dataset_fn):
+                state["batch"] = batch
                 phase = system.phase(run.step)
                 sent_signal = stop.signal  # decisions follow the reduced flags only
                 losses, values, examples, flags = run.train_step(
@@ -337,7 +427,7 @@ def train(system, train_dataset_fn, *, model_dir, global_batch_size, max_steps=N
                     stopped_by = "max_seconds"
                 else:
                     stopped_by = limits.reached(step, run.epoch)
-                if step % log_steps == 0 or stopped_by:
+                if step % log_steps == 0 or stopped_by or limits.steps_run == 1:
                     run.log_progress(batch, losses, values, window, limits)
                 if step % chkpt_steps == 0:
                     run.save()
@@ -347,7 +437,9 @@ def train(system, train_dataset_fn, *, model_dir, global_batch_size, max_steps=N
                     break
             else:
                 if epoch_steps == 0:
-                    raise cli.UsageError("the training dataset is empty")
+                    raise EmptyDatasetError(
+                        f"the training dataset gives no full batch of {global_batch_size} "
+                        "examples (it holds fewer examples than one batch, or none)")
                 run.epoch_var.assign_add(1)
                 limits.steps_per_epoch = epoch_steps
                 log(f"[train] epoch {run.epoch} done at step {run.step}")

@@ -83,8 +83,12 @@ def build_parser():
 
 def make_config(args):
     """The config: defaults, then --config, then --set, then the explicit flags."""
-    from models.fcr_alphagan.config import (cfg_from_file, cfg_from_list, check_config,
-                                            default_config)
+    from models.fcr_alphagan.config import (
+        cfg_from_file,
+        cfg_from_list,
+        check_config,
+        default_config,
+    )
 
     cfg = default_config()
     if args.config:
@@ -124,6 +128,7 @@ def log_parameter_counts(nets, log=print):
 def prepare_resume(checkpoint_dir, middle_start, ini_epoch):
     """Refuse to overwrite without --middle_start; point the state at ckpt-<ini_epoch>."""
     import tensorflow as tf
+
     from models import checkpoints
 
     latest = checkpoints.latest(checkpoint_dir)
@@ -178,7 +183,7 @@ def train(cfg, args, log=print):
                       max_seconds=args.max_seconds,
                       epochs=epochs, chkpt_steps=cfg.CHECK_FREQ, log_steps=args.log_steps,
                       max_to_keep=cfg.SAVER_MAX, number_checkpoints_by="interval",
-                      model_dir_flag="--checkpoint_dir", strategy=strategy, log=log)
+                      model_dir_flag="--checkpoint_dir", strategy=strategy, tool=PROG, log=log)
 
 
 def run(args):
@@ -196,6 +201,7 @@ def run(args):
              "epochs": f"{cfg.TRAIN.NUM_EPOCH} epochs (--epoch)"}.get(
         result["stopped_by"], result["stopped_by"])
     print(f"finished at iteration {result['step']} ({result['status']}: {limit})", flush=True)
+    return result
 
 
 def main(argv=None):

@@ -31,8 +31,10 @@ without Winograd convolutions: half the memory on CPU, twice the time),
 ``--verbose``. A run resumes from the latest checkpoint of its folder with
 the optimizer and the schedules' step.
 
-Exit codes: 0 done or interrupted (SIGINT / SIGTERM save a checkpoint first),
-1 training diverged, 2 bad flags, data, or a run folder of another model.
+Exit codes: 0 done, 130 interrupted (SIGINT / SIGTERM save a checkpoint first),
+1 training diverged (checkpoints whose weights give a non-finite loss are set
+aside, the newest good one is named), 2 bad flags, data, or a run folder of
+another model.
 """
 import os
 import sys
@@ -179,6 +181,7 @@ def run(args, log=print):
     strategy = make_strategy()
 
     import keras
+
     from training import loop
     from training.gen_system import GENSystem
 
@@ -197,12 +200,23 @@ def run(args, log=print):
         return None
     for name, fn in eval_sets.items():
         eval_images[name] = next(iter(fn(tf.distribute.InputContext())))
-    result = loop.train(
-        system, train_dataset_fn(args, train_dims), model_dir=model_dir,
-        global_batch_size=args.batch_size, max_steps=args.max_steps, epochs=args.epochs,
-        max_seconds=args.max_seconds, chkpt_steps=args.save_interval, log_steps=args.log_steps,
-        eval_dataset_fn=eval_sets, eval_steps=args.eval_interval, strategy=strategy,
-        model_dir_flag="--log_dir", log=log)
+    try:
+        result = loop.train(
+            system, train_dataset_fn(args, train_dims), model_dir=model_dir,
+            global_batch_size=args.batch_size, max_steps=args.max_steps, epochs=args.epochs,
+            max_seconds=args.max_seconds, chkpt_steps=args.save_interval,
+            log_steps=args.log_steps, eval_dataset_fn=eval_sets, eval_steps=args.eval_interval,
+            strategy=strategy, model_dir_flag="--log_dir", tool=PROG, log=log)
+    except loop.EmptyDatasetError:
+        from data_provider import gen_hotels
+        from data_provider.gqn_tfr_provider import smaller_than_a_batch
+        per_hotel = max(train_dims) ** 2
+        error = smaller_than_a_batch(
+            args.data_dir, gen_hotels.hotel_data(args.dataset).dataset, "train",
+            f"{args.batch_size} hotels of up to {max(train_dims)}x{max(train_dims)} mazes = "
+            f"{args.batch_size * per_hotel}",
+            lambda n: f"use --batch_size {n // per_hotel} or less")
+        raise cli.UsageError(str(error)) from None
     log(f"{result['status']} at step {result['step']} (stopped by {result['stopped_by']}); "
         f"checkpoint {result['checkpoint']}")
     return result

@@ -29,8 +29,10 @@ also sets ``ENC_HEIGHT`` / ``ENC_WIDTH`` to a quarter of it (the canvas is
 upsampled 4x); ``--set`` is applied last. ``--memcap`` below 1 turns on GPU
 memory growth (TensorFlow 2 has no per-process fraction).
 
-Exit codes: 0 done or interrupted (SIGINT / SIGTERM save a checkpoint first),
-1 training diverged (NaN / Inf; the last good checkpoint is kept), 2 bad flags,
+Exit codes: 0 done, 130 interrupted (SIGINT / SIGTERM save a checkpoint first),
+1 training diverged (NaN / Inf; checkpoints whose weights give a non-finite
+loss are set aside in ``diverged-step<N>/``, the newest good one is named and
+a rerun resumes from it), 2 bad flags,
 data (a damaged record is reported in one line naming the file) or a
 ``--model_dir`` holding another model or files this tool did not write.
 """
@@ -193,6 +195,7 @@ def run(args, log=print):
     strategy = make_strategy()
 
     import keras
+
     from data_provider.gqn_tfr_provider import gqn_dataset_fn
     from training import loop
     from training.gqn_system import GQNSystem
@@ -217,11 +220,17 @@ def run(args, log=print):
                                  **common)
     else:
         log(f"no test files for {args.dataset} in {args.data_dir}: evaluation is skipped")
-    result = loop.train(
-        system, train_fn, model_dir=args.model_dir, global_batch_size=args.batch_size,
-        max_steps=args.max_steps, epochs=args.train_epochs, max_seconds=args.max_seconds,
-        chkpt_steps=args.chkpt_steps, log_steps=args.log_steps, eval_dataset_fn=eval_fn,
-        initial_eval=args.initial_eval, strategy=strategy, log=log)
+    try:
+        result = loop.train(
+            system, train_fn, model_dir=args.model_dir, global_batch_size=args.batch_size,
+            max_steps=args.max_steps, epochs=args.train_epochs, max_seconds=args.max_seconds,
+            chkpt_steps=args.chkpt_steps, log_steps=args.log_steps, eval_dataset_fn=eval_fn,
+            initial_eval=args.initial_eval, strategy=strategy, tool=PROG, log=log)
+    except loop.EmptyDatasetError:
+        from data_provider.gqn_tfr_provider import smaller_than_a_batch
+        error = smaller_than_a_batch(args.data_dir, args.dataset, "train", args.batch_size,
+                                     lambda n: f"use --batch_size {n} or less")
+        raise cli.UsageError(str(error)) from None
     log(f"{result['status']} at step {result['step']} (stopped by {result['stopped_by']}); "
         f"checkpoint {result['checkpoint']}")
     return result

@@ -66,7 +66,8 @@ def create_gqn_config(custom_params=None):
     """Return a ``GQNConfig``: the defaults overridden by ``custom_params``.
 
     Raises ``ValueError`` for a key that is not a GQN parameter, an unknown
-    ``ENC_TYPE``, or an image size that is not four times the encoding size
+    ``ENC_TYPE``, a learning rate or its decay time that is not positive, or
+    an image size that is not four times the encoding size
     (the DRAW canvas is upsampled by a 4x4 / stride-4 transposed convolution).
     """
     custom_params = dict(custom_params or {})
@@ -80,6 +81,9 @@ def create_gqn_config(custom_params=None):
     if params["ENC_TYPE"] not in ENC_TYPES:
         raise ValueError(
             f"ENC_TYPE={params['ENC_TYPE']!r}; expected one of {ENC_TYPES}")
+    for key in ("ADAM_LR_ALPHA", "ADAM_LR_BETA", "ANNEAL_LR_TAU"):
+        if not params[key] > 0:  # a rate <= 0 would be clamped or train backwards
+            raise ValueError(f"{key} must be > 0, got {params[key]}")
     for key in ("IMG_HEIGHT", "IMG_WIDTH"):
         enc_key = key.replace("IMG", "ENC")
         if params[key] != 4 * params[enc_key]:
