@@ -36,7 +36,7 @@ class WeightsError(cli.UsageError):
 
 
 def _read_npz(path):
-    """(mark, saved model config, arrays in order) of a ``weights.npz``; ``WeightsError``."""
+    """(saved model config, arrays in order) of a ``weights.npz``; ``WeightsError``."""
     with open(path, "rb") as f:
         magic = f.read(4)
     if magic != b"PK\x03\x04":
@@ -45,13 +45,16 @@ def _read_npz(path):
                            "or its output folder")
     try:
         with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in ("written_by", "config") if k not in z.files]
+            if missing:
+                raise WeightsError(f"--weights {path} is not an AIR weights file of "
+                                   f"train_air.py (no {' or '.join(missing)} entry)")
             mark, saved = str(z["written_by"]), json.loads(str(z["config"]))
             arrays = [z[k] for k in sorted(k for k in z.files if k.startswith("w"))
                       if k != "written_by"]
-    except KeyError as e:
-        raise WeightsError(f"--weights {path} is not an AIR weights file of train_air.py "
-                           f"(no {cli.one_line(e)} entry)") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error):
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        if isinstance(e, WeightsError):
+            raise
         raise WeightsError(f"--weights {path} is not a valid .npz archive of arrays "
                            "(damaged or truncated; expected train_air.py's weights.npz)") from None
     if mark != MARK:

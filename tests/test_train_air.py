@@ -25,6 +25,7 @@ def tiny_run(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_tiny_training_counts_better_than_chance(tiny_run):
     results = json.loads((tiny_run / "results.json").read_text())
     # 1 or 2 primitives, equally likely: always answering one count is right half the time.
@@ -34,6 +35,7 @@ def test_tiny_training_counts_better_than_chance(tiny_run):
     assert history[-1]["val"]["loss"] < history[0]["val"]["loss"]
 
 
+@pytest.mark.slow
 def test_results_json_schema(tiny_run):
     results = json.loads((tiny_run / "results.json").read_text())
     assert set(results) >= {"config", "metrics", "history", "environment", "timing", "best_epoch"}
@@ -58,6 +60,7 @@ def test_results_json_schema(tiny_run):
         assert z["position"].shape[:2] == (8, 6) and list(z["epochs"]) == list(range(1, 9))
 
 
+@pytest.mark.slow
 def test_evaluate_air_on_fresh_scenes(tiny_run, tmp_path):
     from evaluation import run
 
@@ -112,6 +115,7 @@ def test_train_air_refuses_an_out_it_did_not_write(tmp_path):
     assert "results.json" in line and (tmp_path / "results.json").read_text() == "{}"
 
 
+@pytest.mark.slow
 def test_evaluate_air_refuses_weights_of_another_config(tiny_run, tmp_path):
     # A slot model for 2 primitives cannot be asked for 3.
     slot_config = make_config({"head": "slots", "matching": "sorted", "max_primitives": 2,
@@ -140,6 +144,95 @@ def test_evaluate_air_refuses_weights_of_another_config(tiny_run, tmp_path):
     line = _one_line_exit_2(["evaluation/run.py", "--mode", "evaluate_air", "--weights",
                              str(text)])
     assert "not a valid .npz archive" in line and "pickle" not in line
+
+
+def _small_weights(path):
+    config = make_config({"image_size": 16, "channels": [4, 4, 4, 4], "glimpse_size": 8,
+                          "glimpse_channels": [4, 4, 4, 4], "glimpse_hidden": 8, "hidden": 8})
+    train_air.save_weights(str(path), build_air_model_3d(config), config)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["npy", "truncated", "empty", "foreign", "directory"])
+def test_evaluate_air_refuses_weights_files_of_another_kind_in_one_line(kind, tmp_path, capsys):
+    from evaluation import run
+
+    weights = _small_weights(tmp_path / "weights.npz")
+    wrong = tmp_path / f"wrong.{'npy' if kind == 'npy' else 'npz'}"
+    if kind == "npy":
+        np.save(wrong, np.zeros((3, 3)))
+    elif kind == "truncated":
+        wrong.write_bytes(weights.read_bytes()[:len(weights.read_bytes()) // 2])
+    elif kind == "empty":
+        wrong.write_bytes(b"")
+    elif kind == "foreign":
+        np.savez(wrong, images=np.zeros((2, 2)))
+    else:
+        wrong = tmp_path / "folder"
+        wrong.mkdir()
+    argv = ["--mode", "evaluate_air", "--weights", str(wrong), "--n-test", "2",
+            "--out", str(tmp_path / "eval.json")]
+    assert run.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(wrong) in err[0], err
+    expected = {"npy": "is a .npy array", "truncated": "damaged or truncated",
+                "empty": "not a .npz archive", "foreign": "no written_by or config entry",
+                "directory": "holds neither a run"}[kind]
+    assert expected in err[0]
+    assert not (tmp_path / "eval.json").exists()
+
+
+@pytest.mark.slow
+def test_evaluate_air_searches_as_set_says(tmp_path):
+    from evaluation import run
+
+    weights = _small_weights(tmp_path / "weights.npz")
+    assert run.main(["--mode", "evaluate_air", "--weights", str(weights), "--n-test", "2",
+                     "--out", str(tmp_path / "eval.json"), "--set", "refine_rounds", "0",
+                     "explain_pool", "4"]) == 0
+    search = json.loads((tmp_path / "eval.json").read_text())["search"]
+    assert search["refine_rounds"] == 0 and search["explain_pool"] == 4
+    assert search["explain_gain"] == 4.0                             # the run's, untouched
+
+
+@pytest.mark.parametrize("pair,match", [
+    (["hidden", "8"], "--set hidden: unknown AIR search config key"),
+    (["explain_gian", "2"], "closest: explain_gain"),
+    (["refine_rounds", "two"], "--set refine_rounds two: expected an integer"),
+])
+def test_evaluate_air_set_takes_search_keys_typed_by_their_defaults(pair, match, tmp_path, capsys):
+    from evaluation import run
+
+    weights = _small_weights(tmp_path / "weights.npz")
+    assert run.main(["--mode", "evaluate_air", "--weights", str(weights), "--n-test", "2",
+                     "--set", *pair]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and match in err[0], err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("head,matching", [("slots", "sorted"), ("grid", "hungarian")])
+def test_every_head_trains_and_is_evaluated_from_its_run_folder(head, matching, tmp_path):
+    """The reference's layout (``--set head slots matching sorted``) and the bare grid: one
+    epoch, written, restored from the run folder and measured."""
+    from evaluation import run
+
+    out = tmp_path / head
+    flags = ["--seed", "1", "--image-size", "16", "--max-primitives", "2", "--n-epochs", "1",
+             "--n-train", "64", "--n-test", "8", "--out", str(out), "--set", "head", head,
+             "matching", matching, "n_val", "16", "supersample", "1", "channels",
+             "[4, 8, 8, 8]", "hidden", "16", "turns", "1", "explain_pool", "4",
+             "refine_rounds", "0"]
+    assert train_air.main(flags) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["config"]["head"] == head and len(results["history"]) == 1
+    saved = json.loads((out / "model" / "config.json").read_text())["model"]
+    assert saved["head"] == head and saved["input_channels"] == (2 if head == "grid" else 1)
+    assert "explain_pool" not in saved and "repeat" not in saved
+    assert run.main(["--mode", "evaluate_air", "--weights", str(out), "--n-test", "4",
+                     "--out", str(tmp_path / "eval.json")]) == 0
+    metrics = json.loads((tmp_path / "eval.json").read_text())["metrics"]
+    assert metrics["scenes"] == 4
 
 
 def test_pair_costs_against_numpy():
@@ -193,6 +286,7 @@ def test_same_seed_same_initial_weights():
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 def test_same_seed_same_run(tmp_path):
     flags = TINY[:TINY.index("--n-epochs")] + ["--n-epochs", "2", "--n-train", "128",
                                                "--n-test", "32"] + TINY[TINY.index("--set"):]
