@@ -5,11 +5,13 @@ from the original (``Utils/dataset.py``, ``sample_batch`` and
 ``organize_hotel_data``; ``train_scene_rendering.py``):
 
 - a raw batch holds ``B max_d^2`` scenes; per batch one ``d`` (uniform in
-  the allowed sizes), one ``shift`` (uniform in ``[0, 10 - 2 d]^2``) and one
-  set of view indices for every scene; ``floor(B max_d^2 / d^2)`` hotels are
-  made of its first scenes (consecutive ``d^2`` scenes form a hotel), so a
-  step has ``B max_d^2`` queries whenever ``d^2`` divides ``B max_d^2``
-  (64 queries at B = 16, d in 1..2);
+  the allowed sizes) and one ``shift`` (uniform in ``[0, 10 - 2 d]^2``);
+  ``floor(B max_d^2 / d^2)`` hotels are made of its first scenes
+  (consecutive ``d^2`` scenes form a hotel), so a step has ``B max_d^2``
+  queries whenever ``d^2`` divides ``B max_d^2`` (64 queries at B = 16, d in
+  1..2);
+- the views of each scene are drawn independently of the other scenes'
+  (each maze of a hotel has its own random view indices);
 - scene ``s`` of a hotel moves by ``(2 (s // d), 2 (s % d)) + shift`` (a maze
   is 2.0 wide and centred on the origin, so the hotel starts at
   ``-1 + shift``); only x and y of the cameras change;
@@ -17,7 +19,10 @@ from the original (``Utils/dataset.py``, ``sample_batch`` and
   (``mazes``) 8 + 1, Room (``rooms_ring_camera``) 5 + 1; the hotel's
   context views are those of all its scenes, scene after scene, and it has
   one query per scene;
-- frames are 64x64 (mazes JPEGs are 84x84, resized by the provider).
+- frames are 64x64: the 84x84 mazes JPEGs are resized as torchvision's
+  ``Resize(64)`` resizes a PIL image, PIL's antialiased bilinear filter with
+  its 8-bit fixed-point arithmetic (``pil_bilinear_resize``, equal to PIL's
+  output; ``resize="align_corners"`` keeps the GQN readers' resize).
 
 Differences: the context and query views of a scene are distinct (the
 original draws the query independently, so it can be a context view);
@@ -34,6 +39,7 @@ Elements are dicts: ``context_frames`` [H, d^2 K, 64, 64, 3],
 import collections
 import random
 
+import numpy as np
 import tensorflow as tf
 
 from data_provider import gqn_tfr_provider as provider
@@ -46,6 +52,62 @@ HOTEL_DATASETS = {
 SCENE_WIDTH = 2.0
 PLANE_WIDTH = 10.0
 IMAGE_SIZE = 64
+RESIZES = ("pil_bilinear", "align_corners")
+_PIL_PRECISION_BITS = 22   # PIL's 8-bit resampling: 32 - 8 - 2 fractional bits
+
+
+def pil_bilinear_coefficients(in_size, out_size):
+    """``[out_size, in_size]`` integer weights (scaled by ``2^22``) of PIL's bilinear
+    resampling along one axis: a triangle filter widened by the downscale factor,
+    normalised per output pixel, then rounded to fixed point as PIL rounds them."""
+    scale = in_size / out_size
+    filterscale = max(scale, 1.0)
+    support = 1.0 * filterscale
+    weights = np.zeros((out_size, in_size))
+    for x in range(out_size):
+        centre = (x + 0.5) * scale
+        lo = max(int(centre - support + 0.5), 0)
+        hi = min(int(centre + support + 0.5), in_size)
+        taps = np.arange(lo, hi)
+        w = np.maximum(0.0, 1.0 - np.abs((taps - centre + 0.5) / filterscale))
+        w = w / w.sum() if w.sum() else w
+        weights[x, lo:hi] = w
+    unit = float(1 << _PIL_PRECISION_BITS)
+    return np.where(weights < 0, np.trunc(weights * unit - 0.5), np.trunc(weights * unit + 0.5))
+
+
+def pil_bilinear_resize(images, size):
+    """``[..., H, W, 3]`` float images in [0, 1] (whole multiples of 1/255) -> ``[..., size,
+    size, 3]``: what ``PIL.Image.resize((size, size), BILINEAR)`` gives on the 8-bit image
+    (torchvision's ``Resize`` of a PIL image), divided by 255. The horizontal pass comes first
+    and both passes round to 8 bits, in PIL's fixed-point arithmetic (float64 is exact here).
+    """
+    images = tf.convert_to_tensor(images)
+    height, width = images.shape[-3], images.shape[-2]
+    ky = tf.constant(pil_bilinear_coefficients(height, size), tf.float64)
+    kx = tf.constant(pil_bilinear_coefficients(width, size), tf.float64)
+    half, unit = float(1 << (_PIL_PRECISION_BITS - 1)), float(1 << _PIL_PRECISION_BITS)
+
+    def to_8_bits(x):
+        return tf.clip_by_value(tf.floor((x + half) / unit), 0.0, 255.0)
+
+    pixels = tf.round(tf.cast(images, tf.float64) * 255.0)
+    rows = to_8_bits(tf.einsum("...hwc,vw->...hvc", pixels, kx))
+    out = to_8_bits(tf.einsum("...hvc,uh->...uvc", rows, ky))
+    return tf.cast(out / 255.0, tf.float32)
+
+
+def decode_views(jpegs, paths, gqn_dataset, resize="pil_bilinear"):
+    """Decoded views ``[n, k, 64, 64, 3]`` (float32 in [0, 1]) of JPEG strings ``[n, k]``,
+    resized to 64x64 when larger (``resize``: one of ``RESIZES``)."""
+    if resize not in RESIZES:
+        raise ValueError(f"resize must be one of {RESIZES}, got {resize!r}")
+    if resize == "align_corners":
+        return provider.decode_frames(jpegs, paths, gqn_dataset, IMAGE_SIZE)
+    frames = provider.decode_frames(jpegs, paths, gqn_dataset)
+    if frames.shape[-2] is not None and frames.shape[-2] == IMAGE_SIZE:
+        return frames
+    return pil_bilinear_resize(frames, IMAGE_SIZE)
 
 
 def hotel_data(name):
@@ -95,21 +157,23 @@ def assemble_hotels(frames, cameras, dim, shift, context_size):
     }
 
 
-def _draw(batch_id, seed, dims, sequence_size, example_size):
-    """(d, shift [2], view indices [example_size]) of one batch."""
+def _draw(batch_id, seed, dims, sequence_size, example_size, num_scenes):
+    """(d, shift [2], view indices [num_scenes, example_size]) of one batch: each scene
+    its own draw of distinct views."""
     keys = tf.random.experimental.stateless_split(
         tf.stack([tf.constant(seed, tf.int64), batch_id]), 3)
     choice = tf.random.stateless_uniform([], keys[0], 0, len(dims), dtype=tf.int32)
     dim = tf.gather(tf.constant(dims, tf.int32), choice)
     room = PLANE_WIDTH - SCENE_WIDTH * tf.cast(dim, tf.float32)
     shift = tf.random.stateless_uniform([2], keys[1]) * room
-    order = tf.argsort(tf.random.stateless_uniform([sequence_size], keys[2]))
-    return dim, shift, order[:example_size]
+    order = tf.argsort(tf.random.stateless_uniform([num_scenes, sequence_size], keys[2]), axis=1)
+    return dim, shift, order[:, :example_size]
 
 
 def gen_hotel_dataset(dataset, root, mode, *, batch_size=16, dims=(1, 2), max_dim=None,
                       num_batches=None, num_epochs=1, seed=None, buffer_size=64,
-                      num_threads=4, num_shards=1, shard_index=0, skip_corrupt=False):
+                      num_threads=4, num_shards=1, shard_index=0, skip_corrupt=False,
+                      resize="pil_bilinear"):
     """``tf.data.Dataset`` of hotel batches (dicts, see the module docstring).
 
     Args:
@@ -126,8 +190,12 @@ def gen_hotel_dataset(dataset, root, mode, *, batch_size=16, dims=(1, 2), max_di
       num_epochs: passes over the scenes (None: forever); partial raw batches
         are dropped.
       seed: makes everything reproducible; None draws one.
+      resize: ``"pil_bilinear"`` (the original's 84 -> 64 resize) or
+        ``"align_corners"`` (the GQN readers').
     """
     info = hotel_data(dataset)
+    if resize not in RESIZES:
+        raise ValueError(f"resize must be one of {RESIZES}, got {resize!r}")
     provider.positive_int("batch_size", batch_size)
     provider.positive_int("num_batches", num_batches, allow_none=True)
     provider.positive_int("buffer_size", buffer_size)
@@ -159,13 +227,15 @@ def gen_hotel_dataset(dataset, root, mode, *, batch_size=16, dims=(1, 2), max_di
     sequence_size = provider.dataset_info(info.dataset).sequence_size
     example_size = info.context_size + 1
 
+    raw_size = batch_size * max_dim ** 2
+
     def make(batch_id, paths, jpegs, cameras):
-        dim, shift, views = _draw(batch_id, seed, dims, sequence_size, example_size)
+        dim, shift, views = _draw(batch_id, seed, dims, sequence_size, example_size, raw_size)
         used = hotels_per_batch(batch_size, max_dim, dim) * dim * dim
-        paths, jpegs, cameras = paths[:used], jpegs[:used], cameras[:used]
-        frames = provider.decode_frames(tf.gather(jpegs, views, axis=1), paths, info.dataset,
-                                        IMAGE_SIZE)
-        return assemble_hotels(frames, tf.gather(cameras, views, axis=1), dim, shift,
+        paths, jpegs, cameras, views = paths[:used], jpegs[:used], cameras[:used], views[:used]
+        frames = decode_views(tf.gather(jpegs, views, batch_dims=1), paths, info.dataset,
+                              resize)
+        return assemble_hotels(frames, tf.gather(cameras, views, batch_dims=1), dim, shift,
                                info.context_size)
 
     hotels = raw.enumerate().map(lambda i, batch: make(i, *batch),

@@ -2,12 +2,17 @@
 
     python data_provider/render_dataset.py --dataset rooms_ring_camera \\
         --root DIR --num_train N --num_test M --seed S \\
-        [--scenes_per_file K] [--workers W] [--quality Q]
+        [--scenes_per_file K] [--workers W] [--quality Q] [--views_per_scene V]
 
 writes ``DIR/<dataset>/train/`` and ``DIR/<dataset>/test/`` with shard files
 named after the full dataset (``0001-of-2160.tfrecord`` ...), ``K`` scenes per
 file, so the tree reads like a partial download of the real data and
 ``data_provider.gqn_tfr_provider.gqn_input_fn`` reads it unchanged.
+
+Stand-ins: ``rooms_ring_camera`` and ``shepard_metzler_{5,7}_parts``
+(``gqn_scenes``), ``mazes`` (``maze_renderer``: ray-cast labyrinths, 300 views
+of 84x84 per record as the real shards; ``--views_per_scene`` changes that
+for mazes only, and the GQN readers expect 300).
 
 Scene ``i`` of a split is drawn from its own generator seeded by
 ``(seed, split, i)``, so the output does not depend on ``--workers``. Scenes
@@ -25,10 +30,13 @@ import time
 
 import numpy as np
 
-from data_provider import cli, folder_lock, gqn_datasets, gqn_scenes, gqn_tfr_writer
+from data_provider import (cli, folder_lock, gqn_datasets, gqn_scenes, gqn_tfr_writer,
+                           maze_renderer)
 from data_provider.progress import Progress
 
 _SPLIT_IDS = {"train": 0, "test": 1}
+STAND_INS = dict(gqn_scenes.SCENE_GENERATORS, mazes=maze_renderer.maze_scene)
+VARIABLE_VIEWS = ("mazes",)
 
 
 def scene_rng(seed, mode, index):
@@ -39,11 +47,16 @@ def scene_rng(seed, mode, index):
 def render_scene_record(task):
     """Render one scene and JPEG-encode its frames: ``(jpegs, cameras)``.
 
-    ``task`` is ``(dataset, seed, mode, index, quality)`` (a picklable tuple, so
-    the function runs in worker processes).
+    ``task`` is ``(dataset, seed, mode, index, quality, views)`` (a picklable
+    tuple, so the function runs in worker processes); ``views`` None keeps the
+    dataset's own count.
     """
-    dataset, seed, mode, index, quality = task
-    frames, cameras = gqn_scenes.generate_scene(dataset, scene_rng(seed, mode, index))
+    dataset, seed, mode, index, quality, views = task
+    rng = scene_rng(seed, mode, index)
+    if dataset in VARIABLE_VIEWS:
+        frames, cameras = STAND_INS[dataset](rng, num_views=views)
+    else:
+        frames, cameras = gqn_scenes.generate_scene(dataset, rng)
     return [gqn_tfr_writer.encode_jpeg(frame, quality) for frame in frames], cameras
 
 
@@ -86,7 +99,7 @@ def _refuse_existing(plans):
 
 
 def render_dataset(dataset, root, num_train, num_test, seed=0, scenes_per_file=100,
-                   workers=None, quality=95, log=None):
+                   workers=None, quality=95, log=None, views_per_scene=None):
     """Render ``num_train`` / ``num_test`` scenes of the stand-in for ``dataset``
     under ``root``; returns ``{"train": [paths], "test": [paths],
     "scenes_per_minute": rate}``. Progress lines (count, rate, ETA) go to
@@ -97,11 +110,20 @@ def render_dataset(dataset, root, num_train, num_test, seed=0, scenes_per_file=1
     target shard already exists. Every shard appears when all are written.
     While it writes, it holds ``root`` (``folder_lock``): a second writer is
     refused naming this one.
+    ``views_per_scene`` (mazes only; default the dataset's 300) sets the
+    views of a record.
     """
-    if dataset not in gqn_scenes.SCENE_GENERATORS:
+    if dataset not in STAND_INS:
         raise cli.UsageError(
             f"--dataset {dataset!r} has no rendered stand-in; expected one of: "
-            f"{', '.join(gqn_scenes.SCENE_GENERATORS)}")
+            f"{', '.join(STAND_INS)}")
+    if views_per_scene is not None:
+        if int(views_per_scene) != views_per_scene or views_per_scene < 1:
+            raise cli.UsageError(
+                f"--views_per_scene must be a positive integer, got {views_per_scene!r}")
+        if dataset not in VARIABLE_VIEWS:
+            raise cli.UsageError(f"--views_per_scene applies to {', '.join(VARIABLE_VIEWS)} "
+                                 f"only, not {dataset}")
     for name, value in (("num_train", num_train), ("num_test", num_test)):
         if int(value) != value or value < 0:
             raise cli.UsageError(f"--{name} must be a non-negative integer, got {value!r}")
@@ -127,7 +149,7 @@ def render_dataset(dataset, root, num_train, num_test, seed=0, scenes_per_file=1
             written[mode] = []
             if count == 0:
                 continue
-            tasks = [(dataset, seed, mode, i, quality) for i in range(count)]
+            tasks = [(dataset, seed, mode, i, quality, views_per_scene) for i in range(count)]
             progress = Progress(f"{dataset}/{mode}", count, "scenes", log=log)
             written[mode] = gqn_tfr_writer.write_shards(
                 root, dataset, mode, _scene_stream(tasks, workers, progress), scenes_per_file,
@@ -142,7 +164,7 @@ def build_parser():
     parser = cli.ArgumentParser(
         prog="render_dataset.py",
         description="Render a stand-in GQN dataset in the original tfrecord format.")
-    parser.add_argument("--dataset", required=True, choices=sorted(gqn_scenes.SCENE_GENERATORS),
+    parser.add_argument("--dataset", required=True, choices=sorted(STAND_INS),
                         help="which stand-in to render")
     parser.add_argument("--root", required=True,
                         help="output root; writes ROOT/<dataset>/{train,test}")
@@ -154,6 +176,9 @@ def build_parser():
     parser.add_argument("--workers", type=int, default=None,
                         help="render processes [all cores]")
     parser.add_argument("--quality", type=int, default=95, help="JPEG quality")
+    parser.add_argument("--views_per_scene", type=int, default=None,
+                        help="views per mazes record [300, as the real shards and the "
+                        "GQN readers expect]")
     cli.add_verbose_argument(parser)
     return parser
 
@@ -161,7 +186,8 @@ def build_parser():
 def run(args):
     cli.quiet_tensorflow(args.verbose)
     written = render_dataset(args.dataset, args.root, args.num_train, args.num_test,
-                             args.seed, args.scenes_per_file, args.workers, args.quality)
+                             args.seed, args.scenes_per_file, args.workers, args.quality,
+                             views_per_scene=args.views_per_scene)
     print(f"wrote {len(written['train'])} train and {len(written['test'])} test shards under "
           f"{os.path.join(args.root, args.dataset)} "
           f"({written['scenes_per_minute']:.0f} scenes/min)")

@@ -171,7 +171,7 @@ def read_test_scenes(root, dataset, count, seed):
     scenes = provider.gqn_scene_dataset(name, root, "test", num_epochs=None, seed=seed)
     scenes = scenes.take(count).batch(count).map(
         lambda paths, jpegs, cameras: (
-            provider.decode_frames(jpegs, paths, name, gen_hotels.IMAGE_SIZE), cameras))
+            gen_hotels.decode_views(jpegs, paths, name), cameras))
     frames, cameras = next(iter(scenes))
     return frames.numpy(), cameras.numpy()
 

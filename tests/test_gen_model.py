@@ -134,3 +134,34 @@ def test_schedules_follow_the_original():
     for t in (150_000, 200_001, 10 ** 6):
         expected = max(0.7 + 1.3 * (1 - (t - 1) / 2e5), 0.7)
         np.testing.assert_allclose(float(objective.sigma_at(t)), expected, rtol=1e-5)
+
+
+def test_conv_draw_starts_as_pytorch_starts_it():
+    """Every ConvDRAW variable uniform in +-1/sqrt(fan_in) with the fan_in of the
+    original's PyTorch layer (hand-written table below), biases included."""
+    h, cc, up, z = 16, 12, 20, 3
+    model = GENModel(num_steps=2, **dict(SMALL, hidden_channels=h, canvas_channels=cc,
+                                         upsample_channels=up))
+    gen, inf, draw = model.draw.generator_cores[0], model.draw.inference_cores[0], model.draw
+    pytorch_fan_in = [  # (layer, its fan_in) -- Conv2d: in x k x k; ConvTranspose2d: out x k x k
+        (gen.upsample_r, up * 16 * 16), (gen.upsample_v, 7 * 16 * 16),
+        (gen.lstm, (7 + up + z + h) * 5 * 5), (gen.upsample, cc * 4 * 4),
+        (inf.upsample_r, up * 16 * 16), (inf.upsample_v, 7 * 16 * 16),
+        (inf.downsample_target, 3 * 4 * 4), (inf.downsample_canvas, cc * 4 * 4),
+        (inf.lstm, (3 + 7 + up + h + cc + h) * 5 * 5),
+        (draw.eta_pi, h * 5 * 5), (draw.eta_q, h * 5 * 5), (draw.eta_g, cc),
+    ]
+    checked = set()
+    for layer, fan_in in pytorch_fan_in:
+        limit = 1.0 / math.sqrt(fan_in)
+        for v in layer.trainable_variables:
+            checked.add(id(v))
+            x = v.numpy().ravel()
+            assert np.abs(x).max() <= limit * (1 + 1e-6), v.path
+            assert np.abs(x).max() > 0.5 * limit, v.path
+            if x.size >= 2000:  # uniform spread: std = limit / sqrt(3), mean 0
+                assert x.std() == pytest.approx(limit / math.sqrt(3), rel=0.05), v.path
+                assert abs(x.mean()) < 0.05 * limit, v.path
+    assert checked == {id(v) for v in draw.trainable_variables}
+    biases = [v for v in model.draw.trainable_variables if "bias" in v.path]
+    assert biases and all(np.abs(b.numpy()).max() > 0 for b in biases)

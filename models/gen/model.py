@@ -14,7 +14,12 @@ Facts kept from the original (``Models/scene_render.py``, ``GQN/modules.py``):
   ``sigma = exp(0.5 log sigma^2)`` (z has 3 channels); eta_g 1x1 128 -> 3 with
   bias, linear; one generator and one inference core for all L = 8 steps;
 - ``generate`` and ``reconstruct`` clamp the image mean to [0, 1], the
-  training pass does not.
+  training pass does not;
+- every ConvDRAW layer starts as PyTorch starts it (``torch_initialise``):
+  kernel and bias uniform in +-1/sqrt(fan_in), with PyTorch's fan_in (a
+  convolution's input channels x kernel area; a transposed convolution's
+  output channels x kernel area; a ConvLSTM gate reads all its inputs
+  concatenated), as the composer and embedder do.
 
 Trainable parameters: 57,595,803 (composer 2,748,796, inference core
 29,042,576, generator core 25,765,632, eta heads 38,799); 78,828,957 with
@@ -26,14 +31,48 @@ every step; the two upsamplers hold 71 % of the parameters). In float32 it
 also runs the embedder's 3x3 and ConvDRAW's 5x5 convolutions as Winograd
 F(4x4, k x k) (``models/winograd.py``), with the same weights.
 """
+import math
+
 import keras
+import numpy as np
 import tensorflow as tf
 
 from models.draw import ConvDRAW
+from models.draw.convlstm import ConvLSTMCore
 from models.gen.composer import BaselineComposer, GraphComposer
 from models.gen.graph import GraphStructure
 
 GEN_POSE_COPIES, BASELINE_POSE_COPIES = 8, 32
+
+
+def torch_fan_in(layer):
+    """PyTorch's fan_in of a ConvDRAW layer: for a Conv2D kernel [k, k, in, out] and a
+    Conv2DTranspose kernel [k, k, out, in] alike, the product of its first three sizes;
+    for a ConvLSTM core, the kernel area times all its input channels."""
+    if isinstance(layer, ConvLSTMCore):
+        kernels = list(layer.kernels.values())
+        return int(np.prod(kernels[0].shape[:2])) * sum(k.shape[2] for k in kernels)
+    return int(np.prod(layer.kernel.shape[:3]))
+
+
+def torch_initialise(draw):
+    """Re-draw every variable of ``draw`` (a ConvDRAW) uniform in +-1/sqrt(fan_in) of its
+    layer (``torch_fan_in``), biases included; returns [(variable, fan_in)]."""
+    fans = []
+    for layer in draw._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, ConvLSTMCore):
+            variables = list(layer.kernels.values()) + list(layer.biases.values())
+        elif isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose)):
+            variables = [layer.kernel] + ([layer.bias] if layer.use_bias else [])
+        else:
+            continue
+        fan_in = torch_fan_in(layer)
+        limit = 1.0 / math.sqrt(fan_in)
+        for variable in variables:
+            initial = keras.initializers.RandomUniform(-limit, limit)(variable.shape)
+            variable.assign(tf.cast(initial, variable.dtype))
+            fans.append((variable, fan_in))
+    return fans
 
 
 class GENModel(keras.Model):
@@ -75,6 +114,7 @@ class GENModel(keras.Model):
             num_steps=num_steps, shared_cores=True, flavour="gen",
             upsample_channels=upsample_channels, optimized=optimized, winograd=winograd,
             name="conv_draw", dtype=policy)
+        torch_initialise(self.draw)
         self.built = True
 
     @staticmethod
