@@ -233,3 +233,29 @@ def maze_scene(rng, config=MAZES, num_views=None):
     looks = maze_looks(rng)
     cameras = random_cameras(rng, walls, num_views or config.num_views, config)
     return render_views(walls, looks, cameras, config), cameras
+
+
+def summarise_records(paths, max_scenes=40, every=10):
+    """Camera ranges and mean colour of GQN ``mazes`` shards: ``{"scenes", "camera_min" [5],
+    "camera_max" [5], "mean_colour" [3]}`` over all views' cameras and every
+    ``every``-th frame of the first ``max_scenes`` records (colours in [0, 1])."""
+    import io
+
+    import tensorflow as tf
+    from PIL import Image
+
+    lows, highs, colours, scenes = [], [], [], 0
+    for record in tf.data.TFRecordDataset(list(paths)).take(max_scenes):
+        features = tf.train.Example.FromString(record.numpy()).features.feature
+        cameras = np.asarray(features["cameras"].float_list.value).reshape(-1, 5)
+        lows.append(cameras.min(axis=0))
+        highs.append(cameras.max(axis=0))
+        for jpeg in features["frames"].bytes_list.value[::every]:
+            image = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"), np.float64)
+            colours.append(image.reshape(-1, 3).mean(axis=0) / 255.0)
+        scenes += 1
+    if not scenes:
+        raise ValueError(f"no mazes records in {list(paths)}")
+    return {"scenes": scenes, "camera_min": np.min(lows, axis=0).tolist(),
+            "camera_max": np.max(highs, axis=0).tolist(),
+            "mean_colour": np.mean(colours, axis=0).tolist()}

@@ -126,8 +126,9 @@ def top_down_map(view, points, colours, mazes, grid_min, dim):
     return image.reshape(view.pixels, view.pixels, 3).clip(0, 255).astype(np.uint8)
 
 
-def draw_frame(generated, base_map, view, node_positions, edges, pose, corners, weights):
-    """One GIF frame (PIL image): generated view | map with nodes, active nodes, camera."""
+def map_panel(base_map, view, node_positions, edges, pose, corners, weights):
+    """The hotel map (PIL image) with every node and edge, the 4 active nodes in red
+    (larger and more opaque with their weight) and the camera as an arrow along its yaw."""
     from PIL import Image, ImageDraw
 
     panel = Image.fromarray(base_map).convert("RGBA")
@@ -150,14 +151,32 @@ def draw_frame(generated, base_map, view, node_positions, edges, pose, corners, 
     left = (x + 0.4 * length * math.cos(yaw + 2.5), y - 0.4 * length * math.sin(yaw + 2.5))
     right = (x + 0.4 * length * math.cos(yaw - 2.5), y - 0.4 * length * math.sin(yaw - 2.5))
     draw.polygon([tip, left, (x, y), right], fill=(255, 220, 40, 230), outline=(0, 0, 0, 255))
-    panel = Image.alpha_composite(panel, overlay).convert("RGB")
-    image = Image.fromarray((np.clip(generated, 0, 1) * 255 + 0.5).astype(np.uint8))
-    image = image.resize((VIEW_PIXELS, VIEW_PIXELS), Image.NEAREST)
-    frame = Image.new("RGB", (VIEW_PIXELS + 6 + panel.width, max(VIEW_PIXELS, panel.height)),
-                      (255, 255, 255))
-    frame.paste(image, (0, 0))
-    frame.paste(panel, (VIEW_PIXELS + 6, 0))
+    return Image.alpha_composite(panel, overlay).convert("RGB")
+
+
+def side_by_side(views, panel, labels=None, view_pixels=VIEW_PIXELS):
+    """One frame (PIL image): the ``views`` ([64, 64, 3] in [0, 1]) enlarged, then ``panel``;
+    ``labels`` (optional) are written above the views."""
+    from PIL import Image, ImageDraw
+
+    top = 16 if labels else 0
+    width = len(views) * (view_pixels + 6) + panel.width
+    frame = Image.new("RGB", (width, max(view_pixels + top, panel.height)), (255, 255, 255))
+    draw = ImageDraw.Draw(frame)
+    for k, image in enumerate(views):
+        image = Image.fromarray((np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8))
+        frame.paste(image.resize((view_pixels, view_pixels), Image.NEAREST),
+                    (k * (view_pixels + 6), top))
+        if labels:
+            draw.text((k * (view_pixels + 6) + 4, 2), labels[k], fill=(0, 0, 0))
+    frame.paste(panel, (len(views) * (view_pixels + 6), 0))
     return frame
+
+
+def draw_frame(generated, base_map, view, node_positions, edges, pose, corners, weights):
+    """One GIF frame (PIL image): generated view | map with nodes, active nodes, camera."""
+    panel = map_panel(base_map, view, node_positions, edges, pose, corners, weights)
+    return side_by_side([generated], panel)
 
 
 # ---------------------------------------------------------------------- data
@@ -222,6 +241,49 @@ def render_tour(model, frames, cameras, dim, context_size, spots, headings, seed
     tour = [draw_frame(generated[i], base, view, positions, edges, queries[i], corners[i],
                        weights[i]) for i in range(len(queries))]
     return tour, generated
+
+
+def render_comparison_tour(models, frames, cameras, dim, context, held_out, seed,
+                           view_pixels=192):
+    """Frames (PIL) of a ``dim x dim`` hotel (shift 0) of the mazes ``frames`` [M, S, 64, 64,
+    3] / ``cameras`` [M, S, 7]: maze m has the context views ``context[m]`` and is queried at
+    its held-out views ``held_out[m]``. Each frame: every model's generated view (``models``:
+    {label: GENModel}, the same prior noise seed), the true view, and the map with the
+    graph's active nodes and the camera."""
+    import tensorflow as tf
+    from data_provider.gen_hotels import hotel_offsets
+
+    mazes = len(frames)
+    offsets = hotel_offsets(dim, (0.0, 0.0)).numpy()
+    moved = np.asarray(cameras, np.float32).copy()
+    moved[..., :2] += offsets[:, None, :]
+    pick = np.arange(mazes)[:, None]
+    batch = {
+        "context_frames": tf.constant(frames[pick, context].reshape(1, -1, 64, 64, 3)),
+        "context_cameras": tf.constant(moved[pick, context].reshape(1, -1, 7)),
+        "query_cameras": tf.constant(moved[pick, held_out].reshape(1, -1, 7)),
+        "num_scenes_per_dim": tf.constant(dim, tf.int32),
+        "shift": tf.constant([0.0, 0.0]),
+    }
+    truth = frames[pick, held_out].reshape(-1, 64, 64, 3)
+    generated = {}
+    for label, model in models.items():
+        tf.random.set_seed(seed)
+        generated[label] = model.generate(batch)["mu_target"].numpy()
+    graph = next(iter(models.values())).graph(batch)
+    positions, sources, sinks = graph.numpy()
+    corners, weights = (t.numpy()[0] for t in graph.interpolation_corners(batch["query_cameras"]))
+    view = MapView(graph.grid_min.numpy(), graph.grid_max.numpy())
+    points, colours = floor_samples(frames.reshape(-1, 64, 64, 3), moved.reshape(-1, 7))
+    base = top_down_map(view, points, colours, np.repeat(np.arange(mazes), frames.shape[1]),
+                        graph.grid_min.numpy(), dim)
+    edges = [(a, b) for a, b in zip(sources, sinks) if a < b]
+    queries = batch["query_cameras"].numpy()[0]
+    labels = list(models) + ["truth"]
+    return [side_by_side([generated[k][i] for k in models] + [truth[i]],
+                         map_panel(base, view, positions, edges, queries[i], corners[i],
+                                   weights[i]), labels, view_pixels)
+            for i in range(len(queries))]
 
 
 def l2_per_size(model, root, dataset, sizes, batches, seed, log=print):
