@@ -43,9 +43,7 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from data_provider import cli  # noqa: E402
+from data_provider import cli
 
 SIZES = (1, 2, 3, 4, 5)
 TRAIN_DIMS = (1, 2)
@@ -246,6 +244,7 @@ def train(cfg, root, batch_size, seconds, seed, curve_batches, curve_seconds, na
 # ---------------------------------------------------------------- pictures
 def tour(models, root, seed, out_png, out_gif, dim=3, per_maze=3):
     """Frames GEN | baseline | truth | map over held-out views of a dim x dim test hotel."""
+    from data_provider import images
     from evaluation import gen_views
 
     frames, cameras = gen_views.read_test_scenes(root, "Labyrinth", dim * dim, seed)
@@ -254,11 +253,11 @@ def tour(models, root, seed, out_png, out_gif, dim=3, per_maze=3):
     picks = [rng.choice(views, 8 + per_maze, replace=False) for _ in range(dim * dim)]
     context = np.stack([p[:8] for p in picks])
     held_out = np.stack([p[8:] for p in picks])
-    images = gen_views.render_comparison_tour(
+    frames_out = gen_views.render_comparison_tour(
         models, frames, cameras, dim, context, held_out, seed)
-    gen_views.save_gif(out_gif, images, 1.5)
-    gen_views.save_strip(out_png, images, per_maze)
-    return len(images)
+    images.write_gif(frames_out, out_gif, 650)
+    gen_views.save_strip(out_png, frames_out, per_maze)
+    return len(frames_out)
 
 
 # --------------------------------------------------------------------- CLI
@@ -327,9 +326,9 @@ def config_of(args):
 
 def run(args):
     begin = time.perf_counter()
+    cfg = config_of(args)
     check_args(args)
     cli.quiet_tensorflow(args.verbose)
-    cfg = config_of(args)
     if args.data_dir is None:
         root = stand_in_root(args.out, args.num_train, args.num_test, args.seed)
         data = {"source": "stand-in", "num_train": args.num_train, "num_test": args.num_test}

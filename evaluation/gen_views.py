@@ -40,9 +40,7 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from data_provider import cli, images  # noqa: E402
+from data_provider import cli, images
 
 FLOOR_ROWS, FLOOR_COLS = slice(52, 64), slice(26, 38)
 MAP_PIXELS, VIEW_PIXELS = 288, 288
