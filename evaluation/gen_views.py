@@ -40,7 +40,7 @@ import sys
 
 import numpy as np
 
-from data_provider import cli, images
+from data_provider import cli, folder_lock, images
 
 FLOOR_ROWS, FLOOR_COLS = slice(52, 64), slice(26, 38)
 MAP_PIXELS, VIEW_PIXELS = 288, 288
@@ -368,7 +368,7 @@ def run(args, log=print):
     model, step = load_model(args.model_dir)
     log(f"restored {args.model_dir} at step {step}")
     context_size = gen_hotels.hotel_data(args.dataset).context_size
-    with cli.OutputSet(out) as outputs:
+    with folder_lock.hold(out, "--out", "gen_views.py", log), cli.OutputSet(out) as outputs:
         if not args.no_gif:
             frames, cameras = read_test_scenes(args.data_dir, args.dataset, args.hotel_dim ** 2,
                                                args.seed)
