@@ -36,7 +36,8 @@ class WeightsError(cli.UsageError):
 
 
 def _read_npz(path):
-    """(saved model config, arrays in order) of a ``weights.npz``; ``WeightsError``."""
+    """(saved model config, the run's search settings, arrays in order) of a
+    ``weights.npz``; ``WeightsError``."""
     with open(path, "rb") as f:
         magic = f.read(4)
     if magic != b"PK\x03\x04":
@@ -50,6 +51,7 @@ def _read_npz(path):
                 raise WeightsError(f"--weights {path} is not an AIR weights file of "
                                    f"train_air.py (no {' or '.join(missing)} entry)")
             mark, saved = str(z["written_by"]), json.loads(str(z["config"]))
+            search = json.loads(str(z["search"])) if "search" in z.files else {}
             arrays = [z[k] for k in sorted(k for k in z.files if k.startswith("w"))
                       if k != "written_by"]
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
@@ -59,7 +61,7 @@ def _read_npz(path):
                            "(damaged or truncated; expected train_air.py's weights.npz)") from None
     if mark != MARK:
         raise WeightsError(f"--weights {path} was not written by train_air.py")
-    return saved, arrays
+    return saved, search, arrays
 
 
 def _run_folder(path):
@@ -89,9 +91,9 @@ def load_weights(path, max_primitives=None, search=None):
             if not os.path.exists(path):
                 raise WeightsError(f"--weights {os.path.dirname(path)} holds neither a run "
                                    "(model/config.json) nor weights.npz")
-        saved, arrays = _read_npz(path)
+        saved, run, arrays = _read_npz(path)
         try:
-            config = config_from_saved(saved)
+            config = config_from_saved(saved, run)
         except ConfigError as e:
             raise WeightsError(f"--weights {path}: its config is not an AIR config "
                                f"({cli.one_line(e)})") from None

@@ -134,11 +134,16 @@ def check_out(out, config=None):
         return None
     from models.air.config import model_config
     from models.air.search.config import SEARCH_DEFAULTS
-    from models.checkpoints import latest
+    from models.checkpoints import latest, read_config
     from training.checkpointing import ConfigMismatchError, check_model_dir, differences
 
-    saved = check_model_dir(model_dir, "air3d", model_config(config), "--out")
     checkpoint = latest(model_dir)
+    saved = read_config(model_dir)
+    if checkpoint is not None and saved and saved.get("system") == "air3d" and \
+            "input_channels" in saved.get("model", {}):
+        # the network keeps the canvas channel it was trained with, whatever ``repeat`` says
+        config["input_channels"] = saved["model"]["input_channels"]
+    saved = check_model_dir(model_dir, "air3d", model_config(config), "--out")
     if saved is None or checkpoint is None:
         return None
     ignored = set(SEARCH_DEFAULTS) | {"deterministic"}
@@ -217,13 +222,17 @@ def synthesise(config, workers=1, log=print):
 
 
 def save_weights(path, model, config):
-    """``weights.npz``: every weight of ``model`` in order, the model config and our mark."""
+    """``weights.npz``: every weight of ``model`` in order, the model config, the run's
+    search settings and our mark."""
     import numpy as np
+
     from models.air.config import model_config
+    from models.air.search.config import search_config
 
     arrays = {f"w{i:04d}": w.numpy() for i, w in enumerate(model.weights)}
     with open(path, "wb") as f:
-        np.savez(f, written_by=MARK, config=json.dumps(model_config(config)), **arrays)
+        np.savez(f, written_by=MARK, config=json.dumps(model_config(config)),
+                 search=json.dumps(search_config(config)), **arrays)
 
 
 def resume_point(checkpoint):
