@@ -30,7 +30,9 @@ Differences, on purpose:
   extension inside the id); use :func:`voxel_path` to build the file name.
 - Files are validated (shape, integer dtype, labels in 0..11, readable); a bad
   file raises :class:`VoxelFileError` naming the file, or with
-  ``skip_bad=True`` is skipped, logged and counted.
+  ``skip_bad=True`` is skipped, logged and counted. :func:`check_files`
+  checks a whole tree up front (the trainer does, before it writes anything),
+  so a bad file is named before training rather than when it is first drawn.
 
 Input format: the npy tree is read directly. Packing it into TFRecord shards
 did not pay off (``benchmarks/voxel_input.py`` compares both; figures in the
@@ -44,6 +46,7 @@ import numpy as np
 import tensorflow as tf
 
 from data_provider.cli import UsageError
+from data_provider.progress import Progress
 from data_provider.voxel_classes import NUM_CLASSES, check_labels, label_range
 
 N_VOX = (80, 48, 80)
@@ -119,15 +122,25 @@ def read_header(path, n_vox=N_VOX):
     offset in bytes); raises VoxelFileError naming the file.
     """
     path = os.fspath(path)
-    _check_magic(path)
     try:
         with open(path, "rb") as f:
-            version = np.lib.format.read_magic(f)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-            else:
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-            offset = f.tell()
+            return _read_header(f, path, n_vox)
+    except OSError as err:
+        raise VoxelFileError(f"{path}: unreadable .npy file ({err.strerror})") from None
+
+
+def _read_header(f, path, n_vox):
+    """``read_header`` of an open file, left at the start of the data."""
+    if f.read(len(np.lib.format.MAGIC_PREFIX)) != np.lib.format.MAGIC_PREFIX:
+        raise VoxelFileError(f"{path}: not a valid .npy array file")
+    f.seek(0)
+    try:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        else:
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        offset = f.tell()
     except Exception as err:  # any failure to read is reported the same way
         raise VoxelFileError(f"{path}: unreadable .npy file ({err})") from None
     _check_shape_dtype(path, shape, dtype, n_vox)
@@ -174,6 +187,42 @@ def load_scene(path, n_vox=N_VOX):
     _check_shape_dtype(path, data.shape, data.dtype, n_vox)
     check_labels(data, path, error=VoxelFileError)
     return data.astype(np.int32, copy=False)
+
+
+def check_file(path, n_vox=N_VOX):
+    """Validate one scene: header, length, labels in 0..11; raise VoxelFileError naming it.
+
+    One open and one read per file: viewed as unsigned integers of the same
+    width, a negative label is a huge number, so ``max < 12`` checks both
+    ends in one pass. (Reading beats a memory map here: 0.3 MB per uint8
+    scene; ``benchmarks/voxel_check.py`` measures the whole check.)
+    """
+    path = os.fspath(path)
+    count = int(np.prod(n_vox))
+    try:
+        with open(path, "rb") as f:
+            dtype, _, offset = _read_header(f, path, n_vox)
+            data_bytes = os.fstat(f.fileno()).st_size - offset
+            if data_bytes < count * dtype.itemsize:
+                raise VoxelFileError(f"{path}: truncated: {data_bytes} bytes of data, expected "
+                                     f"{count * dtype.itemsize}")
+            unsigned = np.fromfile(f, dtype=dtype.str.replace("i", "u"), count=count)
+    except OSError as err:
+        raise VoxelFileError(f"{path}: unreadable .npy file ({err.strerror})") from None
+    if count and int(unsigned.max()) >= NUM_CLASSES:  # the standard message, with min and max
+        check_labels(unsigned.view(dtype), path, error=VoxelFileError)
+
+
+def check_files(voxel_root, pairs, n_vox=N_VOX, log=None):
+    """Validate every listed scene (see :func:`check_file`); raise on the first bad one.
+
+    ``log`` receives progress lines (count, rate, ETA) on a large tree.
+    Cost: ``benchmarks/voxel_check.py`` measures it.
+    """
+    progress = Progress("check voxel files", len(pairs), "files", log=log)
+    for done, (scene_id, model_id) in enumerate(pairs, 1):
+        check_file(voxel_path(voxel_root, scene_id, model_id), n_vox)
+        progress.update(done)
 
 
 def load_scenes(voxel_root, pairs, n_vox=N_VOX):

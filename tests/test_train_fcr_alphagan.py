@@ -1,16 +1,17 @@
 """FCR-alphaGAN training: CLI, learning, the phase switch, checkpoints, train_vox and resume."""
 import json
 import os
+import re
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from data_provider import render_voxel_scenes
+from data_provider import cli, render_voxel_scenes
 from models.fcr_alphagan import build_networks, count_trainable
 from models.fcr_alphagan.config import cfg_from_list, default_config
 from training import train_fcr_alphagan
-from training.fcr_alphagan_system import FCRAlphaGANSystem, learning_rate_v
+from training.fcr_alphagan_system import FCRAlphaGANSystem, learning_rate_v, saved_sample_z
 
 TINY = ["CONST.N_VOX", "[16,16,16]", "NET.START_VOX", "[1,1,1]", "NET.DIM", "[32,16,8,8,12]",
         "CONST.BATCH_SIZE", "4", "NET.REFINE_CH", "8"]
@@ -62,11 +63,20 @@ def test_max_iterations_zero_logs_parameter_counts(tmp_path, capsys):
     (["--set", "CHECK_FREQ", "often"], "CHECK_FREQ"),
     (["--set", "CONST.N_VOX", "[16,16,16]"], "NET.START_VOX"),
     (["--max_iterations", "-1"], "--max_iterations"),
+    (["--learning_rate_G", "-0.001"], "--learning_rate_G must be a positive number, got -0.001"),
+    (["--learning_rate_D", "0"], "--learning_rate_D must be a positive number, got 0.0"),
+    (["--learning_rate_G", "nan"], "--learning_rate_G must be a positive number, got nan"),
+    (["--set", "LEARNING_RATE_D", "-1e-4"],
+     "LEARNING_RATE_D must be a positive number, got -0.0001"),
+    (["--set", "LEARNING_RATE_V", "[0.0001,1000,0]"],
+     "LEARNING_RATE_V[2] must be a positive number, got 0"),
+    (["--set", "LEARNING_RATE_V", "[-1,1000,0.0001]"], "LEARNING_RATE_V[0] must be a positive"),
 ])
 def test_bad_arguments_exit_2_naming_the_problem(tmp_path, capsys, argv, needle):
     rc = train_fcr_alphagan.main(["--checkpoint_dir", str(tmp_path / "ck")] + argv)
     err = capsys.readouterr().err
-    assert rc == 2 and needle in err and "Traceback" not in err
+    assert rc == 2 and needle in err and "Traceback" not in err and err.count("\n") == 1
+    assert not (tmp_path / "ck").exists()
 
 
 def test_reconstruction_loss_falls_on_synthetic_rooms(rooms, tmp_path):
@@ -221,3 +231,129 @@ def test_time_budget_ends_the_run_completed_past_the_default_epochs(rooms, tmp_p
     assert train_fcr_alphagan.main(["--voxel_root", str(rooms), "--checkpoint_dir", str(ck),
                                     "--max_seconds", "0", "--set", *TINY]) == 2
     assert "--max_seconds must be > 0" in capsys.readouterr().err
+
+
+def _listing(folder):
+    """Every file under ``folder`` with its bytes: what a refused run must leave unchanged."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def _copy_rooms(rooms, tmp_path):
+    import shutil
+    data = tmp_path / "rooms"
+    shutil.copytree(rooms, data)
+    return data, sorted(data.rglob("*.npy"))  # 11 train files, then the 1 test file
+
+
+@pytest.mark.parametrize("which, content, message", [
+    (3, np.full((16, 16, 16), 13, np.uint8), r"labels outside 0..11 \(found min 13, max 13\)"),
+    (5, np.zeros((16, 16, 8), np.uint8), r"shape \(16, 16, 8\), expected \(16, 16, 16\)"),
+    (0, np.zeros((16, 16, 16), np.float32), "dtype float32, expected an integer dtype"),
+    (-1, np.full((16, 16, 16), 12, np.int64), r"labels outside 0..11"),  # the test split too
+])
+def test_bad_voxel_file_is_named_before_anything_is_written(rooms, tmp_path, capsys, which,
+                                                             content, message):
+    data, files = _copy_rooms(rooms, tmp_path)
+    np.save(files[which], content)
+    if which != -1:  # a later bad file: the first one is named
+        np.save(files[-1], np.full((16, 16, 16), 99, np.uint8))
+    ck = tmp_path / "ck"
+    assert _run(data, ck, "--max_iterations", "20") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert re.match(rf"train_fcr_alphagan.py: error: {re.escape(str(files[which]))}: {message}",
+                    err), err
+    assert not ck.exists()  # not even the folder
+
+
+def test_fewer_scenes_than_one_batch_is_refused_naming_the_split(rooms, tmp_path, capsys):
+    data, files = _copy_rooms(rooms, tmp_path)
+    for path in files[3:]:
+        path.unlink()  # 3 scenes: 2 train (0.95 * 3), 1 test; the batch is 4
+    assert _run(data, tmp_path / "ck", "--max_iterations", "2") == 2
+    err = capsys.readouterr().err
+    assert "the training split under --voxel_root" in err and "holds 2 scenes" in err
+    assert "fewer than one batch of 4" in err and err.count("\n") == 1
+    assert not (tmp_path / "ck").exists()
+
+
+def _checkpointed_run(ck, *extra):
+    """A folder as a run with ``_run``'s settings leaves it after 4 iterations: config.json,
+    ckpt-1 and ckpt-2 (step counters only: the refusals tested never read the weights),
+    sample_z.npy."""
+    from models.fcr_alphagan.config import model_config, run_config
+    from training import checkpointing
+    cfg = tiny_config("CHECK_FREQ", "2", "SWITCHING_ITE", "4", "RECORD_VOX_NUM", "3", *extra)
+    ck.mkdir()
+    checkpointing.write_config(str(ck), "fcr_alphagan", model_config(cfg), run_config(cfg))
+    step = tf.Variable(0, dtype=tf.int64)
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(step=step), str(ck), 5,
+                                         checkpoint_name="ckpt")
+    for number in (1, 2):
+        step.assign(2 * number)
+        manager.save(checkpoint_number=number)
+    z = np.random.default_rng(0).normal(size=(4, 1, 1, 1, 16)).astype(np.float32)
+    np.save(ck / "sample_z.npy", z)
+    return ck
+
+
+def test_refused_resume_leaves_the_checkpoint_index_alone(rooms, tmp_path, capsys):
+    data, files = _copy_rooms(rooms, tmp_path)
+    np.save(files[2], np.full((16, 16, 16), 13, np.uint8))
+    ck = _checkpointed_run(tmp_path / "ck")
+    before = _listing(ck)
+    assert _run(data, ck, "--max_iterations", "6", "--middle_start", "--ini_epoch", "1") == 2
+    assert str(files[2]) in capsys.readouterr().err
+    assert _listing(ck) == before  # ckpt-2 is still the latest
+    assert tf.train.latest_checkpoint(str(ck)).endswith("ckpt-2")
+
+
+def test_sample_z_of_another_shape_beside_checkpoints_is_named(rooms, tmp_path, capsys):
+    ck = _checkpointed_run(tmp_path / "ck")
+    np.save(ck / "sample_z.npy", np.zeros((4, 2, 2, 2, 16), np.float32))
+    before = _listing(ck)
+    assert _run(rooms, ck, "--max_iterations", "6", "--middle_start") == 2
+    err = capsys.readouterr().err
+    assert f"{ck / 'sample_z.npy'}: expected float codes of shape [N, 1, 1, 1, 16]" in err
+    assert "got float32 [4, 2, 2, 2, 16]" in err and err.count("\n") == 1
+    assert _listing(ck) == before
+
+
+def test_saved_sample_z_is_kept_named_or_drawn_anew(tmp_path):
+    shape = (4, 1, 1, 1, 16)
+    ck = _checkpointed_run(tmp_path / "ck")
+    z = np.load(ck / "sample_z.npy")
+    np.testing.assert_array_equal(saved_sample_z(str(ck), (2,) + shape[1:]), z[:2])
+    (ck / "sample_z.npy").write_bytes(b"damaged")
+    with pytest.raises(cli.UsageError, match="sample_z.npy is not a valid .npy array file"):
+        saved_sample_z(str(ck), shape)
+    np.save(ck / "sample_z.npy", np.zeros(shape, np.int64))
+    with pytest.raises(cli.UsageError, match="expected float codes"):
+        saved_sample_z(str(ck), shape)
+    fresh = tmp_path / "failed_before_its_first_checkpoint"
+    fresh.mkdir()
+    assert saved_sample_z(str(fresh), shape) is None  # no file
+    for stale in (b"damaged", np.zeros((20, 5, 3, 5, 16), np.float32)):
+        if isinstance(stale, bytes):
+            (fresh / "sample_z.npy").write_bytes(stale)
+        else:
+            np.save(fresh / "sample_z.npy", stale)
+        assert saved_sample_z(str(fresh), shape) is None  # drawn anew
+
+
+@pytest.mark.slow
+def test_retry_after_a_failed_run_draws_new_codes_over_its_stale_sample_z(rooms, tmp_path,
+                                                                         capsys):
+    """A run that failed before its first checkpoint left config.json and sample_z.npy of
+    another grid; a retry with other settings in the same folder trains, and the codes it
+    draws replace the stale ones with its first checkpoint."""
+    ck = tmp_path / "ck"
+    ck.mkdir()
+    np.save(ck / "sample_z.npy", np.ones((20, 5, 3, 5, 16), np.float32))  # the 80x48x80 shape
+    from training import checkpointing
+    checkpointing.write_config(str(ck), "fcr_alphagan", {"CONST": {"N_VOX": [80, 48, 80]}})
+    assert _run(rooms, ck, "--max_iterations", "2") == 0, capsys.readouterr().err
+    z = np.load(ck / "sample_z.npy")
+    assert z.shape == (4, 1, 1, 1, 16) and 0.5 < z.std() < 1.5
+    assert (ck / "ckpt-1.index").exists()

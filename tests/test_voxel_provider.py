@@ -199,3 +199,43 @@ def test_bad_labels_and_truncation_found_with_one_common_dtype(tmp_path, caplog)
         ids = sorted(ids_of([b.numpy() for b in ds]))
     assert ids == [0, 1, 3, 4, 5, 6, 8, 9]
     assert len(bad) == 2 and "2 so far" in caplog.text
+
+
+@pytest.mark.parametrize("content, message", [
+    (np.full(SIZE, 13, np.uint8), r"labels outside 0..11 \(found min 13, max 13\)"),
+    (np.full(SIZE, -2, np.int8), r"labels outside 0..11 \(found min -2, max -2\)"),
+    (np.full(SIZE, -1, np.dtype(">i2")), r"labels outside 0..11 \(found min -1"),
+    (np.zeros((8, 4, 7), np.uint8), r"shape \(8, 4, 7\), expected \(8, 4, 8\)"),
+    (np.zeros(SIZE, np.float32), "dtype float32, expected an integer"),
+    (b"\x93NUMPY garbage", "unreadable .npy file"),
+])
+def test_check_files_names_the_first_bad_file(tmp_path, content, message):
+    root = write_tree(tmp_path)
+    pairs = vp.list_pairs(root)
+    vp.check_files(root, pairs, SIZE)  # a good tree passes
+    bad = root / "b" / "m1.npy"
+    if isinstance(content, bytes):
+        bad.write_bytes(content)
+    else:
+        np.save(bad, content)
+    np.save(root / "c" / "m2.npy", np.full(SIZE, 12, np.uint8))  # a later bad file
+    with pytest.raises(vp.VoxelFileError, match=message) as info:
+        vp.check_files(root, pairs, SIZE)
+    assert str(info.value).startswith(str(bad) + ":")
+
+
+def test_check_file_finds_one_bad_voxel_and_a_cut_file(tmp_path):
+    good = np.random.default_rng(0).integers(0, 12, SIZE).astype(np.int16)
+    np.save(tmp_path / "ok.npy", good)
+    vp.check_file(tmp_path / "ok.npy", SIZE)
+    one = good.copy()
+    one[7, 3, 7] = 12  # the very last voxel
+    np.save(tmp_path / "one.npy", one)
+    with pytest.raises(vp.VoxelFileError,
+                       match=r"one.npy: labels outside 0..11 \(found min 0, max 12\)"):
+        vp.check_file(tmp_path / "one.npy", SIZE)
+    data = (tmp_path / "ok.npy").read_bytes()
+    (tmp_path / "cut.npy").write_bytes(data[:-3])
+    with pytest.raises(vp.VoxelFileError,
+                       match=r"cut.npy: truncated: 509 bytes of data, expected 512"):
+        vp.check_file(tmp_path / "cut.npy", SIZE)

@@ -22,6 +22,12 @@ Kept from the original:
   (batch ``CONST.BATCH_SIZE``) to ``train_vox/<N>.npy``, plus ``<N>_refine.npy`` after
   the switch.
 
+Unlike the original, ``sample_z.npy`` is written with the first checkpoint, not when
+the run starts, so a run that fails before it leaves none behind; and a
+``sample_z.npy`` of another shape is an error naming it only when the folder holds
+checkpoints (whose recorded scenes it belongs to), otherwise a stale file of a run
+that never saved and it is drawn anew (:func:`saved_sample_z`).
+
 The losses are per-example (``models/fcr_alphagan/losses.py``), averaged over the
 GLOBAL batch with ``tf.nn.compute_average_loss``: the loop's sum over replicas is the
 original batch mean, and gradients are taken of the same averages.
@@ -32,6 +38,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from data_provider import cli
+from models import checkpoints
 from models.fcr_alphagan import build_networks, losses
 from models.fcr_alphagan.config import model_config, run_config
 from training.system import TrainSystem, present_gradients
@@ -43,6 +51,41 @@ SAMPLE_Z_FILE = "sample_z.npy"
 def learning_rate_v(rate, ite):
     """``LEARNING_RATE_V`` schedule: ``rate[0]`` if ``ite < rate[1]`` else ``rate[2]``."""
     return tf.where(tf.cast(ite, tf.float32) < float(rate[1]), float(rate[0]), float(rate[2]))
+
+
+def sample_z_shape(cfg, global_batch_size):
+    """``[B, *START_VOX, DIM_Z]``: the fixed codes of the recorded training scenes."""
+    return (int(global_batch_size), *(int(n) for n in cfg.NET.START_VOX), int(cfg.NET.DIM_Z))
+
+
+def saved_sample_z(model_dir, shape):
+    """The codes of ``<model_dir>/sample_z.npy`` (its first ``shape[0]``), or ``None``.
+
+    ``None`` when there is no file, or when the file is damaged or of another
+    shape while ``model_dir`` holds no checkpoint (a run that failed before its
+    first one left it; the caller draws new codes). With checkpoints such a
+    file is a ``cli.UsageError`` naming it: the scenes recorded so far were
+    generated from it.
+    """
+    path = os.path.join(model_dir, SAMPLE_Z_FILE)
+    if not os.path.exists(path):
+        return None
+    required = checkpoints.latest(model_dir) is not None
+    try:
+        z = cli.load_npy(path, "the fixed codes file")
+    except cli.UsageError:
+        if required:
+            raise
+        return None
+    expected = f"[N, {', '.join(map(str, shape[1:]))}]"
+    if z.dtype.kind != "f" or z.ndim != len(shape) or z.shape[1:] != tuple(shape[1:]) \
+            or z.shape[0] < 1:
+        if required:
+            raise cli.UsageError(f"{path}: expected float codes of shape {expected} for the "
+                                 f"checkpoints beside it, got {z.dtype} {list(z.shape)}; move "
+                                 "it away to draw new ones")
+        return None
+    return z[:shape[0]].astype(np.float32)
 
 
 def _adam(learning_rate, beta_1):
@@ -98,20 +141,19 @@ class FCRAlphaGANSystem(TrainSystem):
             self.on_build(self.nets)
 
     def _load_or_make_sample_z(self):
-        cfg = self.cfg
-        shape = (self.global_batch_size, *cfg.NET.START_VOX, cfg.NET.DIM_Z)
-        path = os.path.join(self.model_dir, SAMPLE_Z_FILE)
-        if os.path.exists(path):
-            z = np.load(path).astype(np.float32)
-            if z.ndim != 5 or z.shape[1:] != shape[1:] or z.shape[0] < 1:
-                raise ValueError(f"{path}: expected a latent array of shape [N, "
-                                 f"{', '.join(map(str, shape[1:]))}], got {list(z.shape)}")
-            return z[:shape[0]]
-        rng = np.random.default_rng(self.seed)
-        z = rng.normal(size=shape).astype(np.float32)
-        os.makedirs(self.model_dir, exist_ok=True)
-        np.save(path, z)
+        """The saved codes, or new ones (written with the first checkpoint)."""
+        shape = sample_z_shape(self.cfg, self.global_batch_size)
+        z = saved_sample_z(self.model_dir, shape)
+        self._sample_z_saved = z is not None
+        if z is None:
+            z = np.random.default_rng(self.seed).normal(size=shape).astype(np.float32)
         return z
+
+    def _save_sample_z(self):
+        if not self._sample_z_saved:
+            with cli.atomic_write(os.path.join(self.model_dir, SAMPLE_Z_FILE), "wb") as f:
+                np.save(f, self.sample_z)
+            self._sample_z_saved = True
 
     def checkpoint_items(self):
         return dict(self.nets, **self.optimizers, rng=self.rng)
@@ -231,5 +273,7 @@ class FCRAlphaGANSystem(TrainSystem):
         return paths
 
     def on_checkpoint(self, step, path):
-        """Record the training scenes under the checkpoint's number (``ckpt-N``)."""
+        """Record the training scenes under the checkpoint's number (``ckpt-N``); the
+        first checkpoint of a run also writes ``sample_z.npy`` when it was drawn anew."""
+        self._save_sample_z()
         self.record_train_vox(step, int(path.rsplit("-", 1)[1]))

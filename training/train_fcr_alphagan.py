@@ -13,10 +13,15 @@ Training stops at ``--max_iterations``, after ``--epoch`` epochs or when the tim
 ``--max_iterations`` or ``--max_seconds`` without ``--epoch`` lifts the default epoch
 count. The last line names the limit that ended the run.
 
+Before anything is written to ``--checkpoint_dir``, every voxel file of the train and test
+splits is checked (shape ``CONST.N_VOX``, integer dtype, labels 0..11, complete; the first
+bad file is named, exit 2), as are the flags, the config, a training split of at least one
+batch, the checkpoints to resume from and a ``sample_z.npy`` beside them.
+
 Outputs in ``--checkpoint_dir``: ``ckpt-N`` (N = iteration // CHECK_FREQ, at most SAVER_MAX
 kept), ``config.json`` (the model part is compared on resume: data paths, epochs and
-intervals may change), ``sample_z.npy``, ``train_vox/<N>.npy`` (and ``<N>_refine.npy``
-after SWITCHING_ITE), TensorBoard scalars in ``train/``. Without ``--middle_start`` a
+intervals may change), ``sample_z.npy`` (with the first checkpoint), ``train_vox/<N>.npy``
+(and ``<N>_refine.npy`` after SWITCHING_ITE), TensorBoard scalars in ``train/``. Without ``--middle_start`` a
 directory that already holds checkpoints is refused, so nothing is overwritten by
 accident. The final (or interrupted) save at an iteration that is not a multiple of
 CHECK_FREQ is written as ``ckpt-(iteration // CHECK_FREQ)`` too, replacing the regular
@@ -28,6 +33,7 @@ Example (CPU, tiny grid)::
         --max_iterations 20 --set CONST.N_VOX [16,16,16] NET.START_VOX [1,1,1] \\
         NET.DIM [32,16,8,8,12] CONST.BATCH_SIZE 4 CHECK_FREQ 10
 """
+import math
 import os
 import sys
 
@@ -125,8 +131,12 @@ def log_parameter_counts(nets, log=print):
         log(f"trainable parameters {name}: {count_trainable(nets[name])}")
 
 
-def prepare_resume(checkpoint_dir, middle_start, ini_epoch):
-    """Refuse to overwrite without --middle_start; point the state at ckpt-<ini_epoch>."""
+def resume_target(checkpoint_dir, middle_start, ini_epoch):
+    """Refuse to overwrite without --middle_start; the checkpoint to resume from (or None).
+
+    Only checks, writes nothing: ``point_at`` makes ``ckpt-<ini_epoch>`` the
+    latest once every other check has passed.
+    """
     import tensorflow as tf
 
     from models import checkpoints
@@ -144,31 +154,66 @@ def prepare_resume(checkpoint_dir, middle_start, ini_epoch):
         wanted = os.path.join(checkpoint_dir, f"{checkpoints.CHECKPOINT_PREFIX}-{ini_epoch}")
         if not tf.io.gfile.exists(wanted + ".index"):
             raise cli.UsageError(f"--ini_epoch {ini_epoch}: {wanted}.index does not exist")
-        if os.path.basename(wanted) != os.path.basename(latest):
-            state = tf.train.get_checkpoint_state(checkpoint_dir)
-            kept = [p for p in state.all_model_checkpoint_paths
-                    if int(p.rsplit("-", 1)[1]) <= ini_epoch]
-            tf.compat.v1.train.update_checkpoint_state(checkpoint_dir, wanted, kept)
         return wanted
     return latest
+
+
+def point_at(checkpoint_dir, wanted):
+    """Make ``wanted`` the latest checkpoint (``--ini_epoch``): later ones leave the index."""
+    import tensorflow as tf
+    from models import checkpoints
+
+    if wanted is None or os.path.basename(wanted) == os.path.basename(
+            checkpoints.latest(checkpoint_dir)):
+        return
+    number = int(wanted.rsplit("-", 1)[1])
+    state = tf.train.get_checkpoint_state(checkpoint_dir)
+    kept = [p for p in state.all_model_checkpoint_paths if int(p.rsplit("-", 1)[1]) <= number]
+    tf.compat.v1.train.update_checkpoint_state(checkpoint_dir, wanted, kept)
+
+
+def check_data(cfg, voxel_root, log=print):
+    """Every voxel file of the train and test splits, and a training split of a full batch.
+
+    Raises ``VoxelFileError`` naming the first bad file (shape, dtype, labels
+    outside 0..11, unreadable or cut short) or ``cli.UsageError`` when the
+    training split is smaller than one batch. Returns the training pairs.
+    """
+    from data_provider import voxel_provider
+
+    train, test = voxel_provider.train_test_pairs(voxel_root, tuple(cfg.TRAIN.DATASET_PORTION))
+    batch = int(cfg.CONST.BATCH_SIZE)
+    if len(train) < batch:
+        raise cli.UsageError(
+            f"the training split under --voxel_root {voxel_root} holds {len(train)} scenes "
+            f"(TRAIN.DATASET_PORTION {list(cfg.TRAIN.DATASET_PORTION)} of "
+            f"{len(train) + len(test)}), fewer than one batch of {batch} (--batch_size)")
+    voxel_provider.check_files(voxel_root, train + test, tuple(cfg.CONST.N_VOX), log=log)
+    log(f"checked {len(train) + len(test)} voxel files ({len(train)} train, {len(test)} test)")
+    return train
 
 
 def train(cfg, args, log=print):
     """Build the system and run the shared loop; returns the loop's result dict."""
     from data_provider import voxel_provider
     from models.fcr_alphagan import build_networks
-    from training import loop
+    from models.fcr_alphagan.config import model_config
+    from training import checkpointing, loop
     from training.distribution import make_strategy
-    from training.fcr_alphagan_system import FCRAlphaGANSystem
+    from training.fcr_alphagan_system import FCRAlphaGANSystem, sample_z_shape, saved_sample_z
 
     dtype = "mixed_bfloat16" if args.mixed_precision else None
     if args.max_iterations == 0:
         log_parameter_counts(build_networks(cfg, dtype=dtype), log)
         return {"step": 0, "status": "built", "stopped_by": "max_iterations 0"}
     strategy = make_strategy()
-    prepare_resume(args.checkpoint_dir, args.middle_start, args.ini_epoch)
-    pairs = voxel_provider.scene_model_id_pairs(args.voxel_root,
-                                                tuple(cfg.TRAIN.DATASET_PORTION))
+    # everything that can be checked is checked before the first write to --checkpoint_dir
+    checkpointing.check_model_dir(args.checkpoint_dir, FCRAlphaGANSystem.name,
+                                  model_config(cfg), "--checkpoint_dir")
+    wanted = resume_target(args.checkpoint_dir, args.middle_start, args.ini_epoch)
+    saved_sample_z(args.checkpoint_dir, sample_z_shape(cfg, cfg.CONST.BATCH_SIZE))
+    pairs = check_data(cfg, args.voxel_root, log)
+    point_at(args.checkpoint_dir, wanted)
     log(f"---amount of data: {len(pairs)}")
     dataset_fn = voxel_provider.voxel_dataset_fn(
         args.voxel_root, pairs, cfg.CONST.BATCH_SIZE, n_vox=tuple(cfg.CONST.N_VOX),
@@ -191,6 +236,10 @@ def run(args):
         raise cli.UsageError(f"--max_iterations must be >= 0, got {args.max_iterations}")
     if args.max_seconds is not None and args.max_seconds <= 0:
         raise cli.UsageError(f"--max_seconds must be > 0, got {args.max_seconds}")
+    for flag in ("--learning_rate_G", "--learning_rate_D"):
+        rate = getattr(args, flag[2:])
+        if rate is not None and not (math.isfinite(rate) and rate > 0):
+            raise cli.UsageError(f"{flag} must be a positive number, got {rate}")
     cfg = make_config(args)
     if args.seed is not None:
         import keras

@@ -22,6 +22,7 @@ other key: paths, epochs, learning rates, intervals); ``from_saved`` rebuilds a
 config from them.
 """
 import copy
+import math
 
 from easydict import EasyDict
 
@@ -190,6 +191,15 @@ def check_config(cfg):
         raise ConfigError(f"CONST.BATCH_SIZE must be positive, got {cfg.CONST.BATCH_SIZE}")
     if cfg.CHECK_FREQ < 1:
         raise ConfigError(f"CHECK_FREQ must be positive, got {cfg.CHECK_FREQ}")
+    rate_v = list(cfg.LEARNING_RATE_V)
+    if len(rate_v) != 3:
+        raise ConfigError(f"LEARNING_RATE_V must be [rate before, switch iteration, rate after], "
+                          f"got {rate_v}")
+    for key, rate in (("LEARNING_RATE_G", cfg.LEARNING_RATE_G),
+                      ("LEARNING_RATE_D", cfg.LEARNING_RATE_D),
+                      ("LEARNING_RATE_V[0]", rate_v[0]), ("LEARNING_RATE_V[2]", rate_v[2])):
+        if not (math.isfinite(rate) and rate > 0):
+            raise ConfigError(f"{key} must be a positive number, got {rate}")
     return cfg
 
 
