@@ -42,6 +42,7 @@ from data_provider import cli
 from models import checkpoints
 from models.fcr_alphagan import build_networks, losses
 from models.fcr_alphagan.config import model_config, run_config
+from training.distribution import is_chief
 from training.system import TrainSystem, present_gradients
 
 TRAIN_VOX_DIR = "train_vox"
@@ -98,13 +99,15 @@ class FCRAlphaGANSystem(TrainSystem):
 
     ``cfg`` is a ``default_config()`` with overrides applied (batch size, learning rates).
     ``model_dir`` receives ``sample_z.npy`` and ``train_vox/``; ``on_build(nets)`` is called
-    once the networks exist (the CLI logs parameter counts there).
+    once the networks exist (the CLI logs parameter counts there). ``resume_from``: a
+    ``ckpt-N`` path to resume from instead of the latest (the original's ``--ini_epoch``);
+    ``build`` makes it the latest in the checkpoint index, later ones leave the index.
     """
 
     name = "fcr_alphagan"
 
     def __init__(self, cfg, model_dir, global_batch_size=None, seed=None, dtype=None,
-                 on_build=None):
+                 on_build=None, resume_from=None):
         self.cfg = cfg
         self.model_dir = model_dir
         self.global_batch_size = int(global_batch_size or cfg.CONST.BATCH_SIZE)
@@ -113,6 +116,7 @@ class FCRAlphaGANSystem(TrainSystem):
         self.legacy = bool(cfg.TRAIN.LEGACY_SWAPPED_GAN_LOSS)
         self.n_class = int(cfg.NET.DIM[4])
         self.on_build = on_build
+        self.resume_from = resume_from
 
     # ----------------------------------------------------------------- set-up
     def build(self):
@@ -137,6 +141,7 @@ class FCRAlphaGANSystem(TrainSystem):
         self.rng = (tf.random.Generator.from_seed(self.seed) if self.seed is not None
                     else tf.random.Generator.from_non_deterministic_state())
         self.sample_z = self._load_or_make_sample_z()
+        self._point_index_at_resume()
         if self.on_build is not None:
             self.on_build(self.nets)
 
@@ -148,6 +153,19 @@ class FCRAlphaGANSystem(TrainSystem):
         if z is None:
             z = np.random.default_rng(self.seed).normal(size=shape).astype(np.float32)
         return z
+
+    def _point_index_at_resume(self):
+        """``resume_from`` becomes the latest checkpoint (the chief rewrites the index while
+        it holds the run folder; the loop restores the latest after ``build``)."""
+        latest = checkpoints.latest(self.model_dir)
+        if (self.resume_from is None or latest is None
+                or os.path.basename(self.resume_from) == os.path.basename(latest)
+                or not is_chief(tf.distribute.get_strategy())):
+            return
+        number = int(self.resume_from.rsplit("-", 1)[1])
+        state = tf.train.get_checkpoint_state(self.model_dir)
+        kept = [p for p in state.all_model_checkpoint_paths if int(p.rsplit("-", 1)[1]) <= number]
+        tf.compat.v1.train.update_checkpoint_state(self.model_dir, self.resume_from, kept)
 
     def _save_sample_z(self):
         if not self._sample_z_saved:

@@ -134,8 +134,8 @@ def log_parameter_counts(nets, log=print):
 def resume_target(checkpoint_dir, middle_start, ini_epoch):
     """Refuse to overwrite without --middle_start; the checkpoint to resume from (or None).
 
-    Only checks, writes nothing: ``point_at`` makes ``ckpt-<ini_epoch>`` the
-    latest once every other check has passed.
+    Only checks, writes nothing: the system makes ``ckpt-<ini_epoch>`` the
+    latest when it is built, with the run folder held.
     """
     import tensorflow as tf
 
@@ -156,20 +156,6 @@ def resume_target(checkpoint_dir, middle_start, ini_epoch):
             raise cli.UsageError(f"--ini_epoch {ini_epoch}: {wanted}.index does not exist")
         return wanted
     return latest
-
-
-def point_at(checkpoint_dir, wanted):
-    """Make ``wanted`` the latest checkpoint (``--ini_epoch``): later ones leave the index."""
-    import tensorflow as tf
-    from models import checkpoints
-
-    if wanted is None or os.path.basename(wanted) == os.path.basename(
-            checkpoints.latest(checkpoint_dir)):
-        return
-    number = int(wanted.rsplit("-", 1)[1])
-    state = tf.train.get_checkpoint_state(checkpoint_dir)
-    kept = [p for p in state.all_model_checkpoint_paths if int(p.rsplit("-", 1)[1]) <= number]
-    tf.compat.v1.train.update_checkpoint_state(checkpoint_dir, wanted, kept)
 
 
 def check_data(cfg, voxel_root, log=print):
@@ -213,13 +199,13 @@ def train(cfg, args, log=print):
     wanted = resume_target(args.checkpoint_dir, args.middle_start, args.ini_epoch)
     saved_sample_z(args.checkpoint_dir, sample_z_shape(cfg, cfg.CONST.BATCH_SIZE))
     pairs = check_data(cfg, args.voxel_root, log)
-    point_at(args.checkpoint_dir, wanted)
     log(f"---amount of data: {len(pairs)}")
     dataset_fn = voxel_provider.voxel_dataset_fn(
         args.voxel_root, pairs, cfg.CONST.BATCH_SIZE, n_vox=tuple(cfg.CONST.N_VOX),
         seed=args.seed)
     system = FCRAlphaGANSystem(cfg, args.checkpoint_dir, cfg.CONST.BATCH_SIZE, args.seed, dtype,
-                               on_build=lambda nets: log_parameter_counts(nets, log))
+                               on_build=lambda nets: log_parameter_counts(nets, log),
+                               resume_from=wanted if args.ini_epoch else None)
     epochs = cfg.TRAIN.NUM_EPOCH
     if (args.max_iterations is not None or args.max_seconds is not None) and args.epoch is None:
         epochs = None  # an explicit iteration count wins over the default epoch count
