@@ -143,7 +143,7 @@ def test_evaluate_air_refuses_weights_of_another_config(tiny_run, tmp_path):
     text.write_text("weights\n")
     line = _one_line_exit_2(["evaluation/run.py", "--mode", "evaluate_air", "--weights",
                              str(text)])
-    assert "not a valid .npz archive" in line and "pickle" not in line
+    assert "is not a .npz archive" in line and "pickle" not in line
 
 
 def _small_weights(path):
