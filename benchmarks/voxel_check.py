@@ -79,9 +79,10 @@ def main():
                 with open(path, "rb") as f:
                     while f.read(1 << 20):
                         pass
-            check = timed(lambda: voxel_provider.check_files(root, pairs, log=lambda line: None),
-                          args.rounds)
-            load = timed(lambda: [voxel_provider.load_scene(path) for path in paths], args.rounds)
+            check = timed(lambda root=root, pairs=pairs: voxel_provider.check_files(
+                root, pairs, log=lambda line: None), args.rounds)
+            load = timed(lambda paths=paths: [voxel_provider.load_scene(p) for p in paths],
+                         args.rounds)
             size = os.path.getsize(paths[0]) / 1e6
             for name, seconds in (("check", check), ("load", load)):
                 n = len(paths)

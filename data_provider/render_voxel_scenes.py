@@ -97,7 +97,8 @@ def make_room(rng, size=(80, 48, 80)):
     for _ in range(rng.integers(4, 11)):
         cls = int(rng.choice(list(FURNITURE)))
         (f_lo, f_hi), (h_lo, h_hi) = FURNITURE[cls]
-        bw, bd = min(_span(rng, inner_w, f_lo, f_hi), inner_w), min(_span(rng, inner_d, f_lo, f_hi), inner_d)
+        bw = min(_span(rng, inner_w, f_lo, f_hi), inner_w)
+        bd = min(_span(rng, inner_d, f_lo, f_hi), inner_d)
         bh = min(_span(rng, height, h_lo, h_hi), height)
         bx = x0 + 1 + rng.integers(0, inner_w - bw + 1)
         bz = z0 + 1 + rng.integers(0, inner_d - bd + 1)

@@ -104,7 +104,8 @@ def test_unwritable_folder_is_a_usage_error_naming_the_cause(tmp_path, monkeypat
     monkeypatch.setattr(os, "open", read_only)
     with pytest.raises(folder_lock.FolderUnwritableError) as e:
         folder_lock.acquire(str(tmp_path / "new" / "run"), "--out", "me.py")
-    assert str(e.value) == f"--out {tmp_path / 'new' / 'run'} cannot be written: Read-only file system"
+    assert str(e.value) == \
+        f"--out {tmp_path / 'new' / 'run'} cannot be written: Read-only file system"
     assert isinstance(e.value, cli.UsageError)
     assert os.listdir(tmp_path) == []  # the folders it made are gone again
 

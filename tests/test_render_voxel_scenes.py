@@ -2,13 +2,12 @@
 import re
 import sys
 
+import mounts  # tests/mounts.py (pytest puts tests/ on the path)
 import numpy as np
 import pytest
 
 from data_provider import render_voxel_scenes as rvs
 from data_provider import voxel_provider
-
-import mounts  # tests/mounts.py (pytest puts tests/ on the path)
 
 
 def test_layout_labels_and_provider_round_trip(tmp_path):

@@ -1,13 +1,12 @@
 """SSCNet ground-truth converter: format, class table, 3x3x3 block rule, the real file."""
 import sys
 
+import mounts  # tests/mounts.py (pytest puts tests/ on the path)
 import numpy as np
 import pytest
 
 from data_provider import sscnet_to_voxels as sv
 from data_provider import voxel_provider
-
-import mounts  # tests/mounts.py (pytest puts tests/ on the path)
 
 
 def write_bin(path, volume):
@@ -100,7 +99,8 @@ def test_cli_one_line_errors_and_nothing_written_on_a_bad_input(tmp_path, capsys
     assert capsys.readouterr().err == \
         "sscnet_to_voxels.py: error: --min_block must be in 1..27, got 28\n"
     assert sv.main([str(tmp_path / "nope.bin"), "--out", str(out)]) == 2
-    assert capsys.readouterr().err == f"sscnet_to_voxels.py: error: {tmp_path}/nope.bin: no such file\n"
+    assert capsys.readouterr().err == \
+        f"sscnet_to_voxels.py: error: {tmp_path}/nope.bin: no such file\n"
     assert sv.main([str(tmp_path / "A_0.bin"), "--out", str(out)]) == 0
     captured = capsys.readouterr()
     assert re.fullmatch(r"\[sscnet_to_voxels\] 1/1 files  [\d.]+ files/s  ETA 0:00:00",

@@ -1,6 +1,5 @@
 """FCR-alphaGAN training: CLI, learning, the phase switch, checkpoints, train_vox and resume."""
 import json
-import os
 import re
 
 import numpy as np
@@ -51,7 +50,8 @@ def test_max_iterations_zero_logs_parameter_counts(tmp_path, capsys):
     rc = train_fcr_alphagan.main(["--max_iterations", "0", "--voxel_root", str(tmp_path / "none"),
                                   "--checkpoint_dir", str(tmp_path / "ck"), "--set", *TINY])
     assert rc == 0
-    lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("trainable")]
+    lines = [line for line in capsys.readouterr().out.splitlines()
+             if line.startswith("trainable")]
     nets = build_networks(tiny_config())
     assert lines == [f"trainable parameters {k}: {count_trainable(nets[k])}" for k in
                      ("generator", "encoder", "discriminator", "code_discriminator", "refiner")]

@@ -21,9 +21,9 @@ batch, the checkpoints to resume from and a ``sample_z.npy`` beside them.
 Outputs in ``--checkpoint_dir``: ``ckpt-N`` (N = iteration // CHECK_FREQ, at most SAVER_MAX
 kept), ``config.json`` (the model part is compared on resume: data paths, epochs and
 intervals may change), ``sample_z.npy`` (with the first checkpoint), ``train_vox/<N>.npy``
-(and ``<N>_refine.npy`` after SWITCHING_ITE), TensorBoard scalars in ``train/``. Without ``--middle_start`` a
-directory that already holds checkpoints is refused, so nothing is overwritten by
-accident. The final (or interrupted) save at an iteration that is not a multiple of
+(and ``<N>_refine.npy`` after SWITCHING_ITE), TensorBoard scalars in ``train/``. Without
+``--middle_start`` a directory that already holds checkpoints is refused, so nothing is
+overwritten by accident. The final (or interrupted) save at an iteration that is not a multiple of
 CHECK_FREQ is written as ``ckpt-(iteration // CHECK_FREQ)`` too, replacing the regular
 checkpoint of that number; resuming always continues from the latest state.
 
