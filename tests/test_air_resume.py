@@ -163,3 +163,18 @@ def test_weights_npz_arrays_are_the_checkpoint_s_best_weights(tmp_path):
         variable.assign(tf.ones_like(variable))
     system.on_train_end(2)
     assert all(np.all(w.numpy() == 1.0) for w in system.model.weights)
+
+
+@pytest.mark.slow
+def test_pictures_rebuild_the_run_s_model_from_its_checkpoint(reference, tmp_path):
+    from visualization import air_pictures
+
+    paths = air_pictures.make_pictures(str(reference), str(tmp_path / "pictures"), scenes=4,
+                                       log=lambda line: None)
+    names = sorted(os.path.basename(p) for p in paths)
+    assert names == ["air_curves.png", "air_errors.png", "air_gallery.png",
+                     "air_predictions.png", "air_scenes.png", "air_training.gif"]
+    assert all(os.path.getsize(p) > 1000 for p in paths)
+    from PIL import Image
+    with Image.open(tmp_path / "pictures" / "air_training.gif") as gif:
+        assert gif.n_frames == 5                                      # one per epoch
