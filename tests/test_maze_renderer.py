@@ -224,3 +224,48 @@ def test_stand_in_cameras_and_colours_beside_the_real_shards(stand_in, gqn_real_
         assert s["camera_min"][4] == s["camera_max"][4] == 0
         assert s["camera_min"][3] < -3.0 and s["camera_max"][3] > 3.0
     assert np.abs(np.subtract(ours["mean_colour"], real["mean_colour"])).max() < 0.1
+
+
+def _real_record(root, index=0):
+    import io
+
+    import tensorflow as tf
+    from PIL import Image
+
+    path = sorted(glob.glob(os.path.join(root, "mazes", "train", "*.tfrecord")))[0]
+    record = next(iter(tf.data.TFRecordDataset(path).skip(index)))
+    feature = tf.train.Example.FromString(record.numpy()).features.feature
+    cameras = np.asarray(feature["cameras"].float_list.value).reshape(-1, 5)
+    frames = np.stack([np.asarray(Image.open(io.BytesIO(j)).convert("RGB"), np.float64)
+                       for j in feature["frames"].bytes_list.value])
+    return frames, cameras
+
+
+def test_real_shards_camera_convention(gqn_real_root):
+    """The conventions the stand-in copies, measured on a real record: the walk between
+    places points along (cos yaw, sin yaw); a larger yaw moves the picture right by about
+    42 pixels per radian (a 90-degree field of view over 84 pixels)."""
+    frames, cameras = _real_record(gqn_real_root)
+    step = np.diff(cameras[:, :2], axis=0)
+    moving = np.linalg.norm(step, axis=1) > 1e-3
+    yaw = cameras[:-1, 3][moving]
+    unit = step[moving] / np.linalg.norm(step[moving], axis=1, keepdims=True)
+    cosines = {name: float(np.mean(unit[:, 0] * u + unit[:, 1] * v)) for name, (u, v) in {
+        "cos, sin": (np.cos(yaw), np.sin(yaw)), "sin, cos": (np.sin(yaw), np.cos(yaw)),
+        "cos, -sin": (np.cos(yaw), -np.sin(yaw))}.items()}
+    print("mean cosine of the walk with each heading convention:", cosines)
+    assert cosines["cos, sin"] > 0.6 and max(cosines["sin, cos"], cosines["cos, -sin"]) < 0.3
+    shifts = []
+    for i in range(len(cameras) - 2):  # the same place, two headings on (about 0.31 rad)
+        j = i + 2
+        turn = (cameras[j, 3] - cameras[i, 3] + np.pi) % (2 * np.pi) - np.pi
+        if np.abs(cameras[i, :2] - cameras[j, :2]).max() > 1e-4 or not 0.25 < turn < 0.35:
+            continue
+        # b is a moved right by s pixels; a quarter-pixel search on 4x upsampled rows
+        fine = np.arange(0, 84, 0.25)
+        a, b = (np.stack([np.interp(fine, np.arange(84), row) for row in f[:60].mean(-1)])
+                for f in (frames[i], frames[j]))
+        errors = [((a[:, 40:296 - s] - b[:, 40 + s:296]) ** 2).mean() for s in range(100)]
+        shifts.append(int(np.argmin(errors)) / 4 / turn)
+    print(f"pixels per radian: median {np.median(shifts):.1f} over {len(shifts)} turns")
+    assert len(shifts) > 20 and 34 < np.median(shifts) < 46
