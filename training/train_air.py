@@ -290,7 +290,7 @@ def train(config, out, workers=1, log_epochs=5, log=print, checkpoint=None, chkp
                         chkpt_steps=chkpt_steps or steps_per_epoch,
                         log_steps=steps_per_epoch * log_epochs,
                         eval_dataset_fn=val_fn, initial_eval=initial_eval,
-                        model_dir_flag="--out", log=log)
+                        model_dir_flag="--out", tool=PROG, log=log)
     if result["status"] == "interrupted":
         log(f"stopped at step {result['step']}, saved in {result['checkpoint']}; run the same "
             "command again to resume")
