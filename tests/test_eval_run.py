@@ -1,6 +1,9 @@
 """End to end: evaluation/run.py modes on a small FCR-alphaGAN checkpoint."""
+import contextlib
+import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -89,16 +92,37 @@ def snapshot(folder):
             if p.is_file()}
 
 
-def test_all_modes_write_every_file(setup, capsys):
-    import re
+@pytest.fixture(scope="module")
+def evaluated(setup):
+    """One folder written by the three modes in turn, and what evaluate_recons printed
+    (read once here; tests that change a folder work on a copy)."""
     eval_dir = setup["root"] / "out"
+    argv = ["--conf_epoch", str(CONF_EPOCH), "--checkpoint_dir", str(setup["ckpt"]),
+            "--voxel_root", str(setup["voxel_root"]), "--eval_dir", str(eval_dir),
+            "--batch_size", "3", "--seed", "0"]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        assert exit_code(argv + ["--mode", "evaluate_recons"]) == 0
+    assert exit_code(argv + ["--mode", "evaluate_interpolate", "--pairs", "2"]) == 0
+    assert exit_code(argv + ["--mode", "evaluate_noise", "--bases", "2"]) == 0
+    return {"dir": eval_dir, "recons_out": out.getvalue(), "recons_err": err.getvalue()}
+
+
+def copy_of(evaluated, folder):
+    shutil.copytree(evaluated["dir"], folder)
+    return folder
+
+
+@pytest.mark.slow
+def test_all_modes_write_every_file(setup, evaluated):
+    import re
+    eval_dir = evaluated["dir"]
     n = setup["num_test"]
     assert n >= 2
-    _run(setup, eval_dir, "--mode", "evaluate_recons")
-    captured = capsys.readouterr()
-    table = captured.out
+    table = evaluated["recons_out"]
     assert "IoU_refine" in table and "all" in table and "\nobjs " in table
-    progress = [line for line in captured.err.splitlines() if line.startswith("[evaluate_recons]")]
+    progress = [line for line in evaluated["recons_err"].splitlines()
+                if line.startswith("[evaluate_recons]")]
     assert re.fullmatch(rf"\[evaluate_recons\] {n}/{n} scenes  [\d.]+ scenes/s  ETA 0:00:00",
                         progress[-1])
     shapes = {"sample_z.npy": (3, 1, 1, 1, 16), "generate.npy": (3, 16, 16, 16),
@@ -123,7 +147,6 @@ def test_all_modes_write_every_file(setup, capsys):
     assert summary["rows"] == list(CLASS_NAMES) + ["all"]
     np.testing.assert_allclose(np.array(summary["IoU"], float), iou, rtol=1e-12)
 
-    _run(setup, eval_dir, "--mode", "evaluate_interpolate", "--pairs", "2")
     for l, r in [(0, 1), (0, 2)]:
         z = np.load(eval_dir / f"interpolation_z{l}-{r}.npy")
         assert z.shape == (30, 1, 1, 1, 16)
@@ -133,7 +156,6 @@ def test_all_modes_write_every_file(setup, capsys):
         assert np.load(eval_dir / f"interpolation{l}-{r}.npy").shape == (30, 16, 16, 16)
     assert not (eval_dir / "interpolation1-0.npy").exists()
 
-    _run(setup, eval_dir, "--mode", "evaluate_noise", "--bases", "2")
     for b in range(2):
         z = np.load(eval_dir / f"noise_z{b}_000.npy")
         assert z.shape == (10, 1, 1, 1, 16)
@@ -155,6 +177,7 @@ def test_restored_networks_hold_every_trained_weight(setup):
             np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=f"{name}: {a.path}")
 
 
+@pytest.mark.slow
 def test_batched_equals_per_sample_with_moving_averages(setup):
     """With moving-average batch norm, batching codes does not change any scene."""
     cfg = _small_cfg(moving=True)
@@ -255,10 +278,9 @@ def test_set_pairs_repeat_and_group(setup, capsys):
     assert np.load(eval_dir / "sample_z.npy").shape[0] == 2  # CONST.BATCH_SIZE codes
 
 
-def test_failed_run_leaves_earlier_outputs_byte_identical(setup, capsys):
-    eval_dir = setup["root"] / "keep"
-    _run(setup, eval_dir, "--mode", "evaluate_recons")
-    _run(setup, eval_dir, "--mode", "evaluate_interpolate", "--pairs", "1")
+@pytest.mark.slow
+def test_failed_run_leaves_earlier_outputs_byte_identical(setup, evaluated, tmp_path, capsys):
+    eval_dir = copy_of(evaluated, tmp_path / "keep")
     before = snapshot(eval_dir)
     assert "sample_z.npy" in before and "interpolation0-1.npy" in before
     capsys.readouterr()
@@ -284,11 +306,10 @@ def test_text_file_renamed_npy_among_test_scenes(setup, tmp_path, capsys):
     assert not (tmp_path / "eval").exists()
 
 
-def test_crash_part_way_leaves_the_previous_set(setup, monkeypatch):
+@pytest.mark.slow
+def test_crash_part_way_leaves_the_previous_set(setup, evaluated, tmp_path, monkeypatch):
     """A failure after some outputs were computed: no file changes, no temporary file stays."""
-    eval_dir = setup["root"] / "crash"
-    _run(setup, eval_dir, "--mode", "evaluate_recons")
-    _run(setup, eval_dir, "--mode", "evaluate_interpolate", "--pairs", "2")
+    eval_dir = copy_of(evaluated, tmp_path / "crash")
     before = snapshot(eval_dir)
     calls = []
 
@@ -305,20 +326,21 @@ def test_crash_part_way_leaves_the_previous_set(setup, monkeypatch):
     assert len(calls) == 2 and snapshot(eval_dir) == before
 
 
+@pytest.mark.slow
 def test_script_is_quiet_and_one_line():
     """As a user runs it: no TensorFlow start-up chatter, one line, exit code 2."""
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    proc = subprocess.run([sys.executable, "evaluation/run.py", "--mode", "evaluate_noise",
-                           "--checkpoint_dir", "/nonexistent/ck", "--conf_epoch", "3"],
-                          cwd=repo, env=env, capture_output=True, text=True, timeout=180)
-    assert (proc.returncode, proc.stdout) == (2, "")
-    assert proc.stderr == ("run.py: error: no checkpoint ckpt-3 in /nonexistent/ck (--conf_epoch 3); "
-                           "checkpoints there: none (no such directory)\n")
-    help_text = subprocess.run([sys.executable, "evaluation/run.py", "--help"], cwd=repo, env=env,
-                               capture_output=True, text=True, timeout=120)
-    assert help_text.returncode == 0 and "evaluate_interpolate" in help_text.stdout
-    assert "(default: 10000)" in help_text.stdout and "--verbose" in help_text.stdout
+    runs = [subprocess.Popen([sys.executable, "evaluation/run.py", *flags], cwd=repo, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for flags in (["--mode", "evaluate_noise", "--checkpoint_dir", "/nonexistent/ck",
+                           "--conf_epoch", "3"], ["--help"])]  # both interpreters at once
+    (out, err), (help_out, _) = [proc.communicate(timeout=300) for proc in runs]
+    assert (runs[0].returncode, out) == (2, "")
+    assert err == ("run.py: error: no checkpoint ckpt-3 in /nonexistent/ck (--conf_epoch 3); "
+                   "checkpoints there: none (no such directory)\n")
+    assert runs[1].returncode == 0 and "evaluate_interpolate" in help_out
+    assert "(default: 10000)" in help_out and "--verbose" in help_out
 
 
 def test_checkpoint_of_another_config_is_a_clear_error(setup, capsys):

@@ -161,6 +161,7 @@ def test_no_biases_and_original_initialisation():
     assert abs(float(np.std(g.fc.kernel.numpy())) - 0.02) < 0.002
 
 
+@pytest.mark.slow
 def test_parameter_counts_at_the_original_config():
     nets = build_networks(default_config())
     counts = {k: count_trainable(v) for k, v in nets.items()}

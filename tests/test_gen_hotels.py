@@ -58,6 +58,7 @@ def test_hand_worked_placement():
 
 
 @pytest.mark.parametrize("d", [1, 2, 3, 4, 5])
+@pytest.mark.slow
 def test_every_hotel_size(mazes_root, d):
     ds = gen_hotel_dataset("Labyrinth", mazes_root, "test", batch_size=1, dims=(d,), max_dim=5,
                            num_batches=2, seed=d)
@@ -132,6 +133,7 @@ def test_bad_arguments(mazes_root, kwargs, match):
         gen_hotel_dataset(**args)
 
 
+@pytest.mark.slow
 def test_real_mazes_hotels(gqn_real_root):
     for d in (1, 3, 5):
         b = next(iter(gen_hotel_dataset("Labyrinth", gqn_real_root, "test", batch_size=1,

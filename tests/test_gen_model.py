@@ -39,6 +39,7 @@ def hotel_batch(d=1, hotels=2, views_per_maze=2, seed=0, shift=(2.0, 3.0)):
     }
 
 
+@pytest.mark.slow
 def test_parameter_counts():
     model = GENModel()
     assert count(model) == 57_595_803
@@ -49,6 +50,7 @@ def test_parameter_counts():
 
 
 @pytest.mark.parametrize("baseline", [False, True], ids=["gen", "baseline"])
+@pytest.mark.slow
 def test_fused_equals_naive_through_the_model(baseline):
     steps = 2
     fused = GENModel(num_steps=steps, baseline=baseline, optimized=True, **SMALL)

@@ -105,6 +105,7 @@ def small_run(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_command_writes_gif_strip_and_l2(small_run, gqn_real_root, tmp_path, capsys):
     out = tmp_path / "views"
     code = gen_views.main(["--model_dir", str(small_run), "--data_dir", str(gqn_real_root),

@@ -98,6 +98,7 @@ def test_mean_training_image_averages_the_training_views(tmp_path):
     assert not np.allclose(first_two, mean, atol=0.05)   # stopped early: two scenes only
 
 
+@pytest.mark.slow
 def test_cli_reports_the_three_l2_values(data, model_dir, tmp_path, capsys):
     out = tmp_path / "l2.json"
     code = gqn_baselines.main(["--model_dir", model_dir, "--data_dir", data, "--dataset", DATASET,

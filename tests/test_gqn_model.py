@@ -235,6 +235,7 @@ def test_bfloat16_policy_close_to_float32():
     np.testing.assert_allclose(b["mu_target"].numpy(), a["mu_target"].numpy(), atol=0.05)
 
 
+@pytest.mark.slow
 def test_a_few_adam_steps_lower_the_loss():
     cfg = small_cfg()
     model = GQNModel(cfg)

@@ -27,9 +27,10 @@ def _scenes(rng, n):
                rng.uniform(-1, 1, (10, 5)).astype(np.float32))
 
 
-@pytest.fixture
-def trained(tmp_path):
-    """A model_dir as the training loop leaves it, with a recognisable eta_g."""
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A model_dir as the training loop leaves it, with a recognisable eta_g (read only)."""
+    tmp_path = tmp_path_factory.mktemp("trained")
     data = str(tmp_path / "data")
     rng = np.random.default_rng(0)
     write_shards(data, DATASET, "test", _scenes(rng, 5), 5)
@@ -49,6 +50,7 @@ def trained(tmp_path):
     return data, str(model_dir)
 
 
+@pytest.mark.slow
 def test_views_written_and_checkpoint_restored(trained, tmp_path, capsys):
     data, model_dir = trained
     out = tmp_path / "views"

@@ -117,6 +117,7 @@ def _ckpt_numbers(model_dir):
                   if f.startswith("ckpt-") and f.endswith(".index"))
 
 
+@pytest.mark.slow
 def test_loss_falls_checkpoint_resume_and_eval(tmp_path):
     system, result, logs = _train(
         tmp_path, epochs=6, eval_dataset_fn=toy_dataset_fn(8), initial_eval=True)
@@ -199,6 +200,7 @@ def _run_script(tmp_path, name, body, env=None, wait=True):
     return out
 
 
+@pytest.mark.slow
 def test_mirrored_two_cpus_equals_default_strategy(tmp_path):
     out = _run_script(tmp_path, "mirrored.py", f"""
         import numpy as np, tensorflow as tf
@@ -246,6 +248,7 @@ def _free_ports(n):
     return ports
 
 
+@pytest.mark.slow
 def test_two_workers_train_to_equal_weights(tmp_path):
     """Worker 1 alone gets SIGTERM before step 3: both workers stop after step 3 together."""
     ports = _free_ports(2)
@@ -286,6 +289,7 @@ def test_two_workers_train_to_equal_weights(tmp_path):
     assert _ckpt_numbers(tmp_path / "model") == [2, 3]
 
 
+@pytest.mark.slow
 def test_resume_after_kill_9(tmp_path):
     model_dir = tmp_path / "model"
     proc = _run_script(tmp_path, "killed.py", f"""

@@ -18,6 +18,7 @@ def _main(argv, capsys):
     return e.value.code, out, err
 
 
+@pytest.mark.slow
 def test_demo_ends_completed_and_prints_the_training_command(tmp_path, capsys):
     demo = tmp_path / "demo"
     code, out, err = _main(["--demo_dir", str(demo), "--minutes", "0.15"] + SMALL, capsys)

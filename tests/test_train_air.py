@@ -76,15 +76,22 @@ def test_evaluate_air_on_fresh_scenes(tiny_run, tmp_path):
     assert json.loads(out.read_text())["metrics"]["primitives"] == 64
 
 
-def _one_line_exit_2(argv):
-    # As a user runs it: TensorFlow's start-up lines are the tool's to hide.
+def _one_line_exit_2(*argvs):
+    """The one stderr line of each command, all started at once; each must exit 2.
+
+    As a user runs it: TensorFlow's start-up lines are the tool's to hide."""
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    proc = subprocess.run([sys.executable, *argv], capture_output=True, text=True, cwd=PROJECT,
-                          timeout=300, env=env)
-    assert proc.returncode == 2, proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, proc.stderr
-    return lines[0]
+    procs = [subprocess.Popen([sys.executable, *argv], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, cwd=PROJECT, env=env)
+             for argv in argvs]
+    found = []
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 2, err
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert len(lines) == 1, err
+        found.append(lines[0])
+    return found[0] if len(found) == 1 else found
 
 
 @pytest.mark.parametrize("flags,match", [
@@ -122,9 +129,6 @@ def test_evaluate_air_refuses_weights_of_another_config(tiny_run, tmp_path):
                                "image_size": 32, "channels": [8, 8, 8, 8], "hidden": 16})
     slots = tmp_path / "slots.npz"
     train_air.save_weights(str(slots), build_air_model_3d(slot_config), slot_config)
-    line = _one_line_exit_2(["evaluation/run.py", "--mode", "evaluate_air", "--weights",
-                             str(slots), "--max-primitives", "3", "--n-test", "4"])
-    assert "at most 2" in line
     # Arrays that do not fit the config they came with.
     with np.load(tiny_run / "weights.npz") as z:
         arrays = dict(z)
@@ -133,17 +137,18 @@ def test_evaluate_air_refuses_weights_of_another_config(tiny_run, tmp_path):
     arrays["config"] = json.dumps(config)
     edited = tmp_path / "edited.npz"
     np.savez(edited, **arrays)
-    line = _one_line_exit_2(["evaluation/run.py", "--mode", "evaluate_air", "--weights",
-                             str(edited), "--n-test", "4"])
-    assert "do not fit" in line
-    line = _one_line_exit_2(["evaluation/run.py", "--mode", "evaluate_air", "--weights",
-                             str(tmp_path / "absent.npz")])
-    assert "does not exist" in line
     text = tmp_path / "text.npz"                       # not an archive at all
     text.write_text("weights\n")
-    line = _one_line_exit_2(["evaluation/run.py", "--mode", "evaluate_air", "--weights",
-                             str(text)])
-    assert "is not a .npz archive" in line and "pickle" not in line
+    evaluate = ["evaluation/run.py", "--mode", "evaluate_air", "--weights"]
+    more, misfit, absent, not_npz = _one_line_exit_2(   # the four interpreters at once
+        evaluate + [str(slots), "--max-primitives", "3", "--n-test", "4"],
+        evaluate + [str(edited), "--n-test", "4"],
+        evaluate + [str(tmp_path / "absent.npz")],
+        evaluate + [str(text)])
+    assert "at most 2" in more
+    assert "do not fit" in misfit
+    assert "does not exist" in absent
+    assert "is not a .npz archive" in not_npz and "pickle" not in not_npz
 
 
 def _small_weights(path):

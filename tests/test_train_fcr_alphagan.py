@@ -79,6 +79,7 @@ def test_bad_arguments_exit_2_naming_the_problem(tmp_path, capsys, argv, needle)
     assert not (tmp_path / "ck").exists()
 
 
+@pytest.mark.slow
 def test_reconstruction_loss_falls_on_synthetic_rooms(rooms, tmp_path):
     cfg = tiny_config("LEARNING_RATE_V", "[0.001,1000,0.001]", "LEARNING_RATE_G", "0.001")
     system = FCRAlphaGANSystem(cfg, str(tmp_path), 4, seed=0)
@@ -90,6 +91,7 @@ def test_reconstruction_loss_falls_on_synthetic_rooms(rooms, tmp_path):
     assert recons[-1] < 0.75 * recons[0], recons
 
 
+@pytest.mark.slow
 def test_schedule_switch_updates_only_the_phase_networks(rooms, tmp_path):
     cfg = tiny_config("SWITCHING_ITE", "2")
     system = FCRAlphaGANSystem(cfg, str(tmp_path), 4, seed=0)
@@ -127,6 +129,7 @@ def _step_of(path):
     return int(tf.train.load_variable(path, "step/.ATTRIBUTES/VARIABLE_VALUE"))
 
 
+@pytest.mark.slow
 def test_checkpoints_train_vox_sample_z_and_resume(rooms, tmp_path, capsys):
     ck = tmp_path / "ck"
     assert _run(rooms, ck, "--max_iterations", "4") == 0
@@ -166,6 +169,7 @@ def test_checkpoints_train_vox_sample_z_and_resume(rooms, tmp_path, capsys):
     assert "ckpt-9" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_resume_after_moving_the_data_and_with_more_epochs(rooms, tmp_path, capsys):
     """Paths and epoch counts are run settings: they never block a resume."""
     import shutil
@@ -191,6 +195,7 @@ def test_resume_after_moving_the_data_and_with_more_epochs(rooms, tmp_path, caps
     assert "--checkpoint_dir" in err and "--model_dir" not in err
 
 
+@pytest.mark.slow
 def test_explicit_max_iterations_wins_over_the_default_epochs(rooms, tmp_path, capsys):
     ck = tmp_path / "ck"
     # 2 iterations per epoch: the default 15 epochs would end at 30
@@ -218,6 +223,7 @@ def test_odd_set_and_foreign_config_are_refused(rooms, tmp_path, capsys):
     assert not list(ck.glob("ckpt-*"))
 
 
+@pytest.mark.slow
 def test_time_budget_ends_the_run_completed_past_the_default_epochs(rooms, tmp_path, capsys):
     ck = tmp_path / "ck"
     # 2 iterations per epoch: the default 15 epochs would end at 30; the budget lifts them

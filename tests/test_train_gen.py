@@ -72,6 +72,7 @@ def test_missing_data_dir(tmp_path, capsys):
     assert "--data_dir" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_real_mazes_run_loss_falls_and_resumes(gqn_real_root, tmp_path, capsys):
     common = ["--data_dir", str(gqn_real_root), "--root_log_dir", str(tmp_path),
               "--log_dir", "run", "--batch_size", "1", "--min_train_structure_dim", "2",

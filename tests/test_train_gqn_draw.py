@@ -61,6 +61,7 @@ def _event_tags(folder):
     return tags
 
 
+@pytest.mark.slow
 def test_cli_trains_evaluates_checkpoints_and_resumes(data_root, tmp_path, capsys):
     model_dir = str(tmp_path / "model")
     code, out, err = _main(TINY + ["--data_dir", data_root, "--model_dir", model_dir,
@@ -135,6 +136,7 @@ def test_empty_data_folder_fails_before_building(tmp_path, capsys):
     assert code == 2 and "--data_dir" in err and "trainable parameters" not in out
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_with_message_and_no_checkpoint(data_root, tmp_path, capsys):
     model_dir = tmp_path / "model"
     code, out, err = _main(TINY + ["--data_dir", data_root, "--model_dir", str(model_dir),
@@ -222,6 +224,7 @@ def test_step_returns_its_own_learning_rate_and_sigma():
         assert set(losses) == {"elbo", "target_llh", "kl_regularizer", "l2_reconstruction"}
 
 
+@pytest.mark.slow
 def test_elbo_and_l2_fall_on_learnable_data(tmp_path, capsys):
     root = str(tmp_path / "data")
     rng = np.random.default_rng(3)
@@ -242,6 +245,7 @@ def test_elbo_and_l2_fall_on_learnable_data(tmp_path, capsys):
     assert last["l2_reconstruction"] < 0.5 * first["l2_reconstruction"], (first, last)
 
 
+@pytest.mark.slow
 def test_cli_on_real_mazes_shards(gqn_real_root, tmp_path, capsys):
     assert TINY[:2] == ["--dataset", DATASET]
     code, out, err = _main(["--dataset", "mazes"] + TINY[2:] + [
@@ -264,20 +268,21 @@ def test_damaged_shard_is_one_line_error(data_root, tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_command_line_output_is_quiet_and_one_line_on_error(data_root, tmp_path):
     """Run as a user does: no TensorFlow start-up chatter, one line per error, exit 2."""
     import subprocess
     import sys
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    done = subprocess.run(
-        [sys.executable, "training/train_gqn_draw.py", *TINY, "--data_dir", data_root,
-         "--model_dir", str(tmp_path / "m"), "--max_steps", "0"],
-        capture_output=True, text=True, cwd=root, env=env, timeout=300)
-    assert done.returncode == 0 and done.stderr == "", done.stderr
-    assert "trainable parameters:" in done.stdout
-    done = subprocess.run(
-        [sys.executable, "training/train_gqn_draw.py", "--data_dir", str(tmp_path / "none")],
-        capture_output=True, text=True, cwd=root, env=env, timeout=300)
-    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
-    assert "--data_dir" in done.stderr and "render_dataset.py" in done.stderr
+    runs = [subprocess.Popen([sys.executable, "training/train_gqn_draw.py", *flags],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=root,
+                             env=env)
+            for flags in ([*TINY, "--data_dir", data_root, "--model_dir", str(tmp_path / "m"),
+                           "--max_steps", "0"],
+                          ["--data_dir", str(tmp_path / "none")])]  # both interpreters at once
+    (out, err), (_, bad_err) = [proc.communicate(timeout=300) for proc in runs]
+    assert runs[0].returncode == 0 and err == "", err
+    assert "trainable parameters:" in out
+    assert runs[1].returncode == 2 and len(bad_err.strip().splitlines()) == 1
+    assert "--data_dir" in bad_err and "render_dataset.py" in bad_err

@@ -321,6 +321,7 @@ def test_child_process_picture_equals_cli_picture(offscreen, tmp_path):
     assert (child < 250).any() and np.array_equal(child, cli)
 
 
+@pytest.mark.slow
 def test_script_importing_tensorflow_renders_and_exits_cleanly(offscreen, tmp_path):
     """A script that imports TensorFlow at the top: "spawn" must not re-run it in the worker."""
     script = tmp_path / "tf_first.py"
