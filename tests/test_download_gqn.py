@@ -67,9 +67,12 @@ def test_unreachable_bucket_fails_fast_in_one_line(tmp_path, capsys, monkeypatch
     monkeypatch.setattr(download_gqn.shutil, "which", lambda name: "/usr/bin/gsutil")
     monkeypatch.setattr(download_gqn, "HOST", ("127.0.0.1", _closed_port()))
     monkeypatch.setattr(download_gqn, "NETWORK_TIMEOUT", 1.5)
-    if stalls:  # a name lookup that never answers
-        monkeypatch.setattr(download_gqn.socket, "create_connection",
-                            lambda *a, **k: time.sleep(60))
+    if stalls:  # a name lookup that does not answer in time
+        def lookup_for_a_minute(*args, **kwargs):
+            time.sleep(60)
+            raise OSError("no answer")
+
+        monkeypatch.setattr(download_gqn.socket, "create_connection", lookup_for_a_minute)
     ran = []
     monkeypatch.setattr(download_gqn.subprocess, "run", lambda *a, **k: ran.append(a))
     start = time.monotonic()
