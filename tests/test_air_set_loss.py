@@ -126,6 +126,7 @@ def test_sorted_order_costs_at_least_the_best_assignment():
     assert np.any(losses["hungarian"] < losses["sorted"] - 1e-3)
 
 
+@pytest.mark.slow
 def test_grid_cells_far_from_every_primitive_are_taught_absent_and_near_ones_are_not():
     """Grid head: with ``ignore_radius`` 0 the loss is the slot loss of the same candidates
     (plus nothing); with a radius covering every cell, unassigned cells cost nothing."""

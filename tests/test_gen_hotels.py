@@ -108,6 +108,7 @@ def test_every_hotel_size(mazes_root, d):
         graph.interpolation_corners(b["query_cameras"])
 
 
+@pytest.mark.slow
 def test_train_draws_sizes_and_keeps_the_query_count(mazes_root):
     ds = gen_hotel_dataset("Labyrinth", mazes_root, "train", batch_size=1, dims=(1, 2),
                            num_epochs=12, seed=3)

@@ -82,6 +82,7 @@ def test_nearest_context_view_picks_the_closest_camera():
     np.testing.assert_array_equal(views[:, 0, 0, 0], [1.0, 4.0])
 
 
+@pytest.mark.slow
 def test_mean_training_image_averages_the_training_views(tmp_path):
     # one flat colour per scene: the mean of every view of every scene
     root = str(tmp_path / "flat")

@@ -111,6 +111,7 @@ def test_cameras_and_frames_match_raw_record(written):
             assert_same_image(frame, jpegs, view)
 
 
+@pytest.mark.slow
 def test_test_mode_deterministic_for_seed(written):
     root, _ = written
     a = collect(gqn_input_fn(DATASET, 3, root, "test", batch_size=2, seed=5))
@@ -182,6 +183,7 @@ def test_partial_download_uses_present_files(tmp_path, caplog):
     assert scene_ids == [0, 1, 2, 3]
 
 
+@pytest.mark.slow
 def test_file_sharding(written):
     root, _ = written
     seen = []
@@ -280,6 +282,7 @@ def short_record(path):
     (bad_jpeg, "undecodable JPEG in a record of .*002-of-240.tfrecord", 5),
     (short_record, "record in .*002-of-240.tfrecord: frames has 9 JPEG strings", 5),
 ])
+@pytest.mark.slow
 def test_damaged_data_fails_with_file_name_or_is_skipped(tmp_path, damage, match, kept):
     write_damaged(tmp_path, damage)
     ds = gqn_input_fn(DATASET, 9, tmp_path, "test", batch_size=2, seed=0)

@@ -99,6 +99,7 @@ def test_views_written_and_checkpoint_restored(trained, tmp_path, capsys):
     assert metrics["l2_reconstruction"] == pytest.approx(two, rel=0.5)
 
 
+@pytest.mark.slow
 def test_original_variance_flag_writes_sigma(trained, tmp_path):
     data, model_dir = trained
     model, cfg, step = gqn_views.load_model(model_dir)

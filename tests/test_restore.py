@@ -65,6 +65,7 @@ def test_any_system_comes_back_with_its_config_and_weights(make, tmp_path):
         assert back.model is back.networks["model"]
 
 
+@pytest.mark.slow
 def test_a_chosen_checkpoint_and_some_networks(tmp_path):
     system, cfg, model, run = small_fcr()
     first = save_run(tmp_path, system, cfg, model, run, step=3, seed=1)

@@ -32,6 +32,7 @@ def event_tags(folder):
     return tags
 
 
+@pytest.mark.slow
 def test_max_steps_zero_logs_the_parameter_count(gqn_real_root, tmp_path, capsys):
     code = cli(["--data_dir", str(gqn_real_root), "--root_log_dir", str(tmp_path),
                 "--log_dir", "run", "--max_steps", "0"])
@@ -57,6 +58,7 @@ def test_bad_flags_exit_2_with_one_line(gqn_real_root, tmp_path, capsys, flags, 
     assert not os.listdir(tmp_path)
 
 
+@pytest.mark.slow
 def test_fewer_mazes_than_one_batch_names_the_split_and_sizes(gqn_real_root, tmp_path, capsys):
     code = cli(["--data_dir", str(gqn_real_root), "--root_log_dir", str(tmp_path),
                 "--log_dir", "run", "--batch_size", "6", "--max_steps", "2", *SMALL])

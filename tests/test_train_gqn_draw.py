@@ -147,6 +147,7 @@ def test_nan_loss_stops_with_message_and_no_checkpoint(data_root, tmp_path, caps
     assert not model_dir.exists()  # failed before its first checkpoint: nothing left behind
 
 
+@pytest.mark.slow
 def test_poisoned_checkpoints_are_set_aside_and_the_rerun_resumes(data_root, tmp_path, capsys):
     """An absurd learning rate: the checkpoint written just before the non-finite loss
     holds weights that give it; it is set aside and the newest good one is named."""
@@ -166,6 +167,7 @@ def test_poisoned_checkpoints_are_set_aside_and_the_rerun_resumes(data_root, tmp
     assert code == 0 and f"resumed from {model_dir / f'ckpt-{kept}'} at step {kept}" in out
 
 
+@pytest.mark.slow
 def test_dataset_smaller_than_a_batch_names_the_split_and_sizes(data_root, tmp_path, capsys):
     batch = TINY.index("--batch_size") + 1
     argv = TINY[:batch] + ["10"] + TINY[batch + 1:]
@@ -204,6 +206,7 @@ def test_ctrl_c_saves_and_exits_130_and_a_second_writer_is_refused(data_root, tm
     assert tf.train.latest_checkpoint(str(tmp_path / "m")) is not None
 
 
+@pytest.mark.slow
 def test_step_returns_its_own_learning_rate_and_sigma():
     """The values logged for a step are that step's: the annealing formula at the
     number of updates before it (the optimizer's iterations)."""
