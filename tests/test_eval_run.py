@@ -168,6 +168,7 @@ def test_all_modes_write_every_file(setup, evaluated):
     assert not (eval_dir / "noise2_000.npy").exists()
 
 
+@pytest.mark.slow
 def test_restored_networks_hold_every_trained_weight(setup):
     restored = ev.restore_networks(_small_cfg(), str(setup["ckpt"]), CONF_EPOCH)
     for name in ("encoder", "generator", "refiner"):
@@ -214,6 +215,7 @@ def test_change_map_counts_changed_voxels():
     assert cmap[1, 2, 1] == pytest.approx(3 / 9) and cmap[1].sum() == pytest.approx(3 / 9)
 
 
+@pytest.mark.slow
 def test_missing_checkpoint_lists_existing(setup, capsys):
     assert exit_code(["--mode", "evaluate_recons", "--conf_epoch", "7", "--checkpoint_dir",
                       str(setup["ckpt"]), "--eval_dir", str(setup["root"] / "x")]) == 2
@@ -223,6 +225,7 @@ def test_missing_checkpoint_lists_existing(setup, capsys):
     assert not (setup["root"] / "x").exists()
 
 
+@pytest.mark.slow
 def test_missing_decode_z_says_how_to_make_it(setup, capsys):
     for mode in ("evaluate_interpolate", "evaluate_noise"):
         assert exit_code(["--mode", mode, "--checkpoint_dir", str(setup["ckpt"]),
@@ -239,6 +242,7 @@ def test_missing_decode_z_says_how_to_make_it(setup, capsys):
               "= (1, 1, 1, 16))"),
     ("labels", "{}: expected float codes [N, X, Y, Z, dim_z], got uint8 of shape (3, 16, 16, 16)"),
 ])
+@pytest.mark.slow
 def test_bad_decode_z_is_refused_before_anything_runs(setup, tmp_path, capsys, content, message):
     path = tmp_path / "decode_z.npy"
     if content == "text":
@@ -266,6 +270,7 @@ def test_bad_flags_exit_2_with_one_line(capsys):
         assert err.startswith("run.py: error: ") and err.count("\n") == 1 and message in err, err
 
 
+@pytest.mark.slow
 def test_set_pairs_repeat_and_group(setup, capsys):
     """--set K V K V and a second --set: every pair applies (here: the test split, the batch)."""
     eval_dir = setup["root"] / "set"
@@ -292,6 +297,7 @@ def test_failed_run_leaves_earlier_outputs_byte_identical(setup, evaluated, tmp_
     assert snapshot(eval_dir) == before
 
 
+@pytest.mark.slow
 def test_text_file_renamed_npy_among_test_scenes(setup, tmp_path, capsys):
     from data_provider import voxel_provider
     from data_provider.render_voxel_scenes import render_rooms
@@ -343,6 +349,7 @@ def test_script_is_quiet_and_one_line():
     assert "(default: 10000)" in help_out and "--verbose" in help_out
 
 
+@pytest.mark.slow
 def test_checkpoint_of_another_config_is_a_clear_error(setup, capsys):
     assert exit_code(["--mode", "evaluate_recons", "--conf_epoch", str(CONF_EPOCH),
                       "--checkpoint_dir", str(setup["ckpt"]), "--voxel_root", str(setup["voxel_root"]),

@@ -131,6 +131,7 @@ def test_eval_mode_epochs_and_partial_batch(written):
     assert scene_ids[:5].tolist() == scene_ids[5:].tolist()  # fixed file interleave order
 
 
+@pytest.mark.slow
 def test_train_shuffles_and_repeats_forever(written):
     root, _ = written
     ds = gqn_input_fn(DATASET, 2, root, "train", batch_size=4, num_epochs=None, seed=2)
@@ -322,6 +323,7 @@ def test_resize_equals_the_deprecated_align_corners_op(size, new_size):
                                   old.numpy()[0])
 
 
+@pytest.mark.slow
 def test_real_mazes_shards(gqn_real_root):
     ds = gqn_input_fn("mazes", 5, gqn_real_root, "train", batch_size=4, seed=0)
     query, target = next(iter(ds))

@@ -259,6 +259,7 @@ def test_cli_on_real_mazes_shards(gqn_real_root, tmp_path, capsys):
     assert os.path.exists(tmp_path / "m" / "ckpt-2.index")
 
 
+@pytest.mark.slow
 def test_damaged_shard_is_one_line_error(data_root, tmp_path, capsys):
     import shutil
     root = tmp_path / "data"
