@@ -3,9 +3,9 @@
 #
 #   bash run.sh demo [train_gqn_draw.py flags]  install, then train GQN on a small
 #                                                rendered dataset (or DATA_DIR=...)
-#   bash run.sh test [--fast] [pytest flags]    install (with requirements-dev.txt), then
-#                                                run the test suite; --fast leaves out the
-#                                                tests marked slow
+#   bash run.sh test [--fast] [pytest flags]    install (with requirements-dev.txt), lint
+#                                                (ruff), then run the test suite; --fast
+#                                                leaves out the tests marked slow
 #   bash run.sh setup                           install only
 #
 # The virtual environment lives in ./.venv (override with VENV=...). It is
@@ -64,6 +64,8 @@ case "$cmd" in
     setup_python; setup_osmesa ;;
   test)
     setup_python; setup_dev; setup_osmesa
+    echo "[lint] ruff check ."
+    "$PY" -m ruff check .
     if [ "${1:-}" = "--fast" ]; then
       shift
       exec "$PY" -m pytest -q -m "not slow" "$@"

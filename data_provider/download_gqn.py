@@ -60,7 +60,8 @@ def shard_urls(dataset, mode, count=None):
     count = total if count is None else count
     if not 0 <= count <= total:
         raise cli.UsageError(f"--{mode}_shards {count}: {dataset}/{mode} has {total} shards")
-    base = f"{BUCKET}/{gqn_datasets.dataset_info(dataset).basepath}/{gqn_datasets.canonical_mode(mode)}"
+    base = (f"{BUCKET}/{gqn_datasets.dataset_info(dataset).basepath}/"
+            f"{gqn_datasets.canonical_mode(mode)}")
     return [f"{base}/{gqn_datasets.shard_name(i, total)}" for i in range(1, count + 1)]
 
 

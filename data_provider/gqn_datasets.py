@@ -39,7 +39,8 @@ MODES = ("train", "test")
 
 
 def dataset_info(dataset):
-    """The ``DatasetInfo`` of ``dataset``; a clear ``UsageError`` (a ``ValueError``) when unknown."""
+    """The ``DatasetInfo`` of ``dataset``; a clear ``UsageError`` (a ``ValueError``) when
+    unknown."""
     try:
         return DATASETS[dataset]
     except KeyError:

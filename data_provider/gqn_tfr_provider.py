@@ -339,7 +339,8 @@ def _align_corners_weights(n_in, n_out):
 
 
 def resize_bilinear_align_corners(images, size):
-    """Bilinear resize of ``[..., H, W, C]`` float images to ``[..., size, size, C]``, corners aligned.
+    """Bilinear resize of ``[..., H, W, C]`` float images to ``[..., size, size, C]``,
+    corners aligned.
 
     The output of the deprecated ``tf.compat.v1.image.resize_bilinear(images,
     [size, size], align_corners=True)`` (the original's resize), bit for bit:

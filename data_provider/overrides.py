@@ -149,7 +149,7 @@ def parse(pairs, defaults, *, what="config", flag="--set"):
             raise OverrideError(f"{flag} {key}: unknown {what} key{hint}")
         default = known[key]
         value = text if isinstance(default, str) and isinstance(text, str) \
-            and not text[:1] in ("'", '"') else _read(text)
+            and text[:1] not in ("'", '"') else _read(text)
         try:
             values[key] = coerce(value, default)
         except TypeError:

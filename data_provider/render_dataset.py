@@ -30,8 +30,7 @@ import time
 
 import numpy as np
 
-from data_provider import (cli, folder_lock, gqn_datasets, gqn_scenes, gqn_tfr_writer,
-                           maze_renderer)
+from data_provider import cli, folder_lock, gqn_datasets, gqn_scenes, gqn_tfr_writer, maze_renderer
 from data_provider.progress import Progress
 
 _SPLIT_IDS = {"train": 0, "test": 1}
@@ -128,7 +127,8 @@ def render_dataset(dataset, root, num_train, num_test, seed=0, scenes_per_file=1
         if int(value) != value or value < 0:
             raise cli.UsageError(f"--{name} must be a non-negative integer, got {value!r}")
     if int(scenes_per_file) != scenes_per_file or scenes_per_file < 1:
-        raise cli.UsageError(f"--scenes_per_file must be a positive integer, got {scenes_per_file!r}")
+        raise cli.UsageError(
+            f"--scenes_per_file must be a positive integer, got {scenes_per_file!r}")
     if not 1 <= quality <= 100:
         raise cli.UsageError(f"--quality must lie in [1, 100], got {quality!r}")
     workers = (os.cpu_count() or 1) if workers is None else workers

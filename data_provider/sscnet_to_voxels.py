@@ -66,11 +66,13 @@ logger = logging.getLogger(__name__)
 
 
 class SSCNetFileError(cli.UsageError):
-    """A ``.bin`` file that is not a valid SSCNet volume; the message names the file (exit code 2)."""
+    """A ``.bin`` file that is not a valid SSCNet volume; the message names the file (exit
+    code 2)."""
 
 
 def read_sscnet_bin(path, shape=SHAPE):
-    """Read one ``.bin``: returns (origin [3] float32, pose [4, 4] float32, raw ids uint32 ``shape``)."""
+    """Read one ``.bin``: returns (origin [3] float32, pose [4, 4] float32, raw ids uint32
+    ``shape``)."""
     path = os.fspath(path)
     try:
         with open(path, "rb") as f:
@@ -99,7 +101,8 @@ def map_classes(raw, path="<array>"):
     bad = (raw > 255) | (table[np.minimum(raw, 255)] == 255)
     if bad.any():
         found = np.unique(raw[bad])[:5].tolist()
-        raise SSCNetFileError(f"{path}: raw labels {found} outside 0..{len(RAW_TO_CLASS) - 1} and 255")
+        raise SSCNetFileError(
+            f"{path}: raw labels {found} outside 0..{len(RAW_TO_CLASS) - 1} and 255")
     return table[raw]
 
 
@@ -113,8 +116,10 @@ def downsample(labels, factor=FACTOR, min_block=MIN_BLOCK):
     if sx % factor or sy % factor or sz % factor:
         raise ValueError(f"shape {labels.shape} is not divisible by {factor}")
     blocks = labels.reshape(sx // factor, factor, sy // factor, factor, sz // factor, factor)
-    blocks = blocks.transpose(0, 2, 4, 1, 3, 5).reshape(sx // factor, sy // factor, sz // factor, -1)
-    counts = np.stack([(blocks == c).sum(-1, dtype=np.int32) for c in range(NUM_CLASSES - 1, 0, -1)],
+    blocks = blocks.transpose(0, 2, 4, 1, 3, 5).reshape(sx // factor, sy // factor,
+                                                        sz // factor, -1)
+    counts = np.stack([(blocks == c).sum(-1, dtype=np.int32)
+                       for c in range(NUM_CLASSES - 1, 0, -1)],
                       axis=-1)  # classes 11..1, so argmax breaks ties toward the higher id
     best = (NUM_CLASSES - 1 - np.argmax(counts, axis=-1)).astype(np.uint8)
     return np.where(counts.sum(-1) >= min_block, best, 0).astype(np.uint8)

@@ -108,7 +108,8 @@ def scene_model_id_pairs(voxel_root, portion=DATASET_PORTION):
 
 
 def train_test_pairs(voxel_root, portion=DATASET_PORTION):
-    """(train, test): train is the ``portion`` slice of the sorted pairs, test the pairs after it."""
+    """(train, test): train is the ``portion`` slice of the sorted pairs, test the pairs
+    after it."""
     lo, hi = _check_portion(portion)
     pairs = list_pairs(voxel_root)
     n = len(pairs)

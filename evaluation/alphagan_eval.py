@@ -201,7 +201,8 @@ def test_scene_pairs(cfg, voxel_root, num_scenes, rng):
     """``num_scenes`` test pairs drawn at random (all if fewer), like the original."""
     from data_provider import voxel_provider
     if not os.path.isdir(voxel_root):
-        raise EvaluationError(f"--voxel_root {voxel_root}: not a directory of <sceneId>/<modelId>.npy")
+        raise EvaluationError(
+            f"--voxel_root {voxel_root}: not a directory of <sceneId>/<modelId>.npy")
     _, test = voxel_provider.train_test_pairs(voxel_root, tuple(cfg.TRAIN.DATASET_PORTION))
     if not test:
         raise EvaluationError(f"--voxel_root {voxel_root}: no test scenes (test = the scenes after "
@@ -303,7 +304,8 @@ def load_decode_z(eval_dir, batch_size, mode, cfg=None):
     if not os.path.isfile(path):
         raise EvaluationError(
             f"{path} not found: {mode} starts from the codes of test scenes; make them first with "
-            f"'python evaluation/run.py --mode evaluate_recons --conf_epoch N --eval_dir {eval_dir}'")
+            f"'python evaluation/run.py --mode evaluate_recons --conf_epoch N "
+            f"--eval_dir {eval_dir}'")
     try:
         codes = cli.load_npy(path, "codes file")
     except cli.UsageError as e:
@@ -324,7 +326,8 @@ def _check_code_shape(codes, cfg, path):
 
 
 def interpolation_codes(left, right, steps=INTERPOLATE_STEPS):
-    """``steps`` codes from ``left`` to ``right``: start at left, add ``(right - left) / (steps - 1)``."""
+    """``steps`` codes from ``left`` to ``right``: start at left, add ``(right - left) /
+    (steps - 1)``."""
     left = np.asarray(left, np.float32)[None]
     duration = (np.asarray(right, np.float32)[None] - left) / np.float32(steps - 1)
     codes = [left]
@@ -334,8 +337,9 @@ def interpolation_codes(left, right, steps=INTERPOLATE_STEPS):
 
 
 def ordered_pairs(count, limit=None):
-    """``(l, r)`` for ``l != r`` in the original's order, at most ``limit`` of them."""
-    pairs = [(l, r) for l in range(count) for r in range(count) if l != r]
+    """``(left, right)`` for ``left != right`` in the original's order, at most ``limit`` of
+    them."""
+    pairs = [(left, right) for left in range(count) for right in range(count) if left != right]
     return pairs if limit is None else pairs[:limit]
 
 
@@ -348,11 +352,11 @@ def evaluate_interpolate(nets, cfg, eval_dir, batch_size, pairs=None, per_sample
     todo = ordered_pairs(len(codes), pairs)
     progress = Progress("evaluate_interpolate", len(todo), "pairs")
     with cli.OutputSet(eval_dir) as files:
-        for i, (l, r) in enumerate(todo):
-            z = interpolation_codes(codes[l], codes[r])
-            labels = _refined(nets, z, batch_size, np.delete(codes, l, axis=0), per_sample)
-            files.save_npy(f"interpolation_z{l}-{r}.npy", z)
-            files.save_npy(f"interpolation{l}-{r}.npy", labels)
+        for i, (left, right) in enumerate(todo):
+            z = interpolation_codes(codes[left], codes[right])
+            labels = _refined(nets, z, batch_size, np.delete(codes, left, axis=0), per_sample)
+            files.save_npy(f"interpolation_z{left}-{right}.npy", z)
+            files.save_npy(f"interpolation{left}-{right}.npy", labels)
             progress.update(i + 1)
     return todo
 
@@ -369,7 +373,8 @@ def noise_codes(base, eps):
 
 
 def change_map(labels):
-    """Fraction of changed voxels ``[P, X, Z]`` from labels ``[P, V, X, Y, Z]`` (variant 0 = base)."""
+    """Fraction of changed voxels ``[P, X, Z]`` from labels ``[P, V, X, Y, Z]`` (variant 0 =
+    base)."""
     changed = labels[:, 1:] != labels[:, :1]
     return changed.mean(axis=(1, 3), dtype=np.float64).astype(np.float32)
 

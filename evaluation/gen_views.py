@@ -197,6 +197,7 @@ def tour_batch(frames, cameras, dim, context_size, spots, headings, seed):
     """The hotel (shift 0) with ``context_size`` random views per maze and the tour's
     query poses: (batch dict, map samples (points, colours, maze of each))."""
     import tensorflow as tf
+
     from data_provider.gen_hotels import hotel_offsets
 
     rng = np.random.default_rng(seed)
@@ -249,6 +250,7 @@ def render_comparison_tour(models, frames, cameras, dim, context, held_out, seed
     {label: GENModel}, the same prior noise seed), the true view, and the map with the
     graph's active nodes and the camera."""
     import tensorflow as tf
+
     from data_provider.gen_hotels import hotel_offsets
 
     mazes = len(frames)
@@ -286,9 +288,9 @@ def render_comparison_tour(models, frames, cameras, dim, context, held_out, seed
 
 def l2_per_size(model, root, dataset, sizes, batches, seed, log=print):
     """{"dxd": {"l2": mean over held-out queries of the per-view MSE, "queries": n}}."""
-    from data_provider.gen_hotels import gen_hotel_dataset
-
     import tensorflow as tf
+
+    from data_provider.gen_hotels import gen_hotel_dataset
 
     results = {}
     for d in sizes:

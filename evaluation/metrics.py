@@ -29,8 +29,8 @@ reuses those sorted columns through ``np.searchsorted`` instead of sorting the
 11-channel vector) that equals scikit-learn to rounding (ties included), and
 scenes are spread over a thread pool (numpy releases the GIL while sorting).
 """
-from concurrent.futures import ThreadPoolExecutor
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -114,7 +114,8 @@ def iou_rows(pred, true, num_classes=NUM_CLASSES):
 
 
 def _ap_from_counts(tps, totals, num_pos):
-    """``sum_k (R_k - R_{k-1}) * P_k`` with ``P_k = tps_k / totals_k``, ``R_k = tps_k / num_pos``."""
+    """``sum_k (R_k - R_{k-1}) * P_k`` with ``P_k = tps_k / totals_k``, ``R_k = tps_k /
+    num_pos``."""
     tps = tps.astype(np.float64)
     precision = tps / totals
     recall = tps / tps[-1] if num_pos else np.ones_like(tps)

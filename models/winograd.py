@@ -58,7 +58,7 @@ def transforms(kernel_size, output_tile=OUTPUT_TILE):
     rows, rhs = [], []
     for i in range(m):
         for k in range(r):
-            for l in range(n):
+            for l in range(n):  # noqa: E741  (l as in the formula above)
                 row = np.zeros((n, n))
                 row[:, l] = a_t[i] * g[:, k]
                 rows.append(row.ravel())

@@ -9,13 +9,13 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
     [str(pathlib.Path(__file__).resolve().parents[1])]
     + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
 
-import pytest  # noqa: E402
+import pytest
 
 # TensorFlow first, whatever order the tests run in: importing it after OSMesa
 # has rendered crashes, and with it loaded the viewer draws its pictures in a
 # TensorFlow-free child process (see visualization/vtk_env.py), which the
 # viewer tests thereby exercise; its command-line tests run without TensorFlow.
-import tensorflow  # noqa: E402,F401
+import tensorflow  # noqa: F401  (imported for its side effect: loaded first)
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = pathlib.Path(

@@ -1,8 +1,8 @@
 """The count settled by re-rendering (models.air.search) against scenes of known primitives."""
 import numpy as np
 
-from models.air.search.explain import explain
 from models.air.scenes import render_3d_scene
+from models.air.search.explain import explain
 
 
 def _candidates(types, positions, euler, presence):
@@ -64,8 +64,8 @@ def test_composited_layers_are_the_renderer_s_image_of_every_subset():
     filter) are what ``render_scenes`` draws, overlaps and interpenetrations included."""
     import itertools
 
-    from models.air.search.explain import composite, render_layers
     from models.air.scenes import generate_dataset, render_scenes
+    from models.air.search.explain import composite, render_layers
 
     data = generate_dataset(16, seed=9, image_size=32, split="val")
     types = np.where(data["types"] >= 0, data["types"], 2)       # a third primitive everywhere
@@ -127,8 +127,8 @@ class _LooksTwice:
 
 
 def test_repeat_looks_again_given_the_rendering_of_what_is_kept():
-    from models.air.search import predict_slots
     from models.air.config import make_config
+    from models.air.search import predict_slots
 
     cube = [[0.2, 0.0, 0.3]]
     sphere = [[0.35, 0.15, 0.0]]                  # behind the cube, partly hidden
@@ -149,9 +149,9 @@ def test_repeat_looks_again_given_the_rendering_of_what_is_kept():
 
 
 def test_refine_fits_misread_primitives_and_leaves_the_others():
-    from models.air.search.explain import refine
     from models.air.rotations import axis_angle, symmetric_geodesic_error
     from models.air.scenes import euler_to_matrix, render_scenes
+    from models.air.search.explain import refine
 
     types = [1, 2, 0]
     positions = np.array([[-0.5, 0.4, 0.0], [0.5, -0.4, 0.2], [0.0, 0.0, 0.0]])

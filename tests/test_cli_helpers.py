@@ -56,7 +56,8 @@ def test_one_line_strips_tensorflow_wrapping():
     raw = ("{{function_node __wrapped__IteratorGetNext_output_types_2_device_/job:localhost/"
            "replica:0/task:0/device:CPU:0}} assertion failed: [/d/0001-of-0002.tfrecord: "
            "truncated record at offset 1024]\n\t [[{{node Assert/Assert}}]] [Op:IteratorGetNext]")
-    assert cli.one_line(ValueError(raw)) == "/d/0001-of-0002.tfrecord: truncated record at offset 1024"
+    assert cli.one_line(ValueError(raw)) == \
+        "/d/0001-of-0002.tfrecord: truncated record at offset 1024"
     assert cli.one_line(ValueError("plain message\nmore")) == "plain message"
     assert cli.one_line(ValueError("assertion failed: [a.tfrecord: bad] [at byte 3]")) == \
         "a.tfrecord: bad at byte 3"
@@ -94,7 +95,8 @@ def test_load_npy_memory_mapped(tmp_path):
     assert isinstance(mapped, np.memmap)
     np.testing.assert_array_equal(mapped[2], [8, 9, 10, 11])
     (tmp_path / "t.npy").write_text("a text file\n")
-    with pytest.raises(cli.UsageError, match=r"scene file .*t\.npy is not a valid \.npy array file"):
+    with pytest.raises(cli.UsageError,
+                       match=r"scene file .*t\.npy is not a valid \.npy array file"):
         cli.load_npy(str(tmp_path / "t.npy"), "scene file", mmap_mode="r")
     truncated = tmp_path / "cut.npy"
     truncated.write_bytes(good.read_bytes()[:-8])
@@ -149,7 +151,8 @@ def test_quiet_tensorflow_start_up(tmp_path):
     import subprocess
     import sys
     code = ("from data_provider.cli import quiet_tensorflow; import sys; "
-            "tf = quiet_tensorflow(verbose='-v' in sys.argv); print(float(tf.reduce_sum(tf.ones([3]))))")
+            "tf = quiet_tensorflow(verbose='-v' in sys.argv); "
+            "print(float(tf.reduce_sum(tf.ones([3]))))")
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

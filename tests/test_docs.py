@@ -28,7 +28,8 @@ FENCE = re.compile(r"^\s*(```|~~~)")
 LINK = re.compile(r"!?\[((?:[^\[\]]|\[[^\[\]]*\])*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 INLINE_CODE = re.compile(r"(`+)(.+?)\1")
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-RUN = re.compile(r"(?:^|[\s;&|(])(?:\S*/)?(?:python3?|bash)\s+([\w.][\w./-]*\.(?:py|sh))(?=$|[\s;&|)])")
+RUN = re.compile(r"(?:^|[\s;&|(])(?:\S*/)?(?:python3?|bash)\s+"
+                 r"([\w.][\w./-]*\.(?:py|sh))(?=$|[\s;&|)])")
 COMMAND_START = re.compile(r"^(?:[A-Z_][A-Z0-9_]*=\S+\s+)*(?:\S*/)?(?:python3?|bash)\s")
 UNQUOTED_LIST = re.compile(r"(?<!['\"\w])\[[^\]\s'\"]*,[^\]\s'\"]*\](?!['\"])")
 
@@ -160,7 +161,8 @@ def without_comment(command):
 
 def test_readme_is_short():
     lines = README.read_text(encoding="utf-8").splitlines()
-    assert len(lines) <= MAX_README_LINES, f"README.md has {len(lines)} lines, at most {MAX_README_LINES}"
+    assert len(lines) <= MAX_README_LINES, \
+        f"README.md has {len(lines)} lines, at most {MAX_README_LINES}"
 
 
 def test_docs_exist_and_readme_links_every_page():
@@ -184,7 +186,8 @@ def test_commands_run_files_that_exist(path):
         for match in RUN.finditer(without_comment(text)):
             if not (ROOT / match.group(1)).is_file():
                 missing.append(match.group(1))
-    assert not missing, f"{path.relative_to(ROOT)} runs files that do not exist: {sorted(set(missing))}"
+    assert not missing, \
+        f"{path.relative_to(ROOT)} runs files that do not exist: {sorted(set(missing))}"
 
 
 @pytest.mark.parametrize("path", doc_files(), ids=lambda p: str(p.relative_to(ROOT)))
@@ -215,7 +218,8 @@ def test_checker_finds_broken_links(tmp_path, monkeypatch):
     readme = tmp_path / "README.md"
     readme.write_text(
         "# Top\n\n[ok](docs/page.md#same-1) [ok](#top) [gone](docs/nothing.md)\n"
-        "[bad anchor](docs/page.md#same-2) ![img](docs/missing.png) [web](https://example.org/x) [two\n"
+        "[bad anchor](docs/page.md#same-2) ![img](docs/missing.png) "
+        "[web](https://example.org/x) [two\n"
         "lines](docs/page.md#title-1)\n"
         "`[not a link](nowhere.md)`\n\n"
         "    python tools/absent.py --set A [1,2,3]\n",

@@ -20,15 +20,18 @@ def test_present_shards_are_not_fetched_again(tmp_path):
     target, argv = commands[0]
     assert target == dest
     assert argv[:3] == ["gsutil", "-m", "cp"]
-    assert [a.rsplit("/", 1)[1] for a in argv[3:-1]] == ["0002-of-1080.tfrecord", "0003-of-1080.tfrecord"]
+    assert [a.rsplit("/", 1)[1] for a in argv[3:-1]] == ["0002-of-1080.tfrecord",
+                                                         "0003-of-1080.tfrecord"]
 
 
 def test_dry_run_prints_commands_and_bad_count_exits_2(tmp_path, capsys):
     assert download_gqn.main(["--dataset", "jaco", "--root", str(tmp_path),
                               "--train_shards", "1", "--test_shards", "1", "--dry_run"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].endswith(f"gs://gqn-dataset/jaco/train/0001-of-3600.tfrecord {tmp_path}/jaco/train/")
-    assert download_gqn.main(["--dataset", "jaco", "--root", str(tmp_path), "--train_shards", "5000"]) == 2
+    assert out[0].endswith(
+        f"gs://gqn-dataset/jaco/train/0001-of-3600.tfrecord {tmp_path}/jaco/train/")
+    assert download_gqn.main(["--dataset", "jaco", "--root", str(tmp_path),
+                              "--train_shards", "5000"]) == 2
     assert capsys.readouterr().err == \
         "download_gqn.py: error: --train_shards 5000: jaco/train has 3600 shards\n"
 

@@ -1,10 +1,10 @@
 """evaluation.metrics against the reference loops of the original and scikit-learn."""
+import metrics_reference as R  # tests/metrics_reference.py (pytest puts tests/ on the path)
 import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
 from evaluation import metrics as M
-import metrics_reference as R  # tests/metrics_reference.py (pytest puts tests/ on the path)
 
 
 def _scenes(rng, n, shape=(8, 6, 8), empty=0.6, classes=12, decimals=None):
@@ -103,7 +103,8 @@ def test_accumulating_batches_equals_one_pass():
 
 def test_bad_inputs_raise_clear_errors():
     true = np.zeros((1, 2, 2, 2), int)
-    with pytest.raises(ValueError, match=r"prediction: labels outside 0..11 \(found min 12, max 12\)"):
+    with pytest.raises(ValueError,
+                       match=r"prediction: labels outside 0..11 \(found min 12, max 12\)"):
         M.iou_rows(true + 12, true)
     with pytest.raises(ValueError, match="same shape"):
         M.iou_rows(true[:, :1], true)

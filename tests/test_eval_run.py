@@ -32,12 +32,14 @@ def _small_cfg(moving=False):
 def _train_and_save(cfg, ckpt_dir, scenes, steps=4):
     """A few reconstruction steps of encoder, generator and refiner, saved as ckpt-N."""
     import tensorflow as tf
+
     from models.fcr_alphagan import build_networks
     from models.fcr_alphagan.losses import reconstruction_loss
     nets = build_networks(cfg)
     opt = tf.keras.optimizers.Adam(1e-3)
     onehot = tf.one_hot(scenes[:4], 12)
-    variables = [v for k in ("encoder", "generator", "refiner") for v in nets[k].trainable_variables]
+    variables = [v for k in ("encoder", "generator", "refiner")
+                 for v in nets[k].trainable_variables]
     for _ in range(steps):
         with tf.GradientTape() as tape:
             z, _ = nets["encoder"](onehot, training=True)
@@ -147,13 +149,13 @@ def test_all_modes_write_every_file(setup, evaluated):
     assert summary["rows"] == list(CLASS_NAMES) + ["all"]
     np.testing.assert_allclose(np.array(summary["IoU"], float), iou, rtol=1e-12)
 
-    for l, r in [(0, 1), (0, 2)]:
-        z = np.load(eval_dir / f"interpolation_z{l}-{r}.npy")
+    for left, right in [(0, 1), (0, 2)]:
+        z = np.load(eval_dir / f"interpolation_z{left}-{right}.npy")
         assert z.shape == (30, 1, 1, 1, 16)
         codes = np.load(eval_dir / "decode_z.npy")
-        np.testing.assert_array_equal(z[0], codes[l])
-        np.testing.assert_allclose(z[-1], codes[r], atol=1e-5)
-        assert np.load(eval_dir / f"interpolation{l}-{r}.npy").shape == (30, 16, 16, 16)
+        np.testing.assert_array_equal(z[0], codes[left])
+        np.testing.assert_allclose(z[-1], codes[right], atol=1e-5)
+        assert np.load(eval_dir / f"interpolation{left}-{right}.npy").shape == (30, 16, 16, 16)
     assert not (eval_dir / "interpolation1-0.npy").exists()
 
     for b in range(2):
@@ -275,7 +277,8 @@ def test_set_pairs_repeat_and_group(setup, capsys):
     """--set K V K V and a second --set: every pair applies (here: the test split, the batch)."""
     eval_dir = setup["root"] / "set"
     assert exit_code(["--mode", "evaluate_recons", "--conf_epoch", str(CONF_EPOCH),
-                      "--checkpoint_dir", str(setup["ckpt"]), "--voxel_root", str(setup["voxel_root"]),
+                      "--checkpoint_dir", str(setup["ckpt"]),
+                      "--voxel_root", str(setup["voxel_root"]),
                       "--eval_dir", str(eval_dir), "--seed", "0",
                       "--set", "TRAIN.DATASET_PORTION", "[0, 0.3]", "CHECK_FREQ", "2",
                       "--set", "CONST.BATCH_SIZE", "2"]) == 0
@@ -306,7 +309,8 @@ def test_text_file_renamed_npy_among_test_scenes(setup, tmp_path, capsys):
     bad = voxel_provider.voxel_path(tmp_path / "vox", scene_id, model_id)
     with open(bad, "w") as f:
         f.write("0 0 1 2\n")
-    _run(setup, tmp_path / "eval", "--mode", "evaluate_recons", "--voxel_root", str(tmp_path / "vox"),
+    _run(setup, tmp_path / "eval", "--mode", "evaluate_recons",
+         "--voxel_root", str(tmp_path / "vox"),
          code=2)
     assert capsys.readouterr().err == f"run.py: error: {bad}: not a valid .npy array file\n"
     assert not (tmp_path / "eval").exists()
@@ -352,9 +356,11 @@ def test_script_is_quiet_and_one_line():
 @pytest.mark.slow
 def test_checkpoint_of_another_config_is_a_clear_error(setup, capsys):
     assert exit_code(["--mode", "evaluate_recons", "--conf_epoch", str(CONF_EPOCH),
-                      "--checkpoint_dir", str(setup["ckpt"]), "--voxel_root", str(setup["voxel_root"]),
+                      "--checkpoint_dir", str(setup["ckpt"]),
+                      "--voxel_root", str(setup["voxel_root"]),
                       "--eval_dir", str(setup["root"] / "y"),
                       "--set", "NET.DIM", "[16,8,8,8,12]"]) == 2
     err = capsys.readouterr().err
-    assert f"ckpt-{CONF_EPOCH} does not hold a model of this configuration" in err and "[16, 8, 8, 8, 12]" in err
+    assert f"ckpt-{CONF_EPOCH} does not hold a model of this configuration" in err
+    assert "[16, 8, 8, 8, 12]" in err
     assert not (setup["root"] / "y").exists()

@@ -3,10 +3,22 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models.fcr_alphagan import (CodeDiscriminator, Discriminator, Encoder, Generator, Refiner,
-                                 build_networks, count_trainable)
-from models.fcr_alphagan.config import (ConfigError, cfg_from_file, cfg_from_list, check_config,
-                                        default_config)
+from models.fcr_alphagan import (
+    CodeDiscriminator,
+    Discriminator,
+    Encoder,
+    Generator,
+    Refiner,
+    build_networks,
+    count_trainable,
+)
+from models.fcr_alphagan.config import (
+    ConfigError,
+    cfg_from_file,
+    cfg_from_list,
+    check_config,
+    default_config,
+)
 from models.fcr_alphagan.layers import BatchNorm, LayerNorm, lrelu
 
 SMALL = ["CONST.N_VOX", "[32,16,16]", "NET.START_VOX", "[2,1,1]", "NET.DIM", "[32,16,8,8,12]"]

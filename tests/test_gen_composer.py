@@ -8,7 +8,6 @@ from models.gen.composer import BaselineComposer, GraphComposer
 from models.gen.embedder import PoolEmbedder
 from models.gen.graph import GraphStructure
 
-
 SMALL = dict(embedding_channels=14, embedder_channels=12)
 SMALL_GRAPH = dict(SMALL, hidden_units=20, message_channels=9)
 

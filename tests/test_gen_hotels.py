@@ -5,8 +5,8 @@ import pytest
 import tensorflow as tf
 
 from data_provider import gqn_tfr_writer
-from data_provider.gqn_tfr_provider import gqn_scene_dataset
 from data_provider.gen_hotels import assemble_hotels, gen_hotel_dataset, hotel_offsets
+from data_provider.gqn_tfr_provider import gqn_scene_dataset
 from models.gen.graph import GraphStructure
 
 NUM_SCENES, VIEWS = 7, 300

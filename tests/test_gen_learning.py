@@ -1,4 +1,5 @@
-"""benchmarks/gen_learning.py: the JSON schema at a tiny budget, its baselines by hand, bad flags."""
+"""benchmarks/gen_learning.py: the JSON schema at a tiny budget, its baselines by hand, bad
+flags."""
 import importlib.util
 import json
 import os

@@ -8,7 +8,6 @@ import tensorflow as tf
 
 from models.gen import GENModel, objective
 
-
 SMALL = dict(hidden_channels=8, canvas_channels=6, upsample_channels=10, embedding_channels=14,
              embedder_channels=12, mlp_units=20, message_channels=9)
 

@@ -9,10 +9,10 @@ import tensorflow as tf
 from PIL import Image
 
 from evaluation import gen_views
-from models.gen.config import gen_config
-from models.gen.graph import GraphStructure
 from models import checkpoints
 from models.gen import build_model
+from models.gen.config import gen_config
+from models.gen.graph import GraphStructure
 from training import checkpointing
 
 SMALL = {"num_steps": 1, "hidden_channels": 4, "canvas_channels": 4, "upsample_channels": 4,

@@ -8,9 +8,9 @@ import tensorflow as tf
 from data_provider.gqn_tfr_provider import gqn_input_fn
 from data_provider.gqn_tfr_writer import write_shards
 from evaluation import gqn_baselines
+from models import checkpoints
 from models.draw.objective import elbo_terms
 from models.gqn import create_gqn_config, objective
-from models import checkpoints
 from training import checkpointing
 from training.gqn_system import GQNSystem
 

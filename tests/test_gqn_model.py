@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models.gqn import GQN_DEFAULT_CONFIG, GQNModel, create_gqn_config, objective
 from models.draw import ConvLSTMCore, GaussianHead, broadcast_conv
+from models.gqn import GQN_DEFAULT_CONFIG, GQNModel, create_gqn_config, objective
 from models.gqn.encoder import make_encoder, scene_representation
 
 try:
@@ -269,7 +269,8 @@ def test_fused_adam_equals_keras_adam_and_checkpoints_slots(tmp_path):
     for cls in (keras.optimizers.Adam, FusedAdam):
         variables = [keras.Variable(x) for x in init]
         opt = cls(learning_rate=schedule, beta_1=0.8, beta_2=0.95, epsilon=1e-3)
-        step = tf.function(lambda g: opt.apply_gradients(zip(g, variables)))
+        # the step is traced and run within this iteration, with this iteration's values
+        step = tf.function(lambda g: opt.apply_gradients(zip(g, variables)))  # noqa: B023
         for g in grads:
             step([tf.constant(x) for x in g])
         results.append(([v.numpy() for v in variables], opt))

@@ -7,11 +7,11 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from data_provider import cli
 from data_provider.gqn_tfr_writer import write_shards
 from evaluation import gqn_views
-from models.gqn import create_gqn_config
-from data_provider import cli
 from models import checkpoints
+from models.gqn import create_gqn_config
 from training import checkpointing
 from training.gqn_system import GQNSystem
 

@@ -160,7 +160,8 @@ def test_nan_guard_keeps_last_good_checkpoint(tmp_path):
 def test_config_mismatch_names_the_key(tmp_path):
     _train(tmp_path, max_steps=5)
     with pytest.raises(checkpointing.ConfigMismatchError,
-                       match=r"--model_dir .*\(optimizer: checkpoint has 'adam', requested 'sgd'\)"):
+                       match=r"--model_dir .*\(optimizer: checkpoint has 'adam', "
+                             r"requested 'sgd'\)"):
         _train(tmp_path, system=ToySystem(8, optimizer="sgd"), max_steps=10)
     # run settings (here the learning rate) never block a resume
     _, result, _ = _train(tmp_path, system=ToySystem(8, lr=0.01), max_steps=10)

@@ -42,7 +42,8 @@ def test_montage_png(offscreen, eval_dir, capsys):
 
     from PIL import Image
     out = eval_dir / "m.png"
-    assert montage_main([str(eval_dir), "-n", "2", "--first", "2", "--size", "48", "-o", str(out)]) == 0
+    assert montage_main([str(eval_dir), "-n", "2", "--first", "2", "--size", "48",
+                         "-o", str(out)]) == 0
     captured = capsys.readouterr()
     assert captured.out == f"[montage] wrote {out}\n"
     assert re.fullmatch(r"\[montage\] 2/2 scenes  [\d.]+ scenes/s  ETA 0:00:00  scene 3",
@@ -85,7 +86,8 @@ def test_help_shows_defaults(capsys):
             main(["--help"])
         assert stop.value.code == 0
     out = capsys.readouterr().out
-    assert "pixels per picture (default: 256)" in out and "milliseconds per frame (default: 120)" in out
+    assert "pixels per picture (default: 256)" in out
+    assert "milliseconds per frame (default: 120)" in out
 
 
 def test_gif_single_file_out(offscreen, eval_dir):

@@ -1,4 +1,5 @@
-"""One home for each fact: voxel classes, the label check, progress lines, the command-line layer."""
+"""One home for each fact: voxel classes, the label check, progress lines, the command-line
+layer."""
 import ast
 import pathlib
 import re

@@ -118,16 +118,19 @@ def test_shards_are_written_in_the_original_naming_and_read_back(rendered_root, 
     width_train, width_test = len(str(total_train)), len(str(total_test))
     base = root / dataset
     assert sorted(os.listdir(base / "train")) == [
-        f"{1:0{width_train}d}-of-{total_train}.tfrecord", f"{2:0{width_train}d}-of-{total_train}.tfrecord"]
+        f"{1:0{width_train}d}-of-{total_train}.tfrecord",
+        f"{2:0{width_train}d}-of-{total_train}.tfrecord"]
     assert sorted(os.listdir(base / "test")) == [f"{1:0{width_test}d}-of-{total_test}.tfrecord"]
-    assert written[dataset]["train"] == [str(base / "train" / n) for n in sorted(os.listdir(base / "train"))]
+    assert written[dataset]["train"] == [str(base / "train" / n)
+                                         for n in sorted(os.listdir(base / "train"))]
     records = _read_records(written[dataset]["train"][0], VIEWS[dataset])
     assert len(records) == 2
     assert len(_read_records(written[dataset]["train"][1], VIEWS[dataset])) == 1
     # Record 1 of the first train shard is scene 1, re-rendered independently here.
     frames, cameras = gqn_scenes.generate_scene(dataset, render_dataset.scene_rng(5, "train", 1))
     np.testing.assert_array_equal(records[1]["cameras"].numpy().reshape(-1, 5), cameras)
-    decoded = np.stack([np.asarray(Image.open(io.BytesIO(j))) for j in records[1]["frames"].numpy()])
+    decoded = np.stack([np.asarray(Image.open(io.BytesIO(j)))
+                        for j in records[1]["frames"].numpy()])
     assert decoded.shape == frames.shape
     assert np.abs(decoded.astype(int) - frames).mean() < 3    # JPEG at quality 95
 
@@ -135,6 +138,7 @@ def test_shards_are_written_in_the_original_naming_and_read_back(rendered_root, 
 @pytest.mark.parametrize("dataset", STAND_INS)
 def test_gqn_input_fn_reads_the_rendered_data(rendered_root, dataset):
     import tensorflow as tf
+
     from data_provider.gqn_tfr_provider import gqn_input_fn
 
     root, _ = rendered_root

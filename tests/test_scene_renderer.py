@@ -175,7 +175,8 @@ def test_adaptive_supersampling_matches_full_supersampling():
 def _horizontal_shift(a, b, max_shift=12):
     """Column shift ``s`` with ``b[:, j + s] ~ a[:, j]`` (least squares)."""
     width = a.shape[1]
-    errors = {s: np.mean((a[:, max(0, -s):width - max(0, s)] - b[:, max(0, s):width - max(0, -s)]) ** 2)
+    errors = {s: np.mean((a[:, max(0, -s):width - max(0, s)]
+                          - b[:, max(0, s):width - max(0, -s)]) ** 2)
               for s in range(-max_shift, max_shift + 1)}
     return min(errors, key=errors.get)
 

@@ -11,7 +11,8 @@ SIZE = (8, 4, 8)
 
 
 def write_tree(root, scenes=(("b", 3), ("a", 4), ("c", 3)), size=SIZE):
-    """Scenes whose every voxel holds the scene's index (0..11 cycling), so batches are traceable."""
+    """Scenes whose every voxel holds the scene's index (0..11 cycling), so batches are
+    traceable."""
     index = 0
     for scene, models in sorted(scenes):
         for m in range(models):

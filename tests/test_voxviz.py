@@ -8,8 +8,15 @@ import pytest
 
 from visualization import render_process, vtk_env
 from visualization.voxel_render import camera_for
-from visualization.voxel_scene import (PALETTE, PALETTE_UINT8, VoxelInputError, as_scenes,
-                                       downsample, largest_component, scene_points)
+from visualization.voxel_scene import (
+    PALETTE,
+    PALETTE_UINT8,
+    VoxelInputError,
+    as_scenes,
+    downsample,
+    largest_component,
+    scene_points,
+)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -175,7 +182,8 @@ def test_colormap_and_bad_labels():
 def test_original_camera_for_full_scenes():
     position, focal, up = camera_for((80, 48, 80), "original")
     assert focal == (40, 24, 40) and up == (1, 0, 0)
-    np.testing.assert_allclose(position, [400 * np.cos(0.4 * np.pi), 336 * np.sin(0.4 * np.pi), 120])
+    np.testing.assert_allclose(position,
+                               [400 * np.cos(0.4 * np.pi), 336 * np.sin(0.4 * np.pi), 120])
 
 
 def projected_box(grid, view):
@@ -186,7 +194,8 @@ def projected_box(grid, view):
     right /= np.linalg.norm(right)
     true_up = np.cross(right, forward)
     x, y, z = grid
-    corners = np.array([[a, b, c] for a in (0, y) for b in (0, x) for c in (0, z)], float) - position
+    corners = np.array([[a, b, c] for a in (0, y) for b in (0, x) for c in (0, z)],
+                       float) - position
     depth = corners @ forward
     tan = np.tan(np.radians(30) / 2)
     return np.stack([corners @ right, corners @ true_up], 1) / (depth[:, None] * tan)
@@ -405,7 +414,8 @@ def test_script_bad_input_one_line(tmp_path, case):
 
 
 def test_full_scene_renders_quickly(offscreen, tmp_path):
-    """80x48x80 with 25,000 voxels: target <= 2 s (benchmarks/voxviz.py); 4 s bound for a busy CI."""
+    """80x48x80 with 25,000 voxels: target <= 2 s (benchmarks/voxviz.py); 4 s bound for a
+    busy CI."""
     import time
 
     from PIL import Image

@@ -38,7 +38,8 @@ def check_model_dir(model_dir, system_name, model, flag="--model_dir"):
     ckpt = latest(model_dir)
     if saved is None:
         if ckpt is not None:
-            raise ForeignFileError(f"{flag} {model_dir} holds checkpoints ({os.path.basename(ckpt)}) "
+            raise ForeignFileError(f"{flag} {model_dir} holds checkpoints "
+                                   f"({os.path.basename(ckpt)}) "
                                    f"but no {CONFIG_FILE} of this project; choose another {flag}")
         return None
     if saved.get("system") != system_name:

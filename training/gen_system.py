@@ -23,8 +23,8 @@ count when every replica has the same hotel size, as with one replica). An
 evaluation value is the mean over hotels of the mean over a hotel's queries
 (every hotel of an evaluation set has d^2 queries).
 """
-import numpy as np
 import keras
+import numpy as np
 import tensorflow as tf
 
 from data_provider import images

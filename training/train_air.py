@@ -49,9 +49,7 @@ import platform
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from data_provider import cli  # noqa: E402
+from data_provider import cli
 
 PROG = "train_air.py"
 MARK = "gen3d-scenes air3d"
@@ -165,7 +163,7 @@ def _ours(path):
         import numpy as np
         with np.load(path, allow_pickle=False) as z:
             return str(z["written_by"]) == MARK
-    except Exception:  # noqa: BLE001 - anything unreadable is not ours
+    except Exception:  # anything unreadable is not ours
         return False
 
 
@@ -193,8 +191,8 @@ def synthesise(config, workers=1, log=print):
     import numpy as np
 
     from data_provider.progress import Progress
-    from models.air.scenes import generate_dataset, turn_about_view
     from models.air.config import input_channels
+    from models.air.scenes import generate_dataset, turn_about_view
     from training.air_system import network_inputs
 
     start = time.monotonic()

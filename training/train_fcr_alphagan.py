@@ -37,9 +37,7 @@ import math
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from data_provider import cli  # noqa: E402
+from data_provider import cli
 
 PROG = "train_fcr_alphagan.py"
 

@@ -39,9 +39,7 @@ another model.
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from data_provider import cli, overrides  # noqa: E402
+from data_provider import cli, overrides
 
 PROG = "train_gen.py"
 DATA_HELP = "download mazes shards with data_provider/download_gqn.py --dataset mazes"

@@ -36,13 +36,9 @@ a rerun resumes from it), 2 bad flags,
 data (a damaged record is reported in one line naming the file) or a
 ``--model_dir`` holding another model or files this tool did not write.
 """
-import os
 import sys
 
-# Running as a script puts training/ first on the path; the project root is needed.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from data_provider import cli, overrides  # noqa: E402
+from data_provider import cli, overrides
 
 PROG = "train_gqn_draw.py"
 DATA_HELP = ("download shards with data_provider/download_gqn.py or render a stand-in with "

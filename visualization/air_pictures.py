@@ -22,11 +22,9 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from data_provider import cli, images  # noqa: E402
+from data_provider import cli, images
 
 PROG = "air_pictures.py"
 ZOOM = 3
@@ -135,6 +133,7 @@ def errors(out, slots, data, config):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     from models.air import metrics, rotations
     from models.air.scenes import TYPES
 

@@ -108,7 +108,8 @@ def build_parser():
 
 def run(args):
     if args.uniform_size <= 0:
-        raise VoxelInputError(f"-u/--uniform-size: expected a positive size, got {args.uniform_size}")
+        raise VoxelInputError(
+            f"-u/--uniform-size: expected a positive size, got {args.uniform_size}")
     written = animate_paths(args.paths, args.out, args.size, args.view, args.duration,
                             threshold=args.threshold, uniform_size=args.uniform_size)
     print(f"[animate] wrote {written[0]}" if len(written) == 1 else

@@ -29,14 +29,16 @@ DEFAULT_LABELS = ("real", "reconstructed", "refined")
 
 
 def montage(paths, labels, out_png, n=4, first=1, size=256, view="iso", log=None, **style):
-    """Render scenes ``first..first+n-1`` of every file in ``paths`` into one PNG; returns ``out_png``.
+    """Render scenes ``first..first+n-1`` of every file in ``paths`` into one PNG; returns
+    ``out_png``.
 
     Progress lines go to ``log`` (default: stderr). With TensorFlow loaded the
     pictures are drawn in a TensorFlow-free child process (``render_process``);
     import TensorFlow before rendering, never after.
     """
     if len(labels) != len(paths):
-        raise VoxelInputError(f"--labels: expected {len(paths)} names (one per file), got {len(labels)}")
+        raise VoxelInputError(
+            f"--labels: expected {len(paths)} names (one per file), got {len(labels)}")
     if n < 1 or first < 1:
         raise VoxelInputError(f"-n and --first: expected positive numbers, got {n} and {first}")
     if size < 16:
@@ -45,7 +47,8 @@ def montage(paths, labels, out_png, n=4, first=1, size=256, view="iso", log=None
     for path, (scenes, _) in zip(paths, volumes):
         if first + n - 1 > scenes.shape[0]:
             raise VoxelInputError(
-                f"{path}: holds {scenes.shape[0]} scenes, scenes {first}..{first + n - 1} requested")
+                f"{path}: holds {scenes.shape[0]} scenes, "
+                f"scenes {first}..{first + n - 1} requested")
     check_output_folder(out_png, "-o/--out")
     progress = Progress("montage", n, "scenes", log=log)
     renderer = open_renderer(size)
@@ -84,7 +87,8 @@ def run(args):
                              else [os.path.basename(f)[:-4] for f in args.files])
     paths = [f if os.path.isabs(f) else os.path.join(args.eval_dir, f) for f in args.files]
     if args.uniform_size <= 0:
-        raise VoxelInputError(f"-u/--uniform-size: expected a positive size, got {args.uniform_size}")
+        raise VoxelInputError(
+            f"-u/--uniform-size: expected a positive size, got {args.uniform_size}")
     out = args.out or os.path.join(args.eval_dir, "montage.png")
     montage(paths, labels, out, args.n, args.first, args.size, args.view,
             threshold=args.threshold, uniform_size=args.uniform_size)

@@ -6,7 +6,8 @@ Facts kept from 3D-FCR-alphaGAN ``eval/util_vtk.py``:
   ambient 0.5, diffuse 0.5, specular 0.1 (white specular colour).
 - The original's fixed camera (here ``view="original"``): focal point
   ``c = (X/2, Y/2, Z/2)`` (the original hard-codes (40, 24, 40), the value for
-  an 80x48x80 scene; here it scales with the grid), position ``(10 c0 cos(0.4 pi), 14 c1 sin(0.4 pi), 3 c2)``, view up
+  an 80x48x80 scene; here it scales with the grid), position
+  ``(10 c0 cos(0.4 pi), 14 c1 sin(0.4 pi), 3 c2)``, view up
   ``(1, 0, 0)``, VTK's default 30 degree view angle.
 - Interactive windows use the trackball camera style.
 

@@ -152,7 +152,8 @@ def scene_points(scene, has_classes=False, threshold=0.1, colormap=False,
                                    error=VoxelInputError)
         except VoxelInputError as err:
             raise VoxelInputError(f"{err}; class labels are {label_range()} "
-                                  f"({NUM_CLASSES} classes), or use -cm to colour by value") from None
+                                  f"({NUM_CLASSES} classes), or use -cm to colour by value"
+                                  ) from None
         colors = PALETTE_UINT8[classes]
     centers = np.stack([j + 0.5, i + 0.5, k + 0.5], axis=1).astype(np.float32)
     return centers, colors, scene.shape[:3]

@@ -51,7 +51,8 @@ def pick_scene(scenes, index, name="file"):
     """The scene at one-based ``index`` (the original's ``-i``), as an in-memory array."""
     count = scenes.shape[0]
     if not 1 <= index <= count:
-        raise VoxelInputError(f"{name}: index {index} out of range: expected 1..{count} (-i is one-based)")
+        raise VoxelInputError(
+            f"{name}: index {index} out of range: expected 1..{count} (-i is one-based)")
     return np.asarray(scenes[index - 1])
 
 
@@ -61,12 +62,14 @@ def screen_name(screenfile):
 
 
 def picture_name(prefix, index):
-    """``<prefix>_<index>.png``, ``index`` one-based like ``-i`` (``real.npy -i 1`` -> ``real_1.png``)."""
+    """``<prefix>_<index>.png``, ``index`` one-based like ``-i`` (``real.npy -i 1`` ->
+    ``real_1.png``)."""
     return f"{prefix}_{index}.png"
 
 
 def check_output_folder(path, flag):
-    """VoxelInputError naming ``flag`` when the folder ``path`` would be written to does not exist."""
+    """VoxelInputError naming ``flag`` when the folder ``path`` would be written to does not
+    exist."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise VoxelInputError(f"{flag} {path}: folder {os.path.dirname(path) or folder} "
@@ -151,10 +154,12 @@ def show_scene(scene, has_classes=False, title=None, view="iso", size=WINDOW_SIZ
 
 def build_parser():
     p = cli.ArgumentParser(prog="voxviz.py", description="Visualise .npy voxel scenes with VTK.")
-    p.add_argument("filename", help=".npy file with [N,X,Y,Z] labels (or [N,X,Y,Z,C] probabilities)")
+    p.add_argument("filename",
+                   help=".npy file with [N,X,Y,Z] labels (or [N,X,Y,Z,C] probabilities)")
     p.add_argument("-t", "--threshold", type=float, default=0.1,
                    help="voxels below this value (or class probability) are not drawn")
-    p.add_argument("-i", "--index", type=int, default=1, help="one-based index of the scene to draw")
+    p.add_argument("-i", "--index", type=int, default=1,
+                   help="one-based index of the scene to draw")
     p.add_argument("-df", "--downsample-factor", type=int, default=1, help="pool FACTOR^3 blocks")
     p.add_argument("-dm", "--downsample-method", choices=("max", "mean"), default="max",
                    help="pooling for -df")
@@ -162,7 +167,8 @@ def build_parser():
     p.add_argument("-cm", "--colormap", action="store_true",
                    help="colour by value/confidence instead of the class palette")
     p.add_argument("-mc", "--max-component", type=int, default=0,
-                   help="keep only the largest component, voxels within DISTANCE connected (0: off)")
+                   help="keep only the largest component, voxels within DISTANCE connected "
+                        "(0: off)")
     p.add_argument("-sc", "--screenfile", default=None,
                    help="save the picture as SCREENFILE(.png) instead of opening a window")
     p.add_argument("--all", action="store_true",
@@ -177,11 +183,13 @@ def build_parser():
 def check_flags(args):
     """VoxelInputError naming the first flag with a value that cannot work."""
     if args.uniform_size <= 0:
-        raise VoxelInputError(f"-u/--uniform-size: expected a positive size, got {args.uniform_size}")
+        raise VoxelInputError(
+            f"-u/--uniform-size: expected a positive size, got {args.uniform_size}")
     if args.size < 16:
         raise VoxelInputError(f"--size: expected at least 16 pixels, got {args.size}")
     if args.downsample_factor < 1:
-        raise VoxelInputError(f"-df/--downsample-factor: expected >= 1, got {args.downsample_factor}")
+        raise VoxelInputError(
+            f"-df/--downsample-factor: expected >= 1, got {args.downsample_factor}")
     if args.max_component < 0:
         raise VoxelInputError(f"-mc/--max-component: expected >= 0, got {args.max_component}")
 

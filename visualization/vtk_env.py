@@ -70,7 +70,8 @@ def configure(offscreen=False, environ=None):
             return False  # the display's own window class can also render offscreen
         raise RuntimeError(
             "offscreen rendering needs the OSMesa library (libOSMesa.so), which was "
-            "not found: install it with 'apt-get install libosmesa6' or run 'bash run.sh setup' as root")
+            "not found: install it with 'apt-get install libosmesa6' or run "
+            "'bash run.sh setup' as root")
     environ.setdefault(ENV_VAR, OSMESA_WINDOW)
     return environ[ENV_VAR] == OSMESA_WINDOW
 
@@ -93,7 +94,7 @@ def load_vtk(offscreen=False):
             "visualization.render_process.open_renderer (a TensorFlow-free child process)")
     import types
 
-    import vtkmodules.vtkInteractionStyle  # noqa: F401  (registers interactor styles)
+    import vtkmodules.vtkInteractionStyle  # registers interactor styles
     import vtkmodules.vtkRenderingOpenGL2  # noqa: F401  (registers the OpenGL backend)
     from vtkmodules.util import numpy_support
     from vtkmodules.vtkCommonCore import vtkPoints
@@ -101,8 +102,14 @@ def load_vtk(offscreen=False):
     from vtkmodules.vtkFiltersSources import vtkCubeSource
     from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTrackballCamera
     from vtkmodules.vtkRenderingCore import (
-        vtkActor, vtkGlyph3DMapper, vtkPolyDataMapper, vtkRenderer, vtkRenderWindow,
-        vtkRenderWindowInteractor, vtkWindowToImageFilter)
+        vtkActor,
+        vtkGlyph3DMapper,
+        vtkPolyDataMapper,
+        vtkRenderer,
+        vtkRenderWindow,
+        vtkRenderWindowInteractor,
+        vtkWindowToImageFilter,
+    )
 
     return types.SimpleNamespace(
         vtkActor=vtkActor, vtkGlyph3DMapper=vtkGlyph3DMapper,

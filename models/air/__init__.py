@@ -12,8 +12,13 @@ The reference's exported names: ``render_3d_scene``, ``generate_dataset``,
 ``models.restore`` rebuilds a run with. The network's names load TensorFlow on
 first use, so that configs and scenes can be handled without it.
 """
-from models.air.config import (DEFAULT_CONFIG, ConfigError, config_from_saved, make_config,
-                               model_config)
+from models.air.config import (
+    DEFAULT_CONFIG,
+    ConfigError,
+    config_from_saved,
+    make_config,
+    model_config,
+)
 from models.air.scenes import TYPES, generate_dataset, render_3d_scene
 
 __all__ = ["render_3d_scene", "generate_dataset", "build_air_model_3d", "AIRInference3D",

@@ -19,10 +19,12 @@ Two flavours, the two originals' choices (``flavour``):
 | --- | --- | --- |
 | gate convolution | one per input, each with a bias | one over the concatenated inputs |
 | forget bias | 1.0 | 0.0 |
-| r and v reach the cores | broadcast to the grid | per-core transposed convs, no bias (r -> ``upsample_channels``) |
-| inference reads x and u | ``h_e += conv(concat(x, u))`` | ``conv(x)``, ``conv(u)`` as gate inputs |
+| r, v reach the cores | broadcast to the grid | transposed convs per core, no bias (r to U) |
+| inference reads x, u | ``h_e += conv(concat(x, u))`` | ``conv(x)``, ``conv(u)`` as gate inputs |
 | eta scale | ``softplus(x + 0.5) + 1e-8`` | ``exp(0.5 log sigma^2)`` |
 | canvas ``up`` | with bias | without bias |
+
+(U: ``upsample_channels``.)
 
 ``shared_cores``: one generator and one inference core for every step (both
 originals' default) or a core per step; eta_pi, eta_q and eta_g are always

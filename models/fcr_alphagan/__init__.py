@@ -7,7 +7,7 @@ from models.fcr_alphagan.config import from_saved as config_from_saved
 from models.fcr_alphagan.discriminator import Discriminator
 from models.fcr_alphagan.encoder import Encoder
 from models.fcr_alphagan.generator import Generator
-from models.fcr_alphagan.networks import build_networks, count_trainable, NETWORK_NAMES
+from models.fcr_alphagan.networks import NETWORK_NAMES, build_networks, count_trainable
 from models.fcr_alphagan.refiner import Refiner
 
 __all__ = ["Encoder", "Generator", "Discriminator", "CodeDiscriminator", "Refiner",

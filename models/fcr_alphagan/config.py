@@ -167,7 +167,8 @@ def cfg_from_file(cfg, path):
     except yaml.YAMLError as e:
         raise ConfigError(f"config file {path} is not valid YAML: {e}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping of keys, got {type(data).__name__}")
+        raise ConfigError(
+            f"config file {path} must hold a mapping of keys, got {type(data).__name__}")
     staged = copy.deepcopy(cfg)
     _merge(data, staged, "", str(path))
     cfg.update(staged)

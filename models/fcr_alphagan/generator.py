@@ -16,7 +16,8 @@ from models.fcr_alphagan.layers import BatchNorm
 
 
 class Generator(keras.Model):
-    """``call(z) -> probs`` with ``z`` [B, *start_vox, dim_z] and probs [B, *16 start_vox, dim[4]]."""
+    """``call(z) -> probs`` with ``z`` [B, *start_vox, dim_z] and probs [B, *16 start_vox,
+    dim[4]]."""
 
     def __init__(self, dim=(512, 256, 128, 64, 12), start_vox=(5, 3, 5), dim_z=16,
                  kernels=DEFAULT_KERNELS, bn_moving_averages=False, **kwargs):
