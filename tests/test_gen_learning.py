@@ -68,8 +68,11 @@ def test_a_tiny_run_writes_every_key(tmp_path):
     assert result["data"]["summary"]["camera_max"][0] <= 0.39
     assert (out / "gen_learning_tour.png").stat().st_size > 0
     assert (out / "gen_learning_tour.gif").stat().st_size > 0
-    # a second run reuses the rendered data and refuses another stand-in there
-    assert gen_learning.main(args + ["--no_pictures"]) == 0
+    # the rendered data is reused by a run asking for the same, refused to another stand-in
+    shards = sorted((out / "data" / "mazes").glob("*/*.tfrecord"))
+    stamps = [p.stat().st_mtime_ns for p in shards]
+    assert gen_learning.stand_in_root(str(out), 3, 1, 3) == str(out / "data")
+    assert [p.stat().st_mtime_ns for p in shards] == stamps
     assert gen_learning.main(args[:-len(TINY)] + ["--num_train", "4"] + TINY) == 2
 
 
