@@ -140,6 +140,9 @@ def test_schedules_follow_the_original():
 def test_conv_draw_starts_as_pytorch_starts_it():
     """Every ConvDRAW variable uniform in +-1/sqrt(fan_in) with the fan_in of the
     original's PyTorch layer (hand-written table below), biases included."""
+    import keras
+
+    keras.utils.set_random_seed(0)
     h, cc, up, z = 16, 12, 20, 3
     model = GENModel(num_steps=2, **dict(SMALL, hidden_channels=h, canvas_channels=cc,
                                          upsample_channels=up))
@@ -159,10 +162,11 @@ def test_conv_draw_starts_as_pytorch_starts_it():
             checked.add(id(v))
             x = v.numpy().ravel()
             assert np.abs(x).max() <= limit * (1 + 1e-6), v.path
-            assert np.abs(x).max() > 0.5 * limit, v.path
+            if x.size >= 20:  # P(max |x| < limit / 2) = 2^-20
+                assert np.abs(x).max() > 0.5 * limit, v.path
             if x.size >= 2000:  # uniform spread: std = limit / sqrt(3), mean 0
                 assert x.std() == pytest.approx(limit / math.sqrt(3), rel=0.05), v.path
-                assert abs(x.mean()) < 0.05 * limit, v.path
+                assert abs(x.mean()) < 0.08 * limit, v.path
     assert checked == {id(v) for v in draw.trainable_variables}
     biases = [v for v in model.draw.trainable_variables if "bias" in v.path]
     assert biases and all(np.abs(b.numpy()).max() > 0 for b in biases)
