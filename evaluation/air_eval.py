@@ -139,7 +139,7 @@ def evaluate_air(weights, seed, n_test, max_primitives=None, out=None, log=print
     data = generate_dataset(n_test, seed, config["image_size"], k, "test", config["supersample"])
     synth = time.monotonic() - start
     log(f"rendered {n_test} scenes in {synth:.1f} s; searching ...")
-    pred = predict_slots(model, data["images"], config)
+    pred = predict_slots(model, data["images"], config, log=log)
     measured = metrics.compute_metrics(pred, data, metrics.assign_slots(pred, data, config))
     result = {"written_by": MARK, "weights": os.path.abspath(weights), "seed": seed,
               "n_test": n_test, "max_primitives": k, "synthesis_seconds": synth,

@@ -61,13 +61,16 @@ def test_results_json_schema(tiny_run):
 
 
 @pytest.mark.slow
-def test_evaluate_air_on_fresh_scenes(tiny_run, tmp_path):
+def test_evaluate_air_on_fresh_scenes(tiny_run, tmp_path, capsys):
     from evaluation import run
 
     out = tmp_path / "eval.json"
     args = ["--mode", "evaluate_air", "--weights", str(tiny_run / "weights.npz"), "--seed", "9",
             "--n-test", "64", "--out", str(out)]
     assert run.main(args) == 0
+    stages = [line.split(": ", 1)[1].rsplit(" (", 1)[0] for line in
+              capsys.readouterr().out.splitlines() if line.startswith("[search] 64 images: ")]
+    assert stages[:2] == ["candidates read", "counted by re-rendering"]  # a line per stage
     result = json.loads(out.read_text())
     assert result["seed"] == 9 and result["metrics"]["scenes"] == 64
     assert result["metrics"]["count_accuracy"] > 0.5

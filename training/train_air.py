@@ -297,7 +297,8 @@ def train(config, out, workers=1, log_epochs=5, log=print, checkpoint=None, chkp
     train_cpu = time.process_time() - cpu_start
     start = time.monotonic()
     test = data["test"]
-    pred = predict_slots(system.model, test["images"], config)
+    log(f"[test] searching the answers for {len(test['images'])} test scenes")
+    pred = predict_slots(system.model, test["images"], config, log=log)
     measured = metrics.compute_metrics(pred, test, metrics.assign_slots(pred, test, config))
     eval_seconds = time.monotonic() - start
     results = {

@@ -209,7 +209,8 @@ def make_pictures(run, out, scenes=8, log=print):
                             config["max_primitives"], "test", config["supersample"])
     train = generate_dataset(16, config["seed"], config["image_size"], config["max_primitives"],
                              "train", config["supersample"])
-    slots = predict_slots(model, test["images"], config)
+    log(f"[pictures] searching the answers for {len(test['images'])} test scenes")
+    slots = predict_slots(model, test["images"], config, log=log)
     paths = [gallery(out, config["image_size"]), scene_examples(out, train),
              curves(out, results), predictions(out, slots, test, model_config, scenes),
              errors(out, slots, test, model_config), training_gif(out, snapshots, model_config)]

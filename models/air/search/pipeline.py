@@ -21,6 +21,7 @@ Otherwise the first ``max_primitives`` candidates are the answer. The
 search's keys (``models.air.search.config``) are read from ``config``; the
 network's (``max_primitives``, ``image_size``, ``supersample``) too.
 """
+import time
 import weakref
 
 import numpy as np
@@ -50,8 +51,9 @@ def _reader(model, pool, glances, merge_radius):
 class Search:
     """The answer of ``model`` for images, searched as ``config`` says."""
 
-    def __init__(self, model, config, batch_size=250):
+    def __init__(self, model, config, batch_size=250, log=None):
         self.model, self.batch_size = model, batch_size
+        self.log = log or (lambda message: None)  # a line per stage: minutes for many images
         self.k, self.image_size = config["max_primitives"], config["image_size"]
         self.supersample = config["supersample"]
         self.config = search_config(config)
@@ -61,16 +63,25 @@ class Search:
                                self.config["merge_radius"])
         self.reads_canvas = getattr(model, "input_channels", 1) > 1
 
+    def _stage(self, what, start):
+        self.log(f"[search] {self._n} images: {what} ({time.monotonic() - start:.1f} s)")
+        return time.monotonic()
+
     def __call__(self, images):
         images = np.asarray(images, np.float32)
+        self._n, start = len(images), time.monotonic()
         empty = np.zeros(images.shape[:3], np.float32) if self.reads_canvas else None
         found = self.look(images, empty)
+        start = self._stage("candidates read", start)
         if not (self.model.head_type.searched and self.config["explain"]):
             return {name: value[:, :self.k] for name, value in found.items()}
         slots = self.settle(images, found)
-        for _ in range(self.config["repeat"] if self.reads_canvas else 0):
+        looks = self.config["repeat"] if self.reads_canvas else 0
+        for i in range(looks):
+            start = time.monotonic()
             again = self.look(images, self.canvas(slots))
             found = join_candidates([kept_first(slots), again, found], self.pool, self.radius)
+            self._stage(f"second look {i + 1} of {looks}: candidates read", start)
             slots = self.settle(images, found)
         return slots
 
@@ -98,13 +109,18 @@ class Search:
     def settle(self, images, candidates):
         """The count; then the kept primitives fitted (``refine``) and the count again, the
         fitted primitives first among the candidates."""
+        start = time.monotonic()
         slots = self.count(images, candidates)
+        start = self._stage("counted by re-rendering", start)
         if not self.config["refine_rounds"]:
             return slots
         slots = refine(slots, images, self.image_size, self.supersample,
                        self.config["refine_rounds"])
-        return self.count(images, join_candidates([kept_first(slots), candidates], self.pool,
-                                                  self.radius))
+        start = self._stage(f"poses fitted ({self.config['refine_rounds']} rounds)", start)
+        slots = self.count(images, join_candidates([kept_first(slots), candidates], self.pool,
+                                                   self.radius))
+        self._stage("counted again with the fitted poses", start)
+        return slots
 
     def canvas(self, slots):
         """The rendering of the primitives kept in ``slots`` ``[N, H, W]``."""
@@ -114,7 +130,8 @@ class Search:
                              self.supersample)
 
 
-def predict_slots(model, images, config, batch_size=250):
+def predict_slots(model, images, config, batch_size=250, log=None):
     """The answer for ``images [N, H, W, 1]``: numpy dict ``[N, max_primitives, ...]``
-    (``presence_logit``, ``type_logits``, ``position``, ``rotation``); see ``Search``."""
-    return Search(model, config, batch_size)(images)
+    (``presence_logit``, ``type_logits``, ``position``, ``rotation``); see ``Search``.
+    ``log`` receives a line after each stage of the search."""
+    return Search(model, config, batch_size, log)(images)
