@@ -12,7 +12,9 @@
   Ctrl-C (or a trainer's result with status ``interrupted``: it saved a
   checkpoint first). Tools find an unwritable output folder before they
   start (``folder_lock.acquire`` writes there first) and report it with
-  exit 2.
+  exit 2; once a tool has called ``work_started`` (the training loop does
+  before its first step), an operating-system error of any kind, a refused
+  permission too, means the job failed (exit 1).
 * **Quiet start-up.** ``quiet_tensorflow`` hides TensorFlow's C++ start-up
   chatter (oneDNN notes, ``cuInit`` on machines without a GPU); ``--verbose``
   or ``TF_CPP_MIN_LOG_LEVEL=0`` shows it again.
@@ -199,6 +201,16 @@ INPUT_ERRORS = (UsageError, FileNotFoundError, NotADirectoryError, IsADirectoryE
                 PermissionError, FileExistsError)
 
 
+_work = {"started": False}
+
+
+def work_started():
+    """From now on the command is doing its work: an ``OSError`` (even a
+    ``PermissionError`` or a vanished file) is a failure of the run (exit 1),
+    not bad input."""
+    _work["started"] = True
+
+
 def run_main(prog, run, args, *, input_error_types=(), failure_types=(), tensorflow=False):
     """Run ``run(args)`` and return the exit code, errors as one line on stderr.
 
@@ -209,19 +221,23 @@ def run_main(prog, run, args, *, input_error_types=(), failure_types=(), tensorf
     assertion in the input pipeline) are reported as ``data error`` (exit 2).
     """
     usage = INPUT_ERRORS + tuple(input_error_types)
+    _work["started"] = False
     try:
         result = run(args)
     except KeyboardInterrupt:
         print(f"{prog}: stopped", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except OSError as e:
+        if _work["started"] or not isinstance(e, usage):  # a full disk, a read-only file
+            print(f"{prog}: error: {one_line(e)}", file=sys.stderr)  # system... while it ran
+            return EXIT_FAILED
+        print(f"{prog}: error: {one_line(e)}", file=sys.stderr)
+        return EXIT_USAGE
     except usage as e:
         print(f"{prog}: error: {one_line(e)}", file=sys.stderr)
         return EXIT_USAGE
     except (CommandFailed, *failure_types) as e:
         print(f"{prog}: {one_line(e)}", file=sys.stderr)
-        return EXIT_FAILED
-    except OSError as e:  # a full disk, a read-only file system... while the command ran
-        print(f"{prog}: error: {one_line(e)}", file=sys.stderr)
         return EXIT_FAILED
     except Exception as e:
         if tensorflow and isinstance(e, _tensorflow_data_errors()):

@@ -227,6 +227,20 @@ def test_run_main_os_error_during_the_run_exits_1_in_one_line(capsys):
         "tool: error: /nonexistent/f: No such file or directory\n"
 
 
+def test_a_refused_permission_is_bad_input_before_the_work_starts_and_a_failure_after(capsys):
+    def refused(started):
+        if started:
+            cli.work_started()
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), "/out/ckpt-7.index")
+
+    assert cli.run_main("tool", refused, False) == 2
+    assert capsys.readouterr().err == "tool: error: /out/ckpt-7.index: Permission denied\n"
+    assert cli.run_main("tool", refused, True) == 1
+    assert capsys.readouterr().err == "tool: error: /out/ckpt-7.index: Permission denied\n"
+    assert cli.run_main("tool", refused, False) == 2  # each command starts anew
+    capsys.readouterr()
+
+
 def test_output_set_names_the_file_a_full_disk_stopped(tmp_path, monkeypatch):
     def no_space(f, array):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # as a write to an open file

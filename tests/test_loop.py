@@ -506,3 +506,29 @@ def test_first_step_prints_a_progress_line(tmp_path):
     _, _, logs = _train(tmp_path, max_steps=12, log_steps=100)
     assert [line.split()[1] for line in logs if line.startswith("[train] ")
             and "steps" in line] == ["1/12", "12/12"]
+
+
+def test_a_refused_permission_during_the_run_exits_1_and_keeps_the_checkpoint(tmp_path):
+    from data_provider import cli
+
+    def refuse(step):
+        if step == 7:  # as if the folder's permissions changed under the run
+            raise PermissionError(13, os.strerror(13), str(tmp_path / "model" / "ckpt-10.index"))
+
+    def run(_):
+        return _train(tmp_path, system=ToySystem(8, on_phase=refuse), max_steps=10)[1]
+
+    assert cli.run_main("train_toy.py", run, None) == 1
+    assert _ckpt_numbers(tmp_path / "model") == [5]
+    _, result, logs = _train(tmp_path, max_steps=10)
+    assert result["step"] == 10 and any("resumed from" in line for line in logs)
+
+
+def test_a_run_resumed_mid_epoch_counts_the_whole_run_in_its_progress(tmp_path):
+    _train(tmp_path, max_steps=5)  # 8 steps per epoch: stopped 5 steps into the first
+    _, result, logs = _train(tmp_path, epochs=3, log_steps=4)
+    counts = [line.split()[1] for line in logs if line.startswith("[train] ") and "steps" in line]
+    # the toy's data start each run's epochs afresh: three whole epochs after step 5, and
+    # the first of them, which a resumed run cannot tell from a part one, is no measure
+    assert result["step"] == 29
+    assert counts == ["6", "8", "12", "16", "20", "24/29", "28/29"]

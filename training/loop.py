@@ -132,7 +132,8 @@ class _Limits:
         if epochs is None and max_steps is None and max_seconds is None:
             epochs = 1
         self.max_steps, self.epochs, self.max_seconds = max_steps, epochs, max_seconds
-        self.steps_per_epoch = None
+        self.steps_per_epoch = self.last_epoch_end = None
+        self.epochs_run = 0
         self.start = self.step_start = time.monotonic()
         self.steps_run, self.last_step_seconds = 0, 0.0
 
@@ -155,16 +156,23 @@ class _Limits:
             self.last_step_seconds = time.monotonic() - self.step_start
         self.steps_run += 1
 
-    def total_steps(self):
+    def epoch_done(self, step, epoch_steps):
+        """The first epoch of a resumed run may have been a part one: not a measure."""
+        self.epochs_run += 1
+        if self.epochs_run > 1 or step == epoch_steps:
+            self.steps_per_epoch = epoch_steps
+        self.last_epoch_end = step
+
+    def total_steps(self, epoch):
         if self.max_steps is not None:
             return self.max_steps
         if self.epochs is not None and self.steps_per_epoch:
-            return self.epochs * self.steps_per_epoch
+            return self.last_epoch_end + (self.epochs - epoch) * self.steps_per_epoch
         return None
 
-    def seconds_left(self, step, rate):
+    def seconds_left(self, step, epoch, rate):
         """The nearer of the step limit's and the budget's end, or None."""
-        total, left = self.total_steps(), []
+        total, left = self.total_steps(epoch), []
         if total is not None:
             left.append((total - step) / rate)
         if self.max_seconds is not None:
@@ -242,15 +250,15 @@ class _Run:
 
     def log_progress(self, batch, losses, values, window, limits):
         """Summaries, the ``on_log`` hook and a progress line; resets the window."""
-        step = self.step
+        step, epoch = self.step, self.epoch
         rate, examples_rate = window.rates()
         scalars = dict(losses, **values, examples_per_sec=examples_rate)
         with self.summaries.train.as_default(step=step):
             summaries.scalars(scalars, step)
             self.system.on_log(self.strategy.experimental_local_results(batch)[0], step)
         self.summaries.train.flush()
-        self.log(progress_line("train", step, limits.total_steps(), "steps", rate,
-                               limits.seconds_left(step, rate), _format(scalars)))
+        self.log(progress_line("train", step, limits.total_steps(epoch), "steps", rate,
+                               limits.seconds_left(step, epoch, rate), _format(scalars)))
         window.reset()
 
     def finish(self):
@@ -407,6 +415,7 @@ def _train(system, train_dataset_fn, state, *, model_dir, global_batch_size, max
     if initial_eval and eval_sets and stopped_by is None:
         eval_results = run.evaluate(eval_sets, global_batch_size)
     window = _Window()
+    cli.work_started()  # an OS error from here on is a failed run (exit 1), not bad input
     with _StopRequest() as stop:
         while stopped_by is None:
             epoch_steps = 0
@@ -441,7 +450,7 @@ def _train(system, train_dataset_fn, state, *, model_dir, global_batch_size, max
                         f"the training dataset gives no full batch of {global_batch_size} "
                         "examples (it holds fewer examples than one batch, or none)")
                 run.epoch_var.assign_add(1)
-                limits.steps_per_epoch = epoch_steps
+                limits.epoch_done(run.step, epoch_steps)
                 log(f"[train] epoch {run.epoch} done at step {run.step}")
                 if eval_sets:
                     eval_results = run.evaluate(eval_sets, global_batch_size)
