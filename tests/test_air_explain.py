@@ -177,3 +177,31 @@ def test_refine_fits_misread_primitives_and_leaves_the_others():
     np.testing.assert_array_equal(fitted["rotation"][0, 2], slots["rotation"][0, 2])
     np.testing.assert_array_equal(fitted["presence_logit"], slots["presence_logit"])
 
+
+
+def test_long_stages_say_how_far_they_have_got(monkeypatch):
+    """Counting and fitting report ``done/n`` per chunk; the search turns that into a line
+    at most every ``PROGRESS_SECONDS`` (here every chunk)."""
+    from models.air.config import make_config
+    from models.air.search import pipeline
+    from models.air.search.explain import refine
+
+    image = render_3d_scene(TYPES, POSITIONS, EULER)
+    cands = _candidates(TYPES, POSITIONS, EULER, [0.9, 0.9])
+    images = np.repeat(image[None], 5, axis=0)
+    cands = {k: np.repeat(v, 5, axis=0) for k, v in cands.items()}
+    calls = []
+    out = explain(cands, images, 3, 64, 2, chunk=2, progress=lambda *a: calls.append(a))
+    assert calls == [(2, 5), (4, 5), (5, 5)]
+    calls.clear()
+    refine(out, images, 64, 2, rounds=1, chunk=3, progress=lambda *a: calls.append(a))
+    assert calls == [(3, 5), (5, 5)]
+
+    lines = []
+    search = pipeline.Search(_LooksTwice(cands, cands), make_config({}), log=lines.append)
+    monkeypatch.setattr(pipeline.Search, "PROGRESS_SECONDS", 0.0)
+    report = search._progress("fitting poses")
+    for done in (100, 200, 250):
+        report(done, 250)
+    assert lines == ["[search] fitting poses: 100/250 images",
+                     "[search] fitting poses: 200/250 images"]  # the stage's own line ends it

@@ -82,12 +82,12 @@ def composite(grey, depth, subset, supersample):
 
 
 def explain(candidates, images, max_primitives, image_size, supersample, gain=4.0, floor=0.05,
-            search=None, chunk=100):
+            search=None, chunk=100, progress=None):
     """Slots ``[N, max_primitives, ...]`` (numpy dict) chosen from ``candidates`` (numpy dict
     ``[N, M, ...]``, most present first) by re-rendering against ``images [N, H, W(, 1)]``.
 
     ``search`` (default ``2 * max_primitives + 1``) first candidates are tried,
-    ``chunk`` images at a time."""
+    ``chunk`` images at a time; ``progress(done, n)`` is called after each chunk."""
     images = np.asarray(images).reshape(len(images), image_size, image_size)
     candidates = {k: np.asarray(v) for k, v in candidates.items()}
     n, m = candidates["presence_logit"].shape
@@ -116,6 +116,8 @@ def explain(candidates, images, max_primitives, image_size, supersample, gain=4.
             best[better] = score[better]
             chosen[lo:hi][better] = False
             chosen[np.flatnonzero(better) + lo, np.array(subset)[:, None]] = True
+        if progress is not None:
+            progress(hi, n)
     order = np.argsort(~chosen, axis=1, kind="stable")[:, :max_primitives]    # chosen first
     out = {k: take_slots(v[:, :m], order) for k, v in candidates.items()}
     kept = take_slots(chosen, order)
@@ -123,7 +125,8 @@ def explain(candidates, images, max_primitives, image_size, supersample, gain=4.
     return out
 
 
-def refine(slots, images, image_size, supersample, rounds=3, turn=0.12, shift=0.5, chunk=100):
+def refine(slots, images, image_size, supersample, rounds=3, turn=0.12, shift=0.5, chunk=100,
+           progress=None):
     """``slots`` (numpy dict ``[N, K, ...]``) with the kept primitives (presence logit
     > 0) fitted to ``images [N, H, W(, 1)]`` by the renderer: coordinate descent on
     the summed |rendering - image|.
@@ -134,7 +137,7 @@ def refine(slots, images, image_size, supersample, rounds=3, turn=0.12, shift=0.
     error; each round halves the steps. A reading that is a few degrees off
     leaves a rim that another primitive could "explain"; fitted, it does not.
     Only the layer of the moved primitive is ray-cast again (``render_layers``,
-    ``composite``).
+    ``composite``). ``progress(done, n)`` is called after each ``chunk`` images.
     """
     from models.air.rotations import axis_angle
     from models.air.scenes import CAMERA_EXTENT, WORLD_HALF, view_axes
@@ -185,5 +188,7 @@ def refine(slots, images, image_size, supersample, rounds=3, turn=0.12, shift=0.
                     rotations[lo:hi, j][better] = rot[better]
                     grey[better, j], depth[better, j] = g[better], d[better]
                     best[better] = trial[better]
+        if progress is not None:
+            progress(hi, n)
     return dict(slots, position=positions.astype(np.float32),
                 rotation=rotations.astype(np.float32))

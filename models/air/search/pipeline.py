@@ -51,6 +51,8 @@ def _reader(model, pool, glances, merge_radius):
 class Search:
     """The answer of ``model`` for images, searched as ``config`` says."""
 
+    PROGRESS_SECONDS = 10.0  # a stage longer than this says how far it has got
+
     def __init__(self, model, config, batch_size=250, log=None):
         self.model, self.batch_size = model, batch_size
         self.log = log or (lambda message: None)  # a line per stage: minutes for many images
@@ -66,6 +68,17 @@ class Search:
     def _stage(self, what, start):
         self.log(f"[search] {self._n} images: {what} ({time.monotonic() - start:.1f} s)")
         return time.monotonic()
+
+    def _progress(self, doing):
+        """A ``progress(done, n)`` for a stage: a line at most every ``PROGRESS_SECONDS``."""
+        last = [time.monotonic()]
+
+        def progress(done, n):
+            now = time.monotonic()
+            if done < n and now - last[0] >= self.PROGRESS_SECONDS:
+                last[0] = now
+                self.log(f"[search] {doing}: {done}/{n} images")
+        return progress
 
     def __call__(self, images):
         images = np.asarray(images, np.float32)
@@ -104,7 +117,8 @@ class Search:
         """The subset of the candidates that best explains each image (``explain``)."""
         c = self.config
         return explain(candidates, images, self.k, self.image_size, self.supersample,
-                       c["explain_gain"], c["explain_floor"], self.pool)
+                       c["explain_gain"], c["explain_floor"], self.pool,
+                       progress=self._progress("counting by re-rendering"))
 
     def settle(self, images, candidates):
         """The count; then the kept primitives fitted (``refine``) and the count again, the
@@ -115,7 +129,7 @@ class Search:
         if not self.config["refine_rounds"]:
             return slots
         slots = refine(slots, images, self.image_size, self.supersample,
-                       self.config["refine_rounds"])
+                       self.config["refine_rounds"], progress=self._progress("fitting poses"))
         start = self._stage(f"poses fitted ({self.config['refine_rounds']} rounds)", start)
         slots = self.count(images, join_candidates([kept_first(slots), candidates], self.pool,
                                                    self.radius))
