@@ -568,9 +568,6 @@ def _render_chunk(kinds, positions, rotations, sizes, colours, camera, height, w
     """``render_batch`` of one chunk: sub-pixel z-buffer, shading, box filter."""
     n = kinds.shape[0]
     rows_k, cols_k = height * k, width * k
-    forward, right, up = _basis(camera.yaw, camera.pitch)
-    half, aspect = camera.extent / 2.0, width / height
-    pixel = camera.extent / rows_k  # world size of a sub-pixel (square)
     # The z-buffer keeps the shaded colour of the nearest hit (shading needs
     # only the hit's own normal), initialised to the background.
     best_t = np.full(n * rows_k * cols_k, np.inf)
@@ -579,53 +576,16 @@ def _render_chunk(kinds, positions, rotations, sizes, colours, camera, height, w
         for kind_index in np.unique(kinds[:, slot]):
             if kind_index < 0:
                 continue
-            kind = KINDS[kind_index]
             scenes = np.flatnonzero(kinds[:, slot] == kind_index)
-            pos, rot, size = positions[scenes, slot], rotations[scenes, slot], sizes[scenes, slot]
-            offset = pos - camera.position
-            col_c = ((offset @ right) / (half * aspect) + 1.0) / 2.0 * cols_k - 0.5
-            row_c = (1.0 - (offset @ up) / half) / 2.0 * rows_k - 0.5
-            if kind == "quad":  # unbounded cull radius: the whole image
-                span, row0, col0 = max(rows_k, cols_k), np.zeros(scenes.size, int), \
-                    np.zeros(scenes.size, int)
-            else:
-                radius = size.max(axis=1) if kind == "sphere" else np.linalg.norm(size, axis=1)
-                r_px = radius / pixel
-                span = int(2 * np.ceil(r_px.max()) + 4)
-                row0 = np.floor(row_c - r_px).astype(int) - 1
-                col0 = np.floor(col_c - r_px).astype(int) - 1
-            steps = np.arange(span)
-            rows, cols = row0[:, None] + steps, col0[:, None] + steps      # [G, span]
-            u = (cols + 0.5) / cols_k * 2.0 - 1.0
-            v = 1.0 - (rows + 0.5) / rows_k * 2.0
-            # Local frame p_local = R^T (p - c) / size of the ray origins
-            # c_cam + u h a right + v h up, separable in the window's rows and columns.
-            base = np.einsum("gi,gij->gj", camera.position - pos, rot) / size
-            along_u = np.einsum("i,gij->gj", right * half * aspect, rot) / size
-            along_v = np.einsum("i,gij->gj", up * half, rot) / size
-            local_o = (base[:, None, None, :] + v[:, :, None, None] * along_v[:, None, None, :]
-                       + u[:, None, :, None] * along_u[:, None, None, :])
-            local_d = np.einsum("i,gij->gj", forward, rot) / size
-            local_d = np.repeat(local_d, span * span, axis=0)
-            t, normal = _INTERSECT[kind](local_o.reshape(-1, 3), local_d)
-            hit = np.flatnonzero(np.isfinite(t))
-            g, rest = np.divmod(hit, span * span)
-            r, c = rows[g, rest // span], cols[g, rest % span]
-            inside = (r >= 0) & (r < rows_k) & (c >= 0) & (c < cols_k)
-            hit, g, r, c = hit[inside], g[inside], r[inside], c[inside]
-            if hit.size == 0:
-                continue
+            g, r, c, t, intensity = _group_hits(
+                KINDS[kind_index], positions[scenes, slot], rotations[scenes, slot],
+                sizes[scenes, slot], camera, rows_k, cols_k, light_dir, ambient)
             # Sub-pixels of a pixel are adjacent: [scene, row, col, sub-row, sub-col].
             index = ((((scenes[g] * height + r // k) * width + c // k) * k + r % k) * k + c % k)
-            closer = t[hit] < best_t[index]
-            hit, g, index = hit[closer], g[closer], index[closer]
-            best_t[index] = t[hit]
-            # Normals transform with the inverse transpose: R @ (n / size).
-            world = np.einsum("hj,hij->hi", normal[hit] / size[g], rot[g])
-            length = np.sqrt(_dot(world, world))[:, None]
-            world /= np.where(length > 0, length, 1.0)
-            intensity = _intensity(world, forward[None, :], light_dir, ambient)
-            best_rgb[index] = colours[scenes[g], slot] * intensity[:, None]
+            closer = t < best_t[index]
+            index = index[closer]
+            best_t[index] = t[closer]
+            best_rgb[index] = colours[scenes[g[closer]], slot] * intensity[closer, None]
     # Box filter as a sum of k*k strided slices (faster than a reduction over
     # a short middle axis).
     rgb, t = best_rgb.reshape(n, height, width, k * k, 3), best_t.reshape(n, height, width, k * k)
@@ -636,3 +596,107 @@ def _render_chunk(kinds, positions, rotations, sizes, colours, camera, height, w
     image /= k * k
     image = np.clip(image.astype(np.float32), 0.0, 1.0)
     return image, depth.astype(np.float32)
+
+
+def primitive_hits(kinds, positions, rotations, sizes, camera, height=64, width=64, *,
+                   light_dir=None, ambient=0.3):
+    """Each of ``N`` primitives alone (no z-buffer between them), seen by an orthographic
+    ``camera``: the pixels whose ray hits it, the ray's length and the shading.
+
+    ``kinds [N]`` (names or indices into ``KINDS``, none empty), ``positions [N, 3]``,
+    ``rotations [N, 3, 3]``, ``sizes`` broadcast to ``[N, 3]``. Returns ``index``
+    (which primitive), ``row``, ``col``, ``t`` and ``intensity`` (``ambient + (1 -
+    ambient) max(0, n . l)``), one entry per hit pixel, float64: the values from which
+    ``render_batch`` draws a scene of these primitives (``colour * intensity`` and
+    depth ``t`` of the nearest), ray for ray the same.
+    """
+    kinds = _kind_indices(np.asarray(kinds).reshape(-1))
+    n = len(kinds)
+    positions = np.broadcast_to(np.asarray(positions, np.float64), (n, 3))
+    rotations = np.broadcast_to(np.asarray(rotations, np.float64), (n, 3, 3))
+    sizes = np.broadcast_to(np.asarray(sizes, np.float64)[..., None]
+                            if np.ndim(sizes) < 2 else np.asarray(sizes, np.float64),
+                            (n, 3)).copy()
+    sizes[kinds == KINDS.index("quad"), 2] = 1.0
+    parts = []
+    for kind_index in np.unique(kinds):
+        group = np.flatnonzero(kinds == kind_index)
+        g, *rest = _group_hits(KINDS[kind_index], positions[group], rotations[group],
+                               sizes[group], camera, height, width, light_dir, ambient)
+        parts.append((group[g], *rest))
+    if not parts:
+        return tuple(np.zeros(0, dtype) for dtype in (int, int, int, float, float))
+    return tuple(np.concatenate(column) for column in zip(*parts))
+
+
+def _group_hits(kind, pos, rot, size, camera, rows, cols, light_dir, ambient):
+    """Hits of ``G`` primitives of one ``kind`` on a ``rows x cols`` ray grid: ``g``
+    (primitive), ``r``, ``c`` (inside the grid), ``t`` and ``intensity`` per hit.
+
+    Only the rays of the square window around each primitive's bounding sphere are
+    considered, and of those only the ones whose image point lies inside the projection
+    of the primitive's bounding box (a hexagon: the slabs orthogonal to each projected
+    box edge) or, for a sphere, its disc, with a margin of a ray spacing; quads are
+    tested against every ray. A culled ray cannot hit, so the hits are those of all rays.
+    """
+    forward, right, up = _basis(camera.yaw, camera.pitch)
+    half, aspect = camera.extent / 2.0, cols / rows
+    pixel = camera.extent / rows  # world size of a ray spacing (square)
+    offset = pos - camera.position
+    col_c = ((offset @ right) / (half * aspect) + 1.0) / 2.0 * cols - 0.5
+    row_c = (1.0 - (offset @ up) / half) / 2.0 * rows - 0.5
+    n = len(pos)
+    if kind == "quad":  # unbounded cull radius: the whole image
+        span, row0, col0 = max(rows, cols), np.zeros(n, int), np.zeros(n, int)
+    else:
+        radius = size.max(axis=1) if kind == "sphere" else np.linalg.norm(size, axis=1)
+        r_px = radius / pixel
+        span = int(2 * np.ceil(r_px.max()) + 4)
+        row0 = np.floor(row_c - r_px).astype(int) - 1
+        col0 = np.floor(col_c - r_px).astype(int) - 1
+    steps = np.arange(span)
+    rows_g, cols_g = row0[:, None] + steps, col0[:, None] + steps      # [G, span]
+    g, i, j = np.nonzero(_footprint(kind, rot, size, rows_g - row_c[:, None],
+                                    cols_g - col_c[:, None], right, up, pixel)
+                         & ((rows_g >= 0) & (rows_g < rows))[:, :, None]
+                         & ((cols_g >= 0) & (cols_g < cols))[:, None, :])
+    r, c = rows_g[g, i], cols_g[g, j]
+    u = (c + 0.5) / cols * 2.0 - 1.0
+    v = 1.0 - (r + 0.5) / rows * 2.0
+    # Local frame p_local = R^T (p - c) / size of the ray origins
+    # c_cam + u h a right + v h up, separable in the window's rows and columns.
+    base = np.einsum("gi,gij->gj", camera.position - pos, rot) / size
+    along_u = np.einsum("i,gij->gj", right * half * aspect, rot) / size
+    along_v = np.einsum("i,gij->gj", up * half, rot) / size
+    local_o = base[g] + v[:, None] * along_v[g] + u[:, None] * along_u[g]
+    local_d = (np.einsum("i,gij->gj", forward, rot) / size)[g]
+    t, normal = _INTERSECT[kind](local_o, local_d)
+    hit = np.flatnonzero(np.isfinite(t))
+    g, r, c, t = g[hit], r[hit], c[hit], t[hit]
+    # Normals transform with the inverse transpose: R @ (n / size).
+    world = np.einsum("hj,hij->hi", normal[hit] / size[g], rot[g])
+    length = np.sqrt(_dot(world, world))[:, None]
+    world /= np.where(length > 0, length, 1.0)
+    return g, r, c, t, _intensity(world, forward[None, :], light_dir, ambient)
+
+
+def _footprint(kind, rot, size, dr, dc, right, up, pixel):
+    """``[G, span, span]``: may the ray at row offset ``dr [G, span]`` and column offset
+    ``dc [G, span]`` from the primitive's image centre hit it (see ``_group_hits``)?"""
+    if kind == "quad":
+        return np.ones((len(dr), dr.shape[1], dc.shape[1]), bool)
+    dr, dc = dr[:, :, None], dc[:, None, :]
+    if kind == "sphere":
+        reach = size.max(axis=1) / pixel + 1.0
+        return dr * dr + dc * dc <= (reach * reach)[:, None, None]
+    edges = rot * size[:, None, :] / pixel                      # [G, 3 world, 3 edges]
+    e_col = np.einsum("i,gie->ge", right, edges)               # box half-edges on the grid
+    e_row = -np.einsum("i,gie->ge", up, edges)
+    inside = np.ones((len(dr), dr.shape[1], dc.shape[2]), bool)
+    for e in range(3):                                          # slab across edge e
+        n_col, n_row = -e_row[:, e], e_col[:, e]
+        reach = (np.abs(n_col[:, None] * e_col + n_row[:, None] * e_row).sum(axis=1)
+                 + np.hypot(n_col, n_row))
+        inside &= (np.abs(n_col[:, None, None] * dc + n_row[:, None, None] * dr)
+                   <= reach[:, None, None])
+    return inside

@@ -26,6 +26,21 @@ alone, with its depth, at the renderer's sub-pixel resolution
 (``render_layers``), and a subset's image is the z-buffer of its layers
 followed by the renderer's box filter (``composite``), the same image. At
 ``K = 3`` and 12 candidates that is 298 subsets per image from 12 renderings.
+
+How it is fast (the same numbers as rendering every subset and every trial
+pose with ``render_batch``, float for float, so the same answer):
+
+- layers are kept pixel by pixel, ``[..., H * W, k * k]`` with the ``k x k``
+  sub-pixels of a pixel side by side, and the box filter sums them in the
+  order numpy's mean over a ``[H, k, W, k]`` image does (each sub-row left to
+  right, then the sub-rows top to bottom);
+- ``explain`` takes one image at a time and all its subsets at once, and
+  composites only the pixels some candidate covers: elsewhere every subset
+  renders the background, 0, so ``|rendering - image|`` is ``|image|``;
+- ``refine`` ray-casts a trial pose only where the primitive can be
+  (``data_provider.scene_renderer.primitive_hits``), for the images where
+  the primitive is kept, and lays the hits over the others' z-buffer, made
+  once per primitive and round.
 """
 import itertools
 
@@ -35,50 +50,84 @@ from data_provider import scene_renderer as sr
 from models.air.scenes import _render_arguments, take_slots
 
 
+def layer_hits(types, positions, rotations, image_size, supersample):
+    """The sub-pixels each primitive covers when rendered alone (``types [P]``,
+    ``positions [P, 3]``, ``rotations [P, 3, 3]``; no empty slots): ``index`` (which
+    primitive), ``pixel`` (``row * W + col``), ``sub`` (``sub_row * k + sub_col``) and
+    float32 grey level and depth, the values ``render_batch`` gives a lone primitive."""
+    k = supersample
+    side = image_size * k
+    args, kwargs = _render_arguments(np.reshape(types, (-1, 1)), np.reshape(positions, (-1, 1, 3)),
+                                     np.reshape(rotations, (-1, 1, 3, 3)), side, 1)
+    kinds, world, matrices, size, camera = args[:5]
+    index, row, col, t, intensity = sr.primitive_hits(
+        kinds[:, 0], world[:, 0], matrices[:, 0], size, camera, side, side,
+        light_dir=kwargs["light_dir"], ambient=kwargs["ambient"])
+    pixel = (row // k) * image_size + col // k
+    grey = np.clip(intensity.astype(np.float32), 0.0, 1.0)    # colour 1 on background 0
+    return index, pixel, (row % k) * k + col % k, grey, t.astype(np.float32)
+
+
 def render_layers(types, positions, rotations, image_size, supersample):
-    """Every candidate alone, at sub-pixel resolution: grey levels and depths, each
-    ``[N, M, S, S]`` (``S = image_size * supersample``; depth ``inf`` off the primitive).
+    """Every candidate alone (``types [N, M]``, -1 none), at sub-pixel resolution: grey
+    levels and depths, each ``[N, M, H * W, k * k]`` (``k = supersample``, the
+    sub-pixels of each pixel side by side; depth ``inf`` off the primitive).
 
     Any subset of the candidates is then rendered by ``composite``, without casting
     rays again: a z-buffer keeps the nearest layer per sub-pixel, as the renderer does.
     """
-    n, m = np.asarray(types).shape
-    side = image_size * supersample
-    args, kwargs = _render_arguments(np.reshape(types, (n * m, 1)),
-                                     np.reshape(positions, (n * m, 1, 3)),
-                                     np.reshape(rotations, (n * m, 1, 3, 3)), side, 1)
-    kwargs["supersample"] = 1
-    grey, depth = sr.render_batch(*args, return_depth=True, **kwargs)
-    return grey[..., 0].reshape(n, m, side, side), depth.reshape(n, m, side, side)
+    types = np.asarray(types)
+    n, m = types.shape
+    k = supersample
+    grey = np.zeros((n * m, image_size * image_size, k * k), np.float32)
+    depth = np.full(grey.shape, np.inf, np.float32)
+    some = np.flatnonzero(types.reshape(-1) >= 0)
+    index, pixel, sub, g, d = layer_hits(types.reshape(-1)[some],
+                                         np.reshape(positions, (-1, 3))[some],
+                                         np.reshape(rotations, (-1, 3, 3))[some],
+                                         image_size, supersample)
+    grey[some[index], pixel, sub], depth[some[index], pixel, sub] = g, d
+    return grey.reshape(n, m, *grey.shape[1:]), depth.reshape(n, m, *depth.shape[1:])
 
 
 def zbuffer(grey, depth, layers):
-    """The nearest of the layers ``layers`` (indices into axis 1 of ``grey`` and ``depth``,
-    ``[N, M, S, S]``) per sub-pixel, the earlier one on a tie: grey levels and depths
-    ``[N, S, S]`` (background 0 at depth ``inf`` when ``layers`` is empty)."""
-    layers = list(layers)
-    if not layers:
-        return np.zeros_like(grey[:, 0]), np.full_like(depth[:, 0], np.inf)
-    image, nearest = grey[:, layers[0]], depth[:, layers[0]]
-    for j in layers[1:]:
-        closer = depth[:, j] < nearest
-        image = np.where(closer, grey[:, j], image)
-        nearest = np.where(closer, depth[:, j], nearest)
+    """The nearest of the layers per sub-pixel, the earlier one on a tie: ``layers
+    [..., L]`` (indices into axis 0 of ``grey`` and ``depth``) -> grey levels and depths
+    ``layers.shape[:-1] + grey.shape[1:]`` (background 0 at depth ``inf`` when ``L = 0``)."""
+    layers = np.asarray(layers, int)
+    if layers.shape[-1] == 0:
+        shape = layers.shape[:-1] + grey.shape[1:]
+        return np.zeros(shape, grey.dtype), np.full(shape, np.inf, depth.dtype)
+    image, nearest = grey[layers[..., 0]], depth[layers[..., 0]]
+    for j in range(1, layers.shape[-1]):
+        d = depth[layers[..., j]]
+        closer = d < nearest
+        image = np.where(closer, grey[layers[..., j]], image)
+        nearest = np.where(closer, d, nearest)
     return image, nearest
 
 
-def box_filter(image, supersample):
-    """``[N, S, S]`` sub-pixels -> ``[N, S / k, S / k]`` pixels, the mean of each ``k x k``."""
-    n, side, k = image.shape[0], image.shape[1], supersample
-    return image.reshape(n, side // k, k, side // k, k).mean(axis=(2, 4))
+def box_filter(sub, supersample):
+    """``[..., k * k]`` sub-pixels (row-major) -> ``[...]`` pixels, their mean summed as
+    numpy's mean over the ``k x k`` axes of a ``[H, k, W, k]`` image sums them (each
+    sub-row left to right, then the sub-rows top to bottom): the same float32 numbers."""
+    k = supersample
+    rows = [sub[..., i * k] for i in range(k)]
+    for i in range(k):
+        for j in range(1, k):
+            rows[i] = rows[i] + sub[..., i * k + j]
+    total = rows[0]
+    for row in rows[1:]:
+        total = total + row
+    return total / (k * k)
 
 
-def composite(grey, depth, subset, supersample):
-    """Image ``[N, H, W]`` of the layers ``subset`` (indices into axis 1 of ``grey`` and
-    ``depth``, ``[N, M, S, S]``): the nearest layer per sub-pixel (the earlier one on a
-    tie, ``zbuffer``), then the mean over each pixel's ``supersample x supersample``
+def composite(grey, depth, subsets, supersample):
+    """Pixels ``[S, P]`` of the subsets ``[S, L]`` (indices into axis 0 of one image's
+    layers ``grey``, ``depth [M, P, k * k]``): the nearest layer per sub-pixel (the
+    earlier one on a tie, ``zbuffer``), then the mean over each pixel's ``k x k``
     sub-pixels (``box_filter``)."""
-    return box_filter(zbuffer(grey, depth, subset)[0], supersample)
+    return box_filter(zbuffer(grey, depth, subsets)[0], supersample)
 
 
 def explain(candidates, images, max_primitives, image_size, supersample, gain=4.0, floor=0.05,
@@ -88,7 +137,7 @@ def explain(candidates, images, max_primitives, image_size, supersample, gain=4.
 
     ``search`` (default ``2 * max_primitives + 1``) first candidates are tried,
     ``chunk`` images at a time; ``progress(done, n)`` is called after each chunk."""
-    images = np.asarray(images).reshape(len(images), image_size, image_size)
+    images = np.asarray(images).reshape(len(images), image_size * image_size)
     candidates = {k: np.asarray(v) for k, v in candidates.items()}
     n, m = candidates["presence_logit"].shape
     m = min(m, search or 2 * max_primitives + 1)
@@ -98,24 +147,18 @@ def explain(candidates, images, max_primitives, image_size, supersample, gain=4.
     types = candidates["type_logits"][:, :m].argmax(-1)
     subsets = [list(s) for size in range(1, min(max_primitives, m) + 1)
                for s in itertools.combinations(range(m), size)]
+    width = len(subsets[-1])
+    table = np.array([s + [m] * (width - len(s)) for s in subsets])  # m: an empty layer
+    sizes = np.array([len(s) for s in subsets])
     chosen = np.zeros((n, m), bool)
     for lo in range(0, n, chunk):
         hi = min(lo + chunk, n)
         grey, depth = render_layers(types[lo:hi], candidates["position"][lo:hi, :m],
                                     candidates["rotation"][lo:hi, :m], image_size, supersample)
-        best = np.full(hi - lo, np.inf)
-        for subset in subsets:
-            todo = allowed[lo:hi, subset].all(axis=1)
-            if not todo.any():
-                continue
-            rendered = composite(grey[todo], depth[todo], subset, supersample)
-            score = np.full(hi - lo, np.inf)
-            error = np.abs(rendered - images[lo:hi][todo]).sum(axis=(1, 2))
-            score[todo] = error + gain * len(subset)
-            better = score < best
-            best[better] = score[better]
-            chosen[lo:hi][better] = False
-            chosen[np.flatnonzero(better) + lo, np.array(subset)[:, None]] = True
+        for i in range(lo, hi):
+            best = _best_subset(grey[i - lo], depth[i - lo], images[i], allowed[i], table, sizes,
+                                gain, supersample)
+            chosen[i, subsets[best]] = True
         if progress is not None:
             progress(hi, n)
     order = np.argsort(~chosen, axis=1, kind="stable")[:, :max_primitives]    # chosen first
@@ -123,6 +166,21 @@ def explain(candidates, images, max_primitives, image_size, supersample, gain=4.
     kept = take_slots(chosen, order)
     out["presence_logit"] = np.where(kept, np.abs(out["presence_logit"]) + 1.0, -10.0)
     return out
+
+
+def _best_subset(grey, depth, image, allowed, table, sizes, gain, supersample):
+    """Index of the subset (row of ``table``, padded with the empty layer ``M``) of one
+    image's candidate layers (``[M, H * W, k * k]``) with the smallest ``sum |rendering -
+    image| + gain x size`` among those of ``allowed`` candidates, the first on a tie."""
+    ok = np.append(allowed, True)[table].all(axis=1)
+    lit = np.flatnonzero(np.isfinite(depth[allowed]).any(axis=(0, 2)))   # covered pixels
+    grey = np.concatenate([grey[:, lit], np.zeros((1, lit.size, grey.shape[2]), grey.dtype)])
+    depth = np.concatenate([depth[:, lit], np.full((1,) + grey.shape[1:], np.inf, depth.dtype)])
+    diff = np.repeat(-image[None], ok.sum(), axis=0)                  # 0 - image off them
+    diff[:, lit] = composite(grey, depth, table[ok], supersample) - image[lit]
+    error = np.abs(diff, out=diff).sum(axis=1)
+    score = error + (gain * sizes[ok]).astype(error.dtype)
+    return np.flatnonzero(ok)[np.argmin(score)]
 
 
 def refine(slots, images, image_size, supersample, rounds=3, turn=0.12, shift=0.5, chunk=100,
@@ -136,13 +194,14 @@ def refine(slots, images, image_size, supersample, rounds=3, turn=0.12, shift=0.
     ``+-shift`` pixels along right and up, keeping every move that lowers the
     error; each round halves the steps. A reading that is a few degrees off
     leaves a rim that another primitive could "explain"; fitted, it does not.
-    Only the layer of the moved primitive is ray-cast again (``render_layers``,
-    ``composite``). ``progress(done, n)`` is called after each ``chunk`` images.
+    Only the moved primitive is ray-cast again, over the z-buffer of the others
+    (``layer_hits``, ``zbuffer``). ``progress(done, n)`` is called after each ``chunk``
+    images.
     """
     from models.air.rotations import axis_angle
     from models.air.scenes import CAMERA_EXTENT, WORLD_HALF, view_axes
 
-    images = np.asarray(images, np.float64).reshape(len(images), image_size, image_size)
+    images = np.asarray(images, np.float64).reshape(len(images), image_size * image_size)
     kept = np.asarray(slots["presence_logit"]) > 0
     types = np.asarray(slots["type_logits"]).argmax(-1)
     positions = np.asarray(slots["position"], np.float64).copy()
@@ -151,44 +210,63 @@ def refine(slots, images, image_size, supersample, rounds=3, turn=0.12, shift=0.
     axes = view_axes()                                            # right, up, forward
     pixel = CAMERA_EXTENT / image_size / WORLD_HALF               # in position units
 
-    def layer(lo, hi, j, pos, rot):
-        grey, depth = render_layers(types[lo:hi, j:j + 1], pos[:, None], rot[:, None],
-                                    image_size, supersample)
-        off = ~kept[lo:hi, j, None, None]
-        return np.where(off, 0.0, grey[:, 0]), np.where(off, np.inf, depth[:, 0])
-
-    def error(image, lo, hi):
-        return np.abs(box_filter(image, supersample) - images[lo:hi]).sum(axis=(1, 2))
-
     for lo in range(0, n, chunk):
         hi = min(lo + chunk, n)
-        grey, depth = render_layers(types[lo:hi], positions[lo:hi], rotations[lo:hi],
-                                    image_size, supersample)
-        grey = np.where(kept[lo:hi, :, None, None], grey, 0.0)
-        depth = np.where(kept[lo:hi, :, None, None], depth, np.inf)
+        grey, depth = render_layers(np.where(kept[lo:hi], types[lo:hi], -1), positions[lo:hi],
+                                    rotations[lo:hi], image_size, supersample)
         for r in range(rounds):
             scale = 0.5 ** r
+            moves = [(axis_angle(axis, sign * turn * scale), 0.0) for axis in axes
+                     for sign in (1, -1)]
+            moves += [(np.eye(3), sign * shift * scale * pixel * axis) for axis in axes[:2]
+                      for sign in (1, -1)]
             for j in range(k):
-                if not kept[lo:hi, j].any():
+                rows = np.flatnonzero(kept[lo:hi, j])
+                if rows.size == 0:
                     continue
-                # the others' z-buffer, once; a trial of primitive j goes over or under it
-                back, near = zbuffer(grey, depth, (i for i in range(k) if i != j))
-                best = error(np.where(depth[:, j] < near, grey[:, j], back), lo, hi)
-                moves = [(axis_angle(axis, sign * turn * scale), 0.0) for axis in axes
-                         for sign in (1, -1)]
-                moves += [(np.eye(3), sign * shift * scale * pixel * axis) for axis in axes[:2]
-                          for sign in (1, -1)]
+                fitted = _Fit(grey[rows], depth[rows], j, images[lo + rows], supersample)
                 for turned, shifted in moves:
-                    pos = positions[lo:hi, j] + shifted
-                    rot = turned @ rotations[lo:hi, j]
-                    g, d = layer(lo, hi, j, pos, rot)
-                    trial = error(np.where(d < near, g, back), lo, hi)
-                    better = (trial < best - 1e-9) & kept[lo:hi, j]
-                    positions[lo:hi, j][better] = pos[better]
-                    rotations[lo:hi, j][better] = rot[better]
-                    grey[better, j], depth[better, j] = g[better], d[better]
-                    best[better] = trial[better]
+                    pos = positions[lo + rows, j] + shifted
+                    rot = turned @ rotations[lo + rows, j]
+                    hits = layer_hits(types[lo + rows, j], pos, rot, image_size, supersample)
+                    better = fitted.trial(*hits)
+                    positions[lo + rows[better], j] = pos[better]
+                    rotations[lo + rows[better], j] = rot[better]
+                grey[rows, j], depth[rows, j] = fitted.grey, fitted.depth
         if progress is not None:
             progress(hi, n)
     return dict(slots, position=positions.astype(np.float32),
                 rotation=rotations.astype(np.float32))
+
+
+class _Fit:
+    """Trial poses of primitive ``j`` of some images (their layers ``[R, K, H * W, k * k]``
+    with the primitives not kept empty): ``trial`` takes the hits of one trial pose per
+    image and keeps those that lower ``sum |rendering - image|`` by more than 1e-9."""
+
+    def __init__(self, grey, depth, j, images, supersample):
+        self.k, self.images = supersample, images
+        others = [i for i in range(grey.shape[1]) if i != j]
+        # the others' z-buffer, once; a trial of primitive j goes over or under it
+        self.back, self.near = zbuffer(np.moveaxis(grey, 1, 0), np.moveaxis(depth, 1, 0),
+                                       others)
+        self.grey, self.depth = grey[:, j], depth[:, j]
+        self.best = self.error(np.where(self.depth < self.near, self.grey, self.back))
+
+    def error(self, sub):
+        return np.abs(box_filter(sub, self.k) - self.images).sum(axis=1)
+
+    def trial(self, index, pixel, sub, grey, depth):
+        """Boolean ``[R]``: the images whose trial (hits of ``layer_hits``) was kept."""
+        over = depth < self.near[index, pixel, sub]
+        image = self.back.copy()
+        image[index[over], pixel[over], sub[over]] = grey[over]
+        error = self.error(image)
+        better = error < self.best - 1e-9
+        self.best[better] = error[better]
+        took = better[index]
+        rows = np.flatnonzero(better)
+        self.grey[rows], self.depth[rows] = 0.0, np.inf
+        self.grey[index[took], pixel[took], sub[took]] = grey[took]
+        self.depth[index[took], pixel[took], sub[took]] = depth[took]
+        return better
