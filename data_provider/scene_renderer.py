@@ -661,14 +661,15 @@ def _group_hits(kind, pos, rot, size, camera, rows, cols, light_dir, ambient):
                          & ((rows_g >= 0) & (rows_g < rows))[:, :, None]
                          & ((cols_g >= 0) & (cols_g < cols))[:, None, :])
     r, c = rows_g[g, i], cols_g[g, j]
-    u = (c + 0.5) / cols * 2.0 - 1.0
-    v = 1.0 - (r + 0.5) / rows * 2.0
+    u = (cols_g + 0.5) / cols * 2.0 - 1.0
+    v = 1.0 - (rows_g + 0.5) / rows * 2.0
     # Local frame p_local = R^T (p - c) / size of the ray origins
     # c_cam + u h a right + v h up, separable in the window's rows and columns.
     base = np.einsum("gi,gij->gj", camera.position - pos, rot) / size
     along_u = np.einsum("i,gij->gj", right * half * aspect, rot) / size
     along_v = np.einsum("i,gij->gj", up * half, rot) / size
-    local_o = base[g] + v[:, None] * along_v[g] + u[:, None] * along_u[g]
+    by_row = base[:, None, :] + v[:, :, None] * along_v[:, None, :]          # [G, span, 3]
+    local_o = by_row[g, i] + (u[:, :, None] * along_u[:, None, :])[g, j]
     local_d = (np.einsum("i,gij->gj", forward, rot) / size)[g]
     t, normal = _INTERSECT[kind](local_o, local_d)
     hit = np.flatnonzero(np.isfinite(t))

@@ -22,121 +22,40 @@ so that a primitive read a few degrees off no longer leaves a rim for a
 phantom to explain (the order of these steps: ``models.air.search.pipeline``).
 
 The subsets are not ray-cast one by one: each candidate is rendered once
-alone, with its depth, at the renderer's sub-pixel resolution
-(``render_layers``), and a subset's image is the z-buffer of its layers
-followed by the renderer's box filter (``composite``), the same image. At
-``K = 3`` and 12 candidates that is 298 subsets per image from 12 renderings.
+alone and a subset's image is composited from those layers
+(``models.air.search.layers``), the renderer's own image. At ``K = 3`` and 12
+candidates that is 298 subsets per image from 12 renderings.
 
-How it is fast (the same numbers as rendering every subset and every trial
-pose with ``render_batch``, float for float, so the same answer):
+How it is fast, with the same numbers as rendering every subset and every
+trial pose with ``render_batch`` (float for float, so the same answer):
 
-- layers are kept pixel by pixel, ``[..., H * W, k * k]`` with the ``k x k``
-  sub-pixels of a pixel side by side, and the box filter sums them in the
-  order numpy's mean over a ``[H, k, W, k]`` image does (each sub-row left to
-  right, then the sub-rows top to bottom);
 - ``explain`` takes one image at a time and all its subsets at once, and
   composites only the pixels some candidate covers: elsewhere every subset
   renders the background, 0, so ``|rendering - image|`` is ``|image|``;
-- ``refine`` ray-casts a trial pose only where the primitive can be
-  (``data_provider.scene_renderer.primitive_hits``), for the images where
-  the primitive is kept, and lays the hits over the others' z-buffer, made
-  once per primitive and round.
+- ``refine`` ray-casts a trial pose only where the primitive can be, for the
+  images where it is kept, and lays the hits over the others' z-buffer, made
+  once per primitive and round;
+- both run ``chunk`` images at a time, in the processes of ``pool`` when given
+  (an executor such as ``concurrent.futures.ProcessPoolExecutor``); the images
+  are independent, so the answer does not depend on the chunks.
 """
+import functools
 import itertools
 
 import numpy as np
 
-from data_provider import scene_renderer as sr
-from models.air.scenes import _render_arguments, take_slots
-
-
-def layer_hits(types, positions, rotations, image_size, supersample):
-    """The sub-pixels each primitive covers when rendered alone (``types [P]``,
-    ``positions [P, 3]``, ``rotations [P, 3, 3]``; no empty slots): ``index`` (which
-    primitive), ``pixel`` (``row * W + col``), ``sub`` (``sub_row * k + sub_col``) and
-    float32 grey level and depth, the values ``render_batch`` gives a lone primitive."""
-    k = supersample
-    side = image_size * k
-    args, kwargs = _render_arguments(np.reshape(types, (-1, 1)), np.reshape(positions, (-1, 1, 3)),
-                                     np.reshape(rotations, (-1, 1, 3, 3)), side, 1)
-    kinds, world, matrices, size, camera = args[:5]
-    index, row, col, t, intensity = sr.primitive_hits(
-        kinds[:, 0], world[:, 0], matrices[:, 0], size, camera, side, side,
-        light_dir=kwargs["light_dir"], ambient=kwargs["ambient"])
-    pixel = (row // k) * image_size + col // k
-    grey = np.clip(intensity.astype(np.float32), 0.0, 1.0)    # colour 1 on background 0
-    return index, pixel, (row % k) * k + col % k, grey, t.astype(np.float32)
-
-
-def render_layers(types, positions, rotations, image_size, supersample):
-    """Every candidate alone (``types [N, M]``, -1 none), at sub-pixel resolution: grey
-    levels and depths, each ``[N, M, H * W, k * k]`` (``k = supersample``, the
-    sub-pixels of each pixel side by side; depth ``inf`` off the primitive).
-
-    Any subset of the candidates is then rendered by ``composite``, without casting
-    rays again: a z-buffer keeps the nearest layer per sub-pixel, as the renderer does.
-    """
-    types = np.asarray(types)
-    n, m = types.shape
-    k = supersample
-    grey = np.zeros((n * m, image_size * image_size, k * k), np.float32)
-    depth = np.full(grey.shape, np.inf, np.float32)
-    some = np.flatnonzero(types.reshape(-1) >= 0)
-    index, pixel, sub, g, d = layer_hits(types.reshape(-1)[some],
-                                         np.reshape(positions, (-1, 3))[some],
-                                         np.reshape(rotations, (-1, 3, 3))[some],
-                                         image_size, supersample)
-    grey[some[index], pixel, sub], depth[some[index], pixel, sub] = g, d
-    return grey.reshape(n, m, *grey.shape[1:]), depth.reshape(n, m, *depth.shape[1:])
-
-
-def zbuffer(grey, depth, layers):
-    """The nearest of the layers per sub-pixel, the earlier one on a tie: ``layers
-    [..., L]`` (indices into axis 0 of ``grey`` and ``depth``) -> grey levels and depths
-    ``layers.shape[:-1] + grey.shape[1:]`` (background 0 at depth ``inf`` when ``L = 0``)."""
-    layers = np.asarray(layers, int)
-    if layers.shape[-1] == 0:
-        shape = layers.shape[:-1] + grey.shape[1:]
-        return np.zeros(shape, grey.dtype), np.full(shape, np.inf, depth.dtype)
-    image, nearest = grey[layers[..., 0]], depth[layers[..., 0]]
-    for j in range(1, layers.shape[-1]):
-        d = depth[layers[..., j]]
-        closer = d < nearest
-        image = np.where(closer, grey[layers[..., j]], image)
-        nearest = np.where(closer, d, nearest)
-    return image, nearest
-
-
-def box_filter(sub, supersample):
-    """``[..., k * k]`` sub-pixels (row-major) -> ``[...]`` pixels, their mean summed as
-    numpy's mean over the ``k x k`` axes of a ``[H, k, W, k]`` image sums them (each
-    sub-row left to right, then the sub-rows top to bottom): the same float32 numbers."""
-    k = supersample
-    rows = [sub[..., i * k] for i in range(k)]
-    for i in range(k):
-        for j in range(1, k):
-            rows[i] = rows[i] + sub[..., i * k + j]
-    total = rows[0]
-    for row in rows[1:]:
-        total = total + row
-    return total / (k * k)
-
-
-def composite(grey, depth, subsets, supersample):
-    """Pixels ``[S, P]`` of the subsets ``[S, L]`` (indices into axis 0 of one image's
-    layers ``grey``, ``depth [M, P, k * k]``): the nearest layer per sub-pixel (the
-    earlier one on a tie, ``zbuffer``), then the mean over each pixel's ``k x k``
-    sub-pixels (``box_filter``)."""
-    return box_filter(zbuffer(grey, depth, subsets)[0], supersample)
+from models.air.scenes import take_slots
+from models.air.search.layers import box_filter, composite, layer_hits, render_layers, zbuffer
 
 
 def explain(candidates, images, max_primitives, image_size, supersample, gain=4.0, floor=0.05,
-            search=None, chunk=100, progress=None):
+            search=None, chunk=100, progress=None, pool=None):
     """Slots ``[N, max_primitives, ...]`` (numpy dict) chosen from ``candidates`` (numpy dict
     ``[N, M, ...]``, most present first) by re-rendering against ``images [N, H, W(, 1)]``.
 
     ``search`` (default ``2 * max_primitives + 1``) first candidates are tried,
-    ``chunk`` images at a time; ``progress(done, n)`` is called after each chunk."""
+    ``chunk`` images at a time (in ``pool`` if given); ``progress(done, n)`` is called
+    after each chunk."""
     images = np.asarray(images).reshape(len(images), image_size * image_size)
     candidates = {k: np.asarray(v) for k, v in candidates.items()}
     n, m = candidates["presence_logit"].shape
@@ -150,22 +69,44 @@ def explain(candidates, images, max_primitives, image_size, supersample, gain=4.
     width = len(subsets[-1])
     table = np.array([s + [m] * (width - len(s)) for s in subsets])  # m: an empty layer
     sizes = np.array([len(s) for s in subsets])
-    chosen = np.zeros((n, m), bool)
-    for lo in range(0, n, chunk):
-        hi = min(lo + chunk, n)
-        grey, depth = render_layers(types[lo:hi], candidates["position"][lo:hi, :m],
-                                    candidates["rotation"][lo:hi, :m], image_size, supersample)
-        for i in range(lo, hi):
-            best = _best_subset(grey[i - lo], depth[i - lo], images[i], allowed[i], table, sizes,
-                                gain, supersample)
-            chosen[i, subsets[best]] = True
-        if progress is not None:
-            progress(hi, n)
+    best = np.concatenate(run_chunks(
+        _explain_chunk, n, chunk, pool, progress, types, candidates["position"][:, :m],
+        candidates["rotation"][:, :m], images, allowed, table=table, sizes=sizes, gain=gain,
+        image_size=image_size, supersample=supersample))
+    chosen = np.zeros((n, m + 1), bool)                              # column m: padding
+    chosen[np.arange(n)[:, None], table[best]] = True
+    chosen = chosen[:, :m]
     order = np.argsort(~chosen, axis=1, kind="stable")[:, :max_primitives]    # chosen first
     out = {k: take_slots(v[:, :m], order) for k, v in candidates.items()}
     kept = take_slots(chosen, order)
     out["presence_logit"] = np.where(kept, np.abs(out["presence_logit"]) + 1.0, -10.0)
     return out
+
+
+def run_chunks(job, n, chunk, pool, progress, *arrays, **fixed):
+    """``job(*[a[lo:hi] for a in arrays], **fixed)`` for each ``chunk`` of the ``n``
+    images, in ``pool`` (``map`` of an executor) if given, ``progress(hi, n)`` after
+    each: the results in order."""
+    spans = [(lo, min(lo + chunk, n)) for lo in range(0, n, chunk)]
+    calls = [functools.partial(job, *[a[lo:hi] for a in arrays], **fixed) for lo, hi in spans]
+    results = []
+    for (_, hi), result in zip(spans, (pool.map if pool else map)(_call, calls)):
+        results.append(result)
+        if progress is not None:
+            progress(hi, n)
+    return results
+
+
+def _call(function):
+    return function()
+
+
+def _explain_chunk(types, positions, rotations, images, allowed, table, sizes, gain, image_size,
+                   supersample):
+    """``explain`` of a few images: the index of each one's best subset in ``table``."""
+    grey, depth = render_layers(types, positions, rotations, image_size, supersample)
+    return np.array([_best_subset(grey[i], depth[i], images[i], allowed[i], table, sizes, gain,
+                                  supersample) for i in range(len(images))], int)
 
 
 def _best_subset(grey, depth, image, allowed, table, sizes, gain, supersample):
@@ -184,7 +125,7 @@ def _best_subset(grey, depth, image, allowed, table, sizes, gain, supersample):
 
 
 def refine(slots, images, image_size, supersample, rounds=3, turn=0.12, shift=0.5, chunk=100,
-           progress=None):
+           progress=None, pool=None):
     """``slots`` (numpy dict ``[N, K, ...]``) with the kept primitives (presence logit
     > 0) fitted to ``images [N, H, W(, 1)]`` by the renderer: coordinate descent on
     the summed |rendering - image|.
@@ -195,8 +136,8 @@ def refine(slots, images, image_size, supersample, rounds=3, turn=0.12, shift=0.
     error; each round halves the steps. A reading that is a few degrees off
     leaves a rim that another primitive could "explain"; fitted, it does not.
     Only the moved primitive is ray-cast again, over the z-buffer of the others
-    (``layer_hits``, ``zbuffer``). ``progress(done, n)`` is called after each ``chunk``
-    images.
+    (``layer_hits``, ``zbuffer``). ``chunk`` images at a time (in ``pool`` if given);
+    ``progress(done, n)`` is called after each chunk.
     """
     from models.air.rotations import axis_angle
     from models.air.scenes import CAMERA_EXTENT, WORLD_HALF, view_axes
@@ -204,39 +145,42 @@ def refine(slots, images, image_size, supersample, rounds=3, turn=0.12, shift=0.
     images = np.asarray(images, np.float64).reshape(len(images), image_size * image_size)
     kept = np.asarray(slots["presence_logit"]) > 0
     types = np.asarray(slots["type_logits"]).argmax(-1)
-    positions = np.asarray(slots["position"], np.float64).copy()
-    rotations = np.asarray(slots["rotation"], np.float64).copy()
-    n, k = kept.shape
+    positions = np.asarray(slots["position"], np.float64)
+    rotations = np.asarray(slots["rotation"], np.float64)
     axes = view_axes()                                            # right, up, forward
     pixel = CAMERA_EXTENT / image_size / WORLD_HALF               # in position units
-
-    for lo in range(0, n, chunk):
-        hi = min(lo + chunk, n)
-        grey, depth = render_layers(np.where(kept[lo:hi], types[lo:hi], -1), positions[lo:hi],
-                                    rotations[lo:hi], image_size, supersample)
-        for r in range(rounds):
-            scale = 0.5 ** r
-            moves = [(axis_angle(axis, sign * turn * scale), 0.0) for axis in axes
-                     for sign in (1, -1)]
-            moves += [(np.eye(3), sign * shift * scale * pixel * axis) for axis in axes[:2]
+    moves = []                                                    # per round: turns, shifts
+    for scale in 0.5 ** np.arange(rounds):
+        moves.append([(axis_angle(axis, sign * turn * scale), 0.0) for axis in axes
                       for sign in (1, -1)]
-            for j in range(k):
-                rows = np.flatnonzero(kept[lo:hi, j])
-                if rows.size == 0:
-                    continue
-                fitted = _Fit(grey[rows], depth[rows], j, images[lo + rows], supersample)
-                for turned, shifted in moves:
-                    pos = positions[lo + rows, j] + shifted
-                    rot = turned @ rotations[lo + rows, j]
-                    hits = layer_hits(types[lo + rows, j], pos, rot, image_size, supersample)
-                    better = fitted.trial(*hits)
-                    positions[lo + rows[better], j] = pos[better]
-                    rotations[lo + rows[better], j] = rot[better]
-                grey[rows, j], depth[rows, j] = fitted.grey, fitted.depth
-        if progress is not None:
-            progress(hi, n)
-    return dict(slots, position=positions.astype(np.float32),
-                rotation=rotations.astype(np.float32))
+                     + [(np.eye(3), sign * shift * scale * pixel * axis) for axis in axes[:2]
+                        for sign in (1, -1)])
+    fitted = run_chunks(_refine_chunk, len(images), chunk, pool, progress, kept, types,
+                        positions, rotations, images, moves=moves, image_size=image_size,
+                        supersample=supersample)
+    return dict(slots, position=np.concatenate([f[0] for f in fitted]).astype(np.float32),
+                rotation=np.concatenate([f[1] for f in fitted]).astype(np.float32))
+
+
+def _refine_chunk(kept, types, positions, rotations, images, moves, image_size, supersample):
+    """``refine`` of a few images: their fitted positions and rotations (float64)."""
+    positions, rotations = positions.copy(), rotations.copy()
+    grey, depth = render_layers(np.where(kept, types, -1), positions, rotations, image_size,
+                                supersample)
+    for round_moves in moves:
+        for j in range(kept.shape[1]):
+            rows = np.flatnonzero(kept[:, j])
+            if rows.size == 0:
+                continue
+            fit = _Fit(grey[rows], depth[rows], j, images[rows], supersample)
+            for turned, shifted in round_moves:
+                pos = positions[rows, j] + shifted
+                rot = turned @ rotations[rows, j]
+                better = fit.trial(*layer_hits(types[rows, j], pos, rot, image_size, supersample))
+                positions[rows[better], j] = pos[better]
+                rotations[rows[better], j] = rot[better]
+            grey[rows, j], depth[rows, j] = fit.grey, fit.depth
+    return positions, rotations
 
 
 class _Fit:

@@ -20,7 +20,15 @@
 Otherwise the first ``max_primitives`` candidates are the answer. The
 search's keys (``models.air.search.config``) are read from ``config``; the
 network's (``max_primitives``, ``image_size``, ``supersample``) too.
+
+The count and the fitting run ``workers`` processes (default: the cores this
+process may use) when the images make more than one chunk; the images are
+independent, so the answer is the same with any number.
 """
+import concurrent.futures
+import contextlib
+import multiprocessing
+import os
 import time
 import weakref
 
@@ -52,9 +60,12 @@ class Search:
     """The answer of ``model`` for images, searched as ``config`` says."""
 
     PROGRESS_SECONDS = 10.0  # a stage longer than this says how far it has got
+    CHUNK = 100              # images at a time in the count and the fitting
 
-    def __init__(self, model, config, batch_size=250, log=None):
+    def __init__(self, model, config, batch_size=250, log=None, workers=None):
         self.model, self.batch_size = model, batch_size
+        self.workers = workers or _cores()
+        self.processes, self.chunk = None, self.CHUNK  # an executor during a search
         self.log = log or (lambda message: None)  # a line per stage: minutes for many images
         self.k, self.image_size = config["max_primitives"], config["image_size"]
         self.supersample = config["supersample"]
@@ -82,6 +93,27 @@ class Search:
 
     def __call__(self, images):
         images = np.asarray(images, np.float32)
+        with self._processes(len(images)):
+            return self._search(images)
+
+    @contextlib.contextmanager
+    def _processes(self, n):
+        """``self.processes`` and ``self.chunk`` for ``n`` images: ``workers`` processes and
+        about four chunks each when that makes more than one chunk."""
+        self.chunk = self.CHUNK if self.workers == 1 else \
+            max(self.CHUNK // 4, min(self.CHUNK, -(-n // (4 * self.workers))))
+        if self.workers == 1 or n <= self.chunk:
+            yield
+            return
+        context = multiprocessing.get_context("spawn")  # no fork of a TensorFlow process
+        with (concurrent.futures.ThreadPoolExecutor(self.workers) if os.environ.get("AIRT") else concurrent.futures.ProcessPoolExecutor(self.workers, mp_context=context)) as pool:
+            self.processes = pool
+            try:
+                yield
+            finally:
+                self.processes = None
+
+    def _search(self, images):
         self._n, start = len(images), time.monotonic()
         empty = np.zeros(images.shape[:3], np.float32) if self.reads_canvas else None
         found = self.look(images, empty)
@@ -117,8 +149,8 @@ class Search:
         """The subset of the candidates that best explains each image (``explain``)."""
         c = self.config
         return explain(candidates, images, self.k, self.image_size, self.supersample,
-                       c["explain_gain"], c["explain_floor"], self.pool,
-                       progress=self._progress("counting by re-rendering"))
+                       c["explain_gain"], c["explain_floor"], c["explain_pool"],
+                       self.chunk, self._progress("counting by re-rendering"), self.processes)
 
     def settle(self, images, candidates):
         """The count; then the kept primitives fitted (``refine``) and the count again, the
@@ -129,7 +161,8 @@ class Search:
         if not self.config["refine_rounds"]:
             return slots
         slots = refine(slots, images, self.image_size, self.supersample,
-                       self.config["refine_rounds"], progress=self._progress("fitting poses"))
+                       self.config["refine_rounds"], chunk=self.chunk,
+                       progress=self._progress("fitting poses"), pool=self.processes)
         start = self._stage(f"poses fitted ({self.config['refine_rounds']} rounds)", start)
         slots = self.count(images, join_candidates([kept_first(slots), candidates], self.pool,
                                                    self.radius))
@@ -144,8 +177,16 @@ class Search:
                              self.supersample)
 
 
-def predict_slots(model, images, config, batch_size=250, log=None):
+def predict_slots(model, images, config, batch_size=250, log=None, workers=None):
     """The answer for ``images [N, H, W, 1]``: numpy dict ``[N, max_primitives, ...]``
     (``presence_logit``, ``type_logits``, ``position``, ``rotation``); see ``Search``.
     ``log`` receives a line after each stage of the search."""
-    return Search(model, config, batch_size, log)(images)
+    return Search(model, config, batch_size, log, workers)(images)
+
+
+def _cores():
+    """The cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
