@@ -106,7 +106,7 @@ class Search:
             yield
             return
         context = multiprocessing.get_context("spawn")  # no fork of a TensorFlow process
-        with (concurrent.futures.ThreadPoolExecutor(self.workers) if os.environ.get("AIRT") else concurrent.futures.ProcessPoolExecutor(self.workers, mp_context=context)) as pool:
+        with concurrent.futures.ProcessPoolExecutor(self.workers, mp_context=context) as pool:
             self.processes = pool
             try:
                 yield
