@@ -212,11 +212,17 @@ class OrthographicCamera:
         return origins, forward[None, :]
 
 
-def _smallest_positive(candidates):
-    """Per ray the smallest candidate ``t > eps`` (``inf`` if none) and its index."""
-    candidates = np.where(candidates > _EPS, candidates, np.inf)
-    index = np.argmin(candidates, axis=1)
-    return np.take_along_axis(candidates, index[:, None], axis=1)[:, 0], index
+def _smallest_positive(columns):
+    """Per ray the smallest candidate ``t > eps`` of the columns ``[N]`` (``inf`` if none)
+    and the index of its column, the first on a tie. (Here and below, work on columns:
+    numpy reduces a short last axis many times slower.)"""
+    best = np.where(columns[0] > _EPS, columns[0], np.inf)
+    index = np.zeros(best.shape, int)
+    for k, column in enumerate(columns[1:], 1):
+        closer = np.where(column > _EPS, column, np.inf) < best
+        best = np.where(closer, column, best)
+        index[closer] = k
+    return best, index
 
 
 def _quadratic_roots(a, b, c):
@@ -233,22 +239,26 @@ def _quadratic_roots(a, b, c):
 
 def _intersect_sphere(o, d):
     t0, t1 = _quadratic_roots(_dot(d, d), _dot(o, d), _dot(o, o) - 1.0)
-    t, _ = _smallest_positive(np.stack([t0, t1], 1))
+    t, _ = _smallest_positive([t0, t1])
     return t, o + np.where(np.isfinite(t), t, 0.0)[:, None] * d
 
 
 def _intersect_box(o, d):
     d = np.where(np.abs(d) < 1e-12, 1e-12, d)
     t1, t2 = (-1.0 - o) / d, (1.0 - o) / d
-    t_near = np.max(np.minimum(t1, t2), axis=1)
-    t_far = np.min(np.maximum(t1, t2), axis=1)
+    near, far = np.minimum(t1, t2), np.maximum(t1, t2)
+    t_near = np.maximum(np.maximum(near[:, 0], near[:, 1]), near[:, 2])
+    t_far = np.minimum(np.minimum(far[:, 0], far[:, 1]), far[:, 2])
     hit = t_far >= np.maximum(t_near, _EPS)
     t = np.where(t_near > _EPS, t_near, t_far)
     t = np.where(hit, t, np.inf)
     p = o + np.where(hit, t, 0.0)[:, None] * d
-    axis = np.argmax(np.abs(p), axis=1)
+    size = np.abs(p)                                   # the normal: the largest axis, the first
+    axis = np.where(size[:, 1] > size[:, 0], 1, 0)     # on a tie
+    axis[size[:, 2] > np.maximum(size[:, 0], size[:, 1])] = 2
     normal = np.zeros_like(p)
-    np.put_along_axis(normal, axis[:, None], np.sign(np.take_along_axis(p, axis[:, None], 1)), 1)
+    rays = np.arange(len(p))
+    normal[rays, axis] = np.sign(p[rays, axis])
     return t, normal
 
 
@@ -272,7 +282,7 @@ def _intersect_cylinder(o, d):
         z = o[:, 2] + t * d[:, 2]
         sides.append(np.where(np.abs(z) <= 1.0, t, np.nan))
     caps = _caps(o, d, (-1.0, 1.0), lambda r2: r2 <= 1.0)
-    t, which = _smallest_positive(np.stack(sides + caps, 1))
+    t, which = _smallest_positive(sides + caps)
     p = o + np.where(np.isfinite(t), t, 0.0)[:, None] * d
     normal = np.where((which < 2)[:, None],
                       p * np.array([1.0, 1.0, 0.0]),
@@ -291,7 +301,7 @@ def _intersect_cone(o, d):
         z = o[:, 2] + t * d[:, 2]
         sides.append(np.where(np.abs(z) <= 1.0, t, np.nan))
     caps = _caps(o, d, (-1.0,), lambda r2: r2 <= 1.0)
-    t, which = _smallest_positive(np.stack(sides + caps, 1))
+    t, which = _smallest_positive(sides + caps)
     p = o + np.where(np.isfinite(t), t, 0.0)[:, None] * d
     side_normal = np.stack([p[:, 0], p[:, 1], k * (1.0 - p[:, 2])], 1)
     base_normal = np.stack([np.zeros_like(t), np.zeros_like(t), -np.ones_like(t)], 1)
@@ -669,13 +679,16 @@ def _group_hits(kind, pos, rot, size, camera, rows, cols, light_dir, ambient):
     along_u = np.einsum("i,gij->gj", right * half * aspect, rot) / size
     along_v = np.einsum("i,gij->gj", up * half, rot) / size
     by_row = base[:, None, :] + v[:, :, None] * along_v[:, None, :]          # [G, span, 3]
-    local_o = by_row[g, i] + (u[:, :, None] * along_u[:, None, :])[g, j]
-    local_d = (np.einsum("i,gij->gj", forward, rot) / size)[g]
+    by_col = u[:, :, None] * along_u[:, None, :]
+    local_o = (np.take(by_row.reshape(-1, 3), g * span + i, axis=0)
+               + np.take(by_col.reshape(-1, 3), g * span + j, axis=0))
+    local_d = np.take(np.einsum("i,gij->gj", forward, rot) / size, g, axis=0)
     t, normal = _INTERSECT[kind](local_o, local_d)
     hit = np.flatnonzero(np.isfinite(t))
     g, r, c, t = g[hit], r[hit], c[hit], t[hit]
     # Normals transform with the inverse transpose: R @ (n / size).
-    world = np.einsum("hj,hij->hi", normal[hit] / size[g], rot[g])
+    world = np.einsum("hj,hij->hi", normal[hit] / np.take(size, g, axis=0),
+                      np.take(rot, g, axis=0))
     length = np.sqrt(_dot(world, world))[:, None]
     world /= np.where(length > 0, length, 1.0)
     return g, r, c, t, _intensity(world, forward[None, :], light_dir, ambient)
