@@ -7,8 +7,8 @@ seed ``--seed``) with the same weights, then answers them three ways, one
 after the other in one run: the previous count and fitting (kept below as
 ``previous_explain`` and ``previous_refine``: every subset z-buffered over
 whole sub-pixel frames, one ``render_batch`` of every image per trial pose),
-the current ones in this process, and the current ones in ``--workers``
-processes. Prints the seconds of each (the network's reading included, the
+the current ones in one thread, and the current ones in ``--workers``
+threads. Prints the seconds of each (the network's reading included, the
 same in all three), the ratio, whether the answers are equal (every array
 of the predictions, bit for bit) and the load average, since timings on a
 shared machine depend on it.
@@ -174,7 +174,7 @@ def main(argv=None):
           f"{os.getloadavg()[0]:.1f}")
     runs, seconds = {}, {}
     for name, workers, previous in (("previous", 1, True), ("current", 1, False),
-                                    (f"current, {args.workers} processes", args.workers, False)):
+                                    (f"current, {args.workers} threads", args.workers, False)):
         seconds[name], runs[name] = answer(model, data["images"], config, workers, previous)
         print(f"{name:26s} {seconds[name]:7.1f} s  {args.scenes / seconds[name]:6.1f} scenes/s  "
               f"{seconds['previous'] / seconds[name]:4.1f}x")

@@ -147,12 +147,11 @@ def _reference_explain(cands, images, k, gain, floor):
     return chosen
 
 
-def test_count_equals_drawing_every_subset_in_chunks_and_in_processes():
+def test_count_equals_drawing_every_subset_in_chunks_and_in_threads():
     """The count on scenes with overlapping primitives, duplicates, phantoms and doubted
     candidates is the subset a straightforward search drawing every subset with the
-    renderer finds; chunks and worker processes do not change it."""
+    renderer finds; chunks and threads do not change it."""
     import concurrent.futures
-    import multiprocessing
 
     from models.air.search.layers import render_layers
 
@@ -171,8 +170,7 @@ def test_count_equals_drawing_every_subset_in_chunks_and_in_processes():
         assert got == want
     assert any(len(want) >= 2 for want in expected)
     chunked = explain(cands, data["images"], 3, 64, 2, search=5, chunk=4)
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as pool:
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
         pooled = explain(cands, data["images"], 3, 64, 2, search=5, chunk=2, pool=pool)
     for other in (chunked, pooled):
         for key in out:
@@ -213,12 +211,11 @@ def _reference_refine(slots, images, rounds=3, turn=0.12, shift=0.5):
     return positions, rotations
 
 
-def test_fitting_equals_drawing_every_trial_pose_in_chunks_and_in_processes():
+def test_fitting_equals_drawing_every_trial_pose_in_chunks_and_in_threads():
     """The fitted poses of primitives read a little off, overlapping ones included, are those
-    of a fitting that draws every trial pose as a whole scene; chunks and worker processes
-    do not change them."""
+    of a fitting that draws every trial pose as a whole scene; chunks and threads do not
+    change them."""
     import concurrent.futures
-    import multiprocessing
 
     from models.air.search.explain import refine
 
@@ -235,8 +232,7 @@ def test_fitting_equals_drawing_every_trial_pose_in_chunks_and_in_processes():
     shaped = slots["type_logits"].argmax(-1) > 0
     assert shaped.sum() >= 5
     np.testing.assert_allclose(fitted["rotation"][shaped], rotations[shaped], atol=1e-6)
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as pool:
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
         pooled = refine(slots, data["images"], 64, 2, rounds=2, chunk=2, pool=pool)
     for key in fitted:
         np.testing.assert_array_equal(pooled[key], fitted[key])
@@ -373,3 +369,20 @@ def test_long_stages_say_how_far_they_have_got(monkeypatch):
         report(done, 250)
     assert lines == ["[search] fitting poses: 100/250 images",
                      "[search] fitting poses: 200/250 images"]  # the stage's own line ends it
+
+
+def test_search_in_threads_gives_the_answer_of_one_thread(monkeypatch):
+    """``predict_slots`` with ``workers`` threads over several chunks answers as one."""
+    from models.air.config import make_config
+    from models.air.search import pipeline
+
+    data, cands = _scenes_and_candidates(10, seed=8)
+    model = _LooksTwice({k: v[:1] for k, v in cands.items()}, {k: v[:1] for k, v in cands.items()})
+    config = make_config({"explain_mirror": False, "repeat": 0})
+    monkeypatch.setattr(pipeline.Search, "CHUNK", 8)                # chunks of 2 images
+    one = pipeline.predict_slots(model, data["images"], config, workers=1)
+    search = pipeline.Search(model, config, workers=3)
+    several = search(data["images"])
+    assert search.chunk == 2
+    for key in one:
+        np.testing.assert_array_equal(several[key], one[key])

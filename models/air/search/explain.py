@@ -35,9 +35,9 @@ trial pose with ``render_batch`` (float for float, so the same answer):
 - ``refine`` ray-casts a trial pose only where the primitive can be, for the
   images where it is kept, and lays the hits over the others' z-buffer, made
   once per primitive and round;
-- both run ``chunk`` images at a time, in the processes of ``pool`` when given
-  (an executor such as ``concurrent.futures.ProcessPoolExecutor``); the images
-  are independent, so the answer does not depend on the chunks.
+- both run ``chunk`` images at a time, by ``pool`` when given (an executor,
+  e.g. of threads); the images are independent, so the answer does not
+  depend on the chunks.
 """
 import functools
 import itertools

@@ -21,13 +21,13 @@ Otherwise the first ``max_primitives`` candidates are the answer. The
 search's keys (``models.air.search.config``) are read from ``config``; the
 network's (``max_primitives``, ``image_size``, ``supersample``) too.
 
-The count and the fitting run ``workers`` processes (default: the cores this
-process may use) when the images make more than one chunk; the images are
-independent, so the answer is the same with any number.
+The count and the fitting run their chunks of images in ``workers`` threads
+(default: the cores this process may use; numpy lets go of the interpreter
+in its loops, where the time goes). The images are independent, so the
+answer is the same with any number.
 """
 import concurrent.futures
 import contextlib
-import multiprocessing
 import os
 import time
 import weakref
@@ -65,7 +65,7 @@ class Search:
     def __init__(self, model, config, batch_size=250, log=None, workers=None):
         self.model, self.batch_size = model, batch_size
         self.workers = workers or _cores()
-        self.processes, self.chunk = None, self.CHUNK  # an executor during a search
+        self.threads, self.chunk = None, self.CHUNK  # an executor during a search
         self.log = log or (lambda message: None)  # a line per stage: minutes for many images
         self.k, self.image_size = config["max_primitives"], config["image_size"]
         self.supersample = config["supersample"]
@@ -93,25 +93,25 @@ class Search:
 
     def __call__(self, images):
         images = np.asarray(images, np.float32)
-        with self._processes(len(images)):
+        with self._threads(len(images)):
             return self._search(images)
 
     @contextlib.contextmanager
-    def _processes(self, n):
-        """``self.processes`` and ``self.chunk`` for ``n`` images: ``workers`` processes and
-        about four chunks each when that makes more than one chunk."""
+    def _threads(self, n):
+        """``self.threads`` and ``self.chunk`` for ``n`` images: ``workers`` threads and
+        about four chunks each (at least a quarter of ``CHUNK`` images) when that makes
+        more than one chunk."""
         self.chunk = self.CHUNK if self.workers == 1 else \
             max(self.CHUNK // 4, min(self.CHUNK, -(-n // (4 * self.workers))))
         if self.workers == 1 or n <= self.chunk:
             yield
             return
-        context = multiprocessing.get_context("spawn")  # no fork of a TensorFlow process
-        with concurrent.futures.ProcessPoolExecutor(self.workers, mp_context=context) as pool:
-            self.processes = pool
+        with concurrent.futures.ThreadPoolExecutor(self.workers) as pool:
+            self.threads = pool
             try:
                 yield
             finally:
-                self.processes = None
+                self.threads = None
 
     def _search(self, images):
         self._n, start = len(images), time.monotonic()
@@ -150,7 +150,7 @@ class Search:
         c = self.config
         return explain(candidates, images, self.k, self.image_size, self.supersample,
                        c["explain_gain"], c["explain_floor"], c["explain_pool"],
-                       self.chunk, self._progress("counting by re-rendering"), self.processes)
+                       self.chunk, self._progress("counting by re-rendering"), self.threads)
 
     def settle(self, images, candidates):
         """The count; then the kept primitives fitted (``refine``) and the count again, the
@@ -162,7 +162,7 @@ class Search:
             return slots
         slots = refine(slots, images, self.image_size, self.supersample,
                        self.config["refine_rounds"], chunk=self.chunk,
-                       progress=self._progress("fitting poses"), pool=self.processes)
+                       progress=self._progress("fitting poses"), pool=self.threads)
         start = self._stage(f"poses fitted ({self.config['refine_rounds']} rounds)", start)
         slots = self.count(images, join_candidates([kept_first(slots), candidates], self.pool,
                                                    self.radius))
