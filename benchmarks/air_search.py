@@ -9,7 +9,7 @@ after the other in one run: the previous count and fitting (kept below as
 whole sub-pixel frames, one ``render_batch`` of every image per trial pose),
 the current ones in one thread, and the current ones in ``--workers``
 threads. Prints the seconds of each (the network's reading included, the
-same in all three), the ratio, whether the answers are equal (every array
+same in all three), the ratio, the CPU seconds, whether the answers are equal (every array
 of the predictions, bit for bit) and the load average, since timings on a
 shared machine depend on it.
 """
@@ -147,14 +147,15 @@ def previous_refine(slots, images, image_size, supersample, rounds=3, turn=0.12,
 
 
 def answer(model, images, config, workers, previous=False):
-    """Seconds and predictions of ``predict_slots`` (the previous path if ``previous``)."""
+    """Seconds, CPU seconds of this process and predictions of ``predict_slots`` (the
+    previous path if ``previous``)."""
     current = pipeline.explain, pipeline.refine
     if previous:
         pipeline.explain, pipeline.refine = previous_explain, previous_refine
     try:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         slots = pipeline.predict_slots(model, images, config, workers=workers)
-        return time.perf_counter() - start, slots
+        return time.perf_counter() - start, time.process_time() - cpu, slots
     finally:
         pipeline.explain, pipeline.refine = current
 
@@ -175,9 +176,9 @@ def main(argv=None):
     runs, seconds = {}, {}
     for name, workers, previous in (("previous", 1, True), ("current", 1, False),
                                     (f"current, {args.workers} threads", args.workers, False)):
-        seconds[name], runs[name] = answer(model, data["images"], config, workers, previous)
-        print(f"{name:26s} {seconds[name]:7.1f} s  {args.scenes / seconds[name]:6.1f} scenes/s  "
-              f"{seconds['previous'] / seconds[name]:4.1f}x")
+        seconds[name], cpu, runs[name] = answer(model, data["images"], config, workers, previous)
+        print(f"{name:22s} {seconds[name]:6.1f} s  {args.scenes / seconds[name]:5.1f} scenes/s  "
+              f"{seconds['previous'] / seconds[name]:4.1f}x  ({cpu:.1f} CPU s)")
     first = runs["previous"]
     for name, slots in list(runs.items())[1:]:
         same = all(np.array_equal(slots[key], first[key]) for key in first)
