@@ -89,5 +89,13 @@ def composite(grey, depth, subsets, supersample):
     """Pixels ``[S, P]`` of the subsets ``[S, L]`` (indices into axis 0 of one image's
     layers ``grey``, ``depth [M, P, k * k]``): the nearest layer per sub-pixel (the
     earlier one on a tie, ``zbuffer``), then the mean over each pixel's ``k x k``
-    sub-pixels (``box_filter``)."""
-    return box_filter(zbuffer(grey, depth, subsets)[0], supersample)
+    sub-pixels (``box_filter``). Subsets that share all but their last layer share the
+    z-buffer of those (298 subsets of 12 candidates have 78 such prefixes)."""
+    subsets = np.asarray(subsets, int)
+    if subsets.shape[1] < 2:
+        return box_filter(zbuffer(grey, depth, subsets)[0], supersample)
+    prefixes, index = np.unique(subsets[:, :-1], axis=0, return_inverse=True)
+    image, nearest = zbuffer(grey, depth, prefixes)
+    last = subsets[:, -1]
+    closer = depth[last] < nearest[index.reshape(-1)]
+    return box_filter(np.where(closer, grey[last], image[index.reshape(-1)]), supersample)
