@@ -104,20 +104,34 @@ def _call(function):
 def _explain_chunk(types, positions, rotations, images, allowed, table, sizes, gain, image_size,
                    supersample):
     """``explain`` of a few images: the index of each one's best subset in ``table``."""
-    grey, depth = render_layers(types, positions, rotations, image_size, supersample)
-    return np.array([_best_subset(grey[i], depth[i], images[i], allowed[i], table, sizes, gain,
-                                  supersample) for i in range(len(images))], int)
+    n, m = types.shape
+    on = np.flatnonzero(allowed.reshape(-1))                  # only allowed ones are tried
+    index, pixel, sub, grey, depth = layer_hits(types.reshape(-1)[on],
+                                                positions.reshape(-1, 3)[on],
+                                                rotations.reshape(-1, 3, 3)[on],
+                                                image_size, supersample)
+    index = on[index]
+    order = np.argsort(index, kind="stable")
+    ends = np.searchsorted(index[order], np.arange(1, n + 1) * m)
+    best = []
+    for i, hits in enumerate(np.split(order, ends[:-1])):
+        hits = (index[hits] - i * m, pixel[hits], sub[hits], grey[hits], depth[hits])
+        best.append(_best_subset(hits, images[i], allowed[i], table, sizes, gain, supersample))
+    return np.array(best, int)
 
 
-def _best_subset(grey, depth, image, allowed, table, sizes, gain, supersample):
-    """Index of the subset (row of ``table``, padded with the empty layer ``M``) of one
-    image's candidate layers (``[M, H * W, k * k]``) with the smallest ``sum |rendering -
-    image| + gain x size`` among those of ``allowed`` candidates, the first on a tie."""
+def _best_subset(hits, image, allowed, table, sizes, gain, supersample):
+    """Index of the subset (row of ``table``, padded with the empty layer ``M``) with the
+    smallest ``sum |rendering - image| + gain x size`` among those of ``allowed``
+    candidates, the first on a tie; ``hits``: ``candidate, pixel, sub, grey, depth`` of
+    the allowed candidates' sub-pixels (``layer_hits``)."""
+    candidate, pixel, sub, g, d = hits
     ok = np.append(allowed, True)[table].all(axis=1)
-    lit = np.flatnonzero(np.isfinite(depth[allowed]).any(axis=(0, 2)))   # covered pixels
-    grey = np.concatenate([grey[:, lit], np.zeros((1, lit.size, grey.shape[2]), grey.dtype)])
-    depth = np.concatenate([depth[:, lit], np.full((1,) + grey.shape[1:], np.inf, depth.dtype)])
-    diff = np.repeat(-image[None], ok.sum(), axis=0)                  # 0 - image off them
+    lit, at = np.unique(pixel, return_inverse=True)                # the covered pixels
+    shape = (len(allowed) + 1, lit.size, supersample ** 2)         # layer M: empty
+    grey, depth = np.zeros(shape, np.float32), np.full(shape, np.inf, np.float32)
+    grey[candidate, at, sub], depth[candidate, at, sub] = g, d
+    diff = np.repeat(-image[None], ok.sum(), axis=0)               # 0 - image off them
     diff[:, lit] = composite(grey, depth, table[ok], supersample) - image[lit]
     error = np.abs(diff, out=diff).sum(axis=1)
     score = error + (gain * sizes[ok]).astype(error.dtype)
