@@ -21,14 +21,14 @@ Otherwise the first ``max_primitives`` candidates are the answer. The
 search's keys (``models.air.search.config``) are read from ``config``; the
 network's (``max_primitives``, ``image_size``, ``supersample``) too.
 
-The count and the fitting run their chunks of images in ``workers`` threads
-(default: the cores this process may use; numpy lets go of the interpreter
-in its loops, where the time goes). The images are independent, so the
-answer is the same with any number.
+The count and the fitting may run their chunks of images in ``workers``
+threads (numpy lets go of the interpreter in its loops). The default is one:
+on this 2-core machine, shared with other jobs, two threads were slower than
+one (``benchmarks/air_search.py``). The images are independent, so the answer
+is the same with any number.
 """
 import concurrent.futures
 import contextlib
-import os
 import time
 import weakref
 
@@ -62,9 +62,9 @@ class Search:
     PROGRESS_SECONDS = 10.0  # a stage longer than this says how far it has got
     CHUNK = 100              # images at a time in the count and the fitting
 
-    def __init__(self, model, config, batch_size=250, log=None, workers=None):
+    def __init__(self, model, config, batch_size=250, log=None, workers=1):
         self.model, self.batch_size = model, batch_size
-        self.workers = workers or _cores()
+        self.workers = workers
         self.threads, self.chunk = None, self.CHUNK  # an executor during a search
         self.log = log or (lambda message: None)  # a line per stage: minutes for many images
         self.k, self.image_size = config["max_primitives"], config["image_size"]
@@ -177,16 +177,8 @@ class Search:
                              self.supersample)
 
 
-def predict_slots(model, images, config, batch_size=250, log=None, workers=None):
+def predict_slots(model, images, config, batch_size=250, log=None, workers=1):
     """The answer for ``images [N, H, W, 1]``: numpy dict ``[N, max_primitives, ...]``
     (``presence_logit``, ``type_logits``, ``position``, ``rotation``); see ``Search``.
     ``log`` receives a line after each stage of the search."""
     return Search(model, config, batch_size, log, workers)(images)
-
-
-def _cores():
-    """The cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return max(1, os.cpu_count() or 1)
