@@ -253,9 +253,9 @@ def _intersect_box(o, d):
     t = np.where(t_near > _EPS, t_near, t_far)
     t = np.where(hit, t, np.inf)
     p = o + np.where(hit, t, 0.0)[:, None] * d
-    size = np.abs(p)                                   # the normal: the largest axis, the first
-    axis = np.where(size[:, 1] > size[:, 0], 1, 0)     # on a tie
-    axis[size[:, 2] > np.maximum(size[:, 0], size[:, 1])] = 2
+    extent = np.abs(p)                                 # the normal: the largest axis, the
+    axis = np.where(extent[:, 1] > extent[:, 0], 1, 0)  # first on a tie
+    axis[extent[:, 2] > np.maximum(extent[:, 0], extent[:, 1])] = 2
     normal = np.zeros_like(p)
     rays = np.arange(len(p))
     normal[rays, axis] = np.sign(p[rays, axis])
