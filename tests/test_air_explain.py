@@ -86,6 +86,24 @@ def test_composited_layers_are_the_renderer_s_image_of_every_subset():
             np.testing.assert_allclose(image, expected, atol=1e-5)
 
 
+def test_layers_are_what_render_batch_draws_of_each_primitive_alone_bit_for_bit():
+    from data_provider import scene_renderer as sr
+    from models.air.scenes import _render_arguments, generate_dataset
+    from models.air.search.layers import render_layers
+
+    data = generate_dataset(8, seed=2, image_size=32, split="val")
+    types = np.where(data["types"] >= 0, data["types"], -1)          # empty slots stay empty
+    grey, depth = render_layers(types, data["positions"], data["rotations"], 32, 2)
+    args, kwargs = _render_arguments(types.reshape(-1, 1), data["positions"].reshape(-1, 1, 3),
+                                     data["rotations"].reshape(-1, 1, 3, 3), 64, 1)
+    drawn, far = sr.render_batch(*args, return_depth=True, **kwargs)  # 64x64 rays, one each
+    pixel_major = lambda a: a.reshape(8, 3, 32, 2, 32, 2).transpose(0, 1, 2, 4, 3, 5).reshape(  # noqa: E731,E501
+        8, 3, 32 * 32, 4)
+    np.testing.assert_array_equal(grey, pixel_major(drawn[..., 0]))
+    np.testing.assert_array_equal(depth, pixel_major(far))
+    assert (types < 0).any() and np.isinf(depth[types < 0]).all()
+
+
 @pytest.mark.parametrize("k", [1, 2, 3])
 def test_box_filter_is_the_mean_of_each_pixel_s_sub_pixels_bit_for_bit(k):
     from models.air.search.layers import box_filter
