@@ -13,10 +13,13 @@ import pytest
 from training import train_air
 
 PROJECT = str(__import__("pathlib").Path(__file__).resolve().parents[1])
-SMALL = ["--seed", "5", "--image-size", "32", "--max-primitives", "2", "--n-epochs", "5",
-         "--n-train", "128", "--n-test", "32", "--set", "n_val", "64", "supersample", "1",
-         "glimpse_size", "12", "channels", "[8, 16, 16, 16]", "glimpse_channels",
-         "[8, 8, 16, 16]", "warmup_epochs", "1", "learning_rate", "0.003", "explain_pool", "6",
+# 2 steps per epoch (16 scenes, batches of 8), 5 epochs, on a small network: what is tested
+# is the bookkeeping of stopping and resuming, not what the network learns.
+SMALL = ["--seed", "5", "--image-size", "16", "--max-primitives", "2", "--n-epochs", "5",
+         "--n-train", "16", "--n-test", "8", "--set", "batch_size", "8", "n_val", "8",
+         "supersample", "1", "glimpse_size", "8", "channels", "[4, 8, 8, 8]",
+         "glimpse_channels", "[4, 4, 8, 8]", "glimpse_hidden", "16", "hidden", "16",
+         "warmup_epochs", "1", "learning_rate", "0.003", "explain_pool", "6",
          "refine_rounds", "1", "canvas_draws", "1"]
 
 # Runs train_air.py and sends itself a signal right after the evaluation at a given step.
@@ -34,19 +37,50 @@ sys.exit(train_air.main(sys.argv[3:]))
 """
 
 
-def _run(argv, stop_at=None, sig=None):
+def _start(argv, stop_at, sig, log):
+    """train_air.py in a process of its own that signals itself after the evaluation at step
+    ``stop_at``; its stdout and stderr go to the files ``log.out`` and ``log.err``."""
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     env["PYTHONPATH"] = PROJECT
-    command = [sys.executable, "training/train_air.py", *argv] if stop_at is None else \
-        [sys.executable, "-c", STOPPER, str(stop_at), sig, *argv]
-    return subprocess.run(command, capture_output=True, text=True, cwd=PROJECT, timeout=900,
-                          env=env)
+    with open(f"{log}.out", "w") as out, open(f"{log}.err", "w") as err:
+        return subprocess.Popen([sys.executable, "-c", STOPPER, str(stop_at), sig, *argv],
+                                stdout=out, stderr=err, text=True, cwd=PROJECT, env=env)
 
 
 def _results(out):
     results = json.loads((out / "results.json").read_text())
     metrics = {k: v for k, v in results["metrics"].items() if not k.endswith("seconds")}
     return metrics, results["history"]
+
+
+def _steps(out):
+    return [e["step"] for e in json.loads((out / "model" / "eval.json").read_text())]
+
+
+@pytest.fixture(scope="module")
+def stopped(tmp_path_factory):
+    """The two runs that are stopped, started at once (each mostly starts up and traces):
+    name -> (process, --out, output files' stem). Ctrl-C after the evaluation at step 4; kill -9
+    after the evaluation at step 8 with checkpoints every 3 steps."""
+    root = tmp_path_factory.mktemp("air_stopped")
+    runs = {}
+    for name, stop_at, sig, extra in (("ctrl_c", 4, "SIGINT", []),
+                                      ("kill_9", 8, "SIGKILL", ["--chkpt-steps", "3"])):
+        out = root / name
+        runs[name] = (_start(SMALL + extra + ["--out", str(out)], stop_at, sig, root / name),
+                      out, root / name)
+    yield runs
+    for proc, _, _ in runs.values():
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _finished(run):
+    """(exit code, stdout, stderr) of a stopped run, once it has ended."""
+    proc, _, log = run
+    code = proc.wait(timeout=900)
+    return code, open(f"{log}.out").read(), open(f"{log}.err").read()
 
 
 @pytest.fixture(scope="module")
@@ -57,41 +91,41 @@ def reference(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_ctrl_c_saves_exits_130_and_a_rerun_resumes_to_the_same_results(reference, tmp_path):
-    out = tmp_path / "run"
-    proc = _run(SMALL + ["--out", str(out)], stop_at=4, sig="SIGINT")
-    assert proc.returncode == 130, proc.stderr
+def test_ctrl_c_saves_exits_130_and_a_rerun_resumes_to_the_same_results(stopped, reference,
+                                                                        capsys):
+    code, stdout, stderr = _finished(stopped["ctrl_c"])
+    out = stopped["ctrl_c"][1]
+    assert code == 130, stderr
     assert not (out / "results.json").exists() and not (out / "weights.npz").exists()
-    assert "run the same command again to resume" in proc.stdout
-    saved = json.loads((out / "model" / "eval.json").read_text())
-    assert [e["step"] for e in saved] == [2, 4]
+    assert "run the same command again to resume" in stdout
+    assert _steps(out) == [2, 4]
     assert (out / "model" / "ckpt-5.index").exists()        # stopped in the third epoch
-    proc = _run(SMALL + ["--out", str(out)])
-    assert proc.returncode == 0, proc.stderr
-    assert "resuming the run" in proc.stdout and "step 5 of 10" in proc.stdout
+    capsys.readouterr()
+    assert train_air.main(SMALL + ["--out", str(out)]) == 0   # the same command again
+    printed = capsys.readouterr().out
+    assert "resuming the run" in printed and "step 5 of 10" in printed
     assert _results(out) == _results(reference)
-    assert [e["step"] for e in json.loads((out / "model" / "eval.json").read_text())] == \
-        [2, 4, 6, 8, 10]
+    assert _steps(out) == [2, 4, 6, 8, 10]
 
 
 @pytest.mark.slow
-def test_after_kill_9_a_rerun_resumes_and_drops_the_dead_run_s_later_evaluations(reference,
-                                                                                  tmp_path):
-    out = tmp_path / "run"
+def test_after_kill_9_a_rerun_resumes_and_drops_the_dead_run_s_later_evaluations(stopped,
+                                                                                  reference,
+                                                                                  capsys):
     # checkpoints at steps 3 and 6 (the one at 6 before that epoch's evaluation), killed
     # after the evaluation at step 8: eval.json holds 2, 4, 6
-    proc = _run(SMALL + ["--out", str(out), "--chkpt-steps", "3"], stop_at=8, sig="SIGKILL")
-    assert proc.returncode == -9
-    assert [e["step"] for e in json.loads((out / "model" / "eval.json").read_text())] == \
-        [2, 4, 6]
+    code, _, stderr = _finished(stopped["kill_9"])
+    out = stopped["kill_9"][1]
+    assert code == -9, stderr
+    assert _steps(out) == [2, 4, 6]
     assert not (out / "results.json").exists()
-    proc = _run(SMALL + ["--out", str(out), "--chkpt-steps", "3"])
-    assert proc.returncode == 0, proc.stderr
-    assert "step 6 of 10" in proc.stdout and "1 later evaluation(s)" in proc.stdout
-    assert "taking over the lock" in proc.stdout                  # the dead run's lock file
+    capsys.readouterr()
+    assert train_air.main(SMALL + ["--out", str(out), "--chkpt-steps", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert "step 6 of 10" in printed and "1 later evaluation(s)" in printed
+    assert "taking over the lock" in printed                      # the dead run's lock file
     assert _results(out) == _results(reference)
-    assert [e["step"] for e in json.loads((out / "model" / "eval.json").read_text())] == \
-        [2, 4, 6, 8, 10]
+    assert _steps(out) == [2, 4, 6, 8, 10]
 
 
 @pytest.mark.slow
