@@ -204,7 +204,6 @@ def test_evaluate_air_refuses_weights_files_of_another_kind_in_one_line(kind, tm
     assert not (tmp_path / "eval.json").exists()
 
 
-@pytest.mark.slow
 def test_evaluate_air_searches_as_set_says(tmp_path):
     from evaluation import run
 
