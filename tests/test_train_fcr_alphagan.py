@@ -50,7 +50,6 @@ def test_learning_rate_v_schedule():
         [0.1, 0.1, 0.01, 0.01])
 
 
-@pytest.mark.slow
 def test_max_iterations_zero_logs_parameter_counts(tmp_path, capsys):
     rc = train_fcr_alphagan.main(["--max_iterations", "0", "--voxel_root", str(tmp_path / "none"),
                                   "--checkpoint_dir", str(tmp_path / "ck"), "--set", *TINY])
