@@ -136,11 +136,30 @@ def _step_of(path):
     return int(tf.train.load_variable(path, "step/.ATTRIBUTES/VARIABLE_VALUE"))
 
 
+@pytest.fixture(scope="module")
+def four_iterations(rooms, tmp_path_factory):
+    """A fresh run of 4 iterations (``_run``'s settings given in three --set groups, plus
+    SAVER_MAX), its exit code and what it printed; tests that change the folder copy it."""
+    import contextlib
+    import io
+    ck = tmp_path_factory.mktemp("four_iterations") / "ck"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = train_fcr_alphagan.main(
+            ["--voxel_root", str(rooms), "--checkpoint_dir", str(ck), "--seed", "3",
+             "--log_steps", "1", "--max_iterations", "4", "--set", *TINY[:6], "--set", *TINY[6:],
+             "--set", "CHECK_FREQ", "2", "SWITCHING_ITE", "3", "RECORD_VOX_NUM", "3",
+             "SAVER_MAX", "5"])
+    return code, out.getvalue(), ck
+
+
 @pytest.mark.slow
-def test_checkpoints_train_vox_sample_z_and_resume(rooms, tmp_path, capsys):
+def test_checkpoints_train_vox_sample_z_and_resume(four_iterations, rooms, tmp_path, capsys):
+    import shutil
+    code, out, fresh = four_iterations
     ck = tmp_path / "ck"
-    assert _run(rooms, ck, "--max_iterations", "4") == 0
-    out = capsys.readouterr().out
+    shutil.copytree(fresh, ck)
+    assert code == 0
     assert "trainable parameters generator:" in out and "cost_discrim_ref" in out
     assert sorted(p.name for p in ck.glob("ckpt-*.index")) == ["ckpt-1.index", "ckpt-2.index"]
     assert _step_of(str(ck / "ckpt-1")) == 2 and _step_of(str(ck / "ckpt-2")) == 4
@@ -203,17 +222,15 @@ def test_resume_after_moving_the_data_and_with_more_epochs(rooms, tmp_path, caps
 
 
 @pytest.mark.slow
-def test_explicit_max_iterations_wins_over_the_default_epochs(rooms, tmp_path, capsys):
-    ck = tmp_path / "ck"
+def test_explicit_max_iterations_wins_over_the_default_epochs(four_iterations):
+    code, out, ck = four_iterations
     # 2 iterations per epoch: the default 15 epochs would end at 30
-    assert train_fcr_alphagan.main(
-        ["--voxel_root", str(rooms), "--checkpoint_dir", str(ck), "--max_iterations", "3",
-         "--log_steps", "100", "--set", *TINY[:6], "--set", *TINY[6:],
-         "--set", "CHECK_FREQ", "100", "SAVER_MAX", "2", "SWITCHING_ITE", "1"]) == 0
-    out = capsys.readouterr().out
-    assert "finished at iteration 3 (completed: --max_iterations 3)" in out
+    assert code == 0
+    assert "finished at iteration 4 (completed: --max_iterations 4)" in out
     config = json.loads((ck / "config.json").read_text())
-    assert config["run"]["CHECK_FREQ"] == 100 and config["run"]["SAVER_MAX"] == 2  # both --set kept
+    assert config["run"]["CHECK_FREQ"] == 2 and config["run"]["SAVER_MAX"] == 5  # every --set kept
+    assert config["model"]["NET"]["DIM"] == [32, 16, 8, 8, 12] and \
+        config["model"]["NET"]["REFINE_CH"] == 8
 
 
 def test_odd_set_and_foreign_config_are_refused(rooms, tmp_path, capsys):
