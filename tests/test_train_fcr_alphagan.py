@@ -85,13 +85,14 @@ def test_bad_arguments_exit_2_naming_the_problem(tmp_path, capsys, argv, needle)
 
 @pytest.mark.slow
 def test_reconstruction_loss_falls_on_synthetic_rooms(rooms, tmp_path):
-    cfg = tiny_config("LEARNING_RATE_V", "[0.03,1000,0.03]", "LEARNING_RATE_G", "0.03")
+    cfg = tiny_config("LEARNING_RATE_V", "[0.1,1000,0.1]", "LEARNING_RATE_G", "0.1")
     system = FCRAlphaGANSystem(cfg, str(tmp_path), 4, seed=0)
     system.build()
-    step = tf.function(lambda b, s: system.train_step(b, s, "autoencoder_gan")[0])
     batch = fixed_batch(rooms)
-    # about 0.45 after 5 steps from any initialisation tried
-    recons = [float(step(batch, tf.constant(i, tf.int64))["recons_loss"]) for i in range(5)]
+    # eager: three steps take less time than tracing the step; the ratio is 0.44 to 0.46 from
+    # every initialisation tried
+    recons = [float(system.train_step(batch, tf.constant(i, tf.int64), "autoencoder_gan")[0]
+                    ["recons_loss"]) for i in range(3)]
     assert np.isfinite(recons).all()
     assert recons[-1] < 0.75 * recons[0], recons
 
