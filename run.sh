@@ -66,11 +66,16 @@ case "$cmd" in
     setup_python; setup_dev; setup_osmesa
     echo "[lint] ruff check ."
     "$PY" -m ruff check .
+    # one test process per core (at most 4; TEST_WORKERS=0 runs them in this process),
+    # a test file's tests in one process so that its trained fixtures are made once
+    workers=${TEST_WORKERS:-$(nproc 2>/dev/null || echo 1)}
+    if [ "$workers" -gt 4 ]; then workers=4; fi
+    if [ "$workers" -le 1 ]; then workers=0; fi
     if [ "${1:-}" = "--fast" ]; then
       shift
-      exec "$PY" -m pytest -q -m "not slow" "$@"
+      exec "$PY" -m pytest -q -n "$workers" --dist loadfile -m "not slow" "$@"
     fi
-    exec "$PY" -m pytest -q "$@" ;;
+    exec "$PY" -m pytest -q -n "$workers" --dist loadfile "$@" ;;
   demo)
     setup_python; setup_osmesa
     exec "$PY" apps/quickstart.py "$@" ;;

@@ -15,7 +15,11 @@ import pytest
 # has rendered crashes, and with it loaded the viewer draws its pictures in a
 # TensorFlow-free child process (see visualization/vtk_env.py), which the
 # viewer tests thereby exercise; its command-line tests run without TensorFlow.
-import tensorflow  # noqa: F401  (imported for its side effect: loaded first)
+from data_provider import cli  # noqa: E402
+
+with cli._stderr_to(os.devnull):  # its start-up lines, once per test process
+    import tensorflow  # noqa: F401  (imported for its side effect: loaded first)
+    tensorflow.config.list_physical_devices()
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = pathlib.Path(
