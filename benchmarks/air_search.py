@@ -14,7 +14,6 @@ of the predictions, bit for bit) and the load average, since timings on a
 shared machine depend on it.
 """
 import argparse
-import itertools
 import os
 import time
 
@@ -24,6 +23,7 @@ from data_provider import scene_renderer as sr
 from evaluation.air_eval import load_weights
 from models.air.scenes import _render_arguments, generate_dataset, take_slots
 from models.air.search import pipeline
+from models.air.search.explain import search_space
 
 # ---- the previous path, as it was: dense [N, M, S, S] layers, one render per trial ----
 
@@ -59,14 +59,8 @@ def previous_box(image, k):
 def previous_explain(candidates, images, max_primitives, image_size, supersample, gain=4.0,
                      floor=0.05, search=None, chunk=100, progress=None, pool=None):
     images = np.asarray(images).reshape(len(images), image_size, image_size)
-    n, m = candidates["presence_logit"].shape
-    m = min(m, search or 2 * max_primitives + 1)
-    logit = np.clip(candidates["presence_logit"][:, :m].astype(np.float64), -50.0, 50.0)
-    allowed = 1.0 / (1.0 + np.exp(-logit)) > floor
-    allowed[:, 0] = True
-    types = candidates["type_logits"][:, :m].argmax(-1)
-    subsets = [list(s) for size in range(1, min(max_primitives, m) + 1)
-               for s in itertools.combinations(range(m), size)]
+    n = len(candidates["presence_logit"])
+    m, allowed, types, subsets = search_space(candidates, max_primitives, floor, search)
     chosen = np.zeros((n, m), bool)
     for lo in range(0, n, chunk):
         hi = min(lo + chunk, n)

@@ -48,6 +48,21 @@ from models.air.scenes import take_slots
 from models.air.search.layers import box_filter, composite, layer_hits, render_layers, zbuffer
 
 
+def search_space(candidates, max_primitives, floor, search=None):
+    """What the count tries: the first ``m`` candidates (``search``, default
+    ``2 * max_primitives + 1``), which of them may be kept (``allowed [N, m]``:
+    present above ``floor``, the most present always), their types ``[N, m]``
+    and every subset of at most ``max_primitives`` of them."""
+    m = min(candidates["presence_logit"].shape[1], search or 2 * max_primitives + 1)
+    logit = np.clip(candidates["presence_logit"][:, :m].astype(np.float64), -50.0, 50.0)
+    allowed = 1.0 / (1.0 + np.exp(-logit)) > floor
+    allowed[:, 0] = True
+    types = candidates["type_logits"][:, :m].argmax(-1)
+    subsets = [list(s) for size in range(1, min(max_primitives, m) + 1)
+               for s in itertools.combinations(range(m), size)]
+    return m, allowed, types, subsets
+
+
 def explain(candidates, images, max_primitives, image_size, supersample, gain=4.0, floor=0.05,
             search=None, chunk=100, progress=None, pool=None):
     """Slots ``[N, max_primitives, ...]`` (numpy dict) chosen from ``candidates`` (numpy dict
@@ -58,14 +73,8 @@ def explain(candidates, images, max_primitives, image_size, supersample, gain=4.
     after each chunk."""
     images = np.asarray(images).reshape(len(images), image_size * image_size)
     candidates = {k: np.asarray(v) for k, v in candidates.items()}
-    n, m = candidates["presence_logit"].shape
-    m = min(m, search or 2 * max_primitives + 1)
-    logit = np.clip(candidates["presence_logit"][:, :m].astype(np.float64), -50.0, 50.0)
-    allowed = 1.0 / (1.0 + np.exp(-logit)) > floor
-    allowed[:, 0] = True
-    types = candidates["type_logits"][:, :m].argmax(-1)
-    subsets = [list(s) for size in range(1, min(max_primitives, m) + 1)
-               for s in itertools.combinations(range(m), size)]
+    n = len(candidates["presence_logit"])
+    m, allowed, types, subsets = search_space(candidates, max_primitives, floor, search)
     width = len(subsets[-1])
     table = np.array([s + [m] * (width - len(s)) for s in subsets])  # m: an empty layer
     sizes = np.array([len(s) for s in subsets])
