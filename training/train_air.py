@@ -50,6 +50,7 @@ import sys
 import time
 
 from data_provider import cli
+from models import precision
 
 PROG = "train_air.py"
 MARK = "gen3d-scenes air3d"
@@ -183,6 +184,7 @@ def environment():
     return {"python": platform.python_version(), "tensorflow": tf.__version__,
             "numpy": np.__version__, "scipy": scipy.__version__,
             "os": platform.platform(), "processor": processor or platform.machine(),
+            "cpu_bfloat16": precision.cpu_has_bfloat16(),
             "cpu_count": os.cpu_count()}
 
 
@@ -276,6 +278,11 @@ def train(config, out, workers=1, log_epochs=5, log=print, checkpoint=None, chkp
             f"{steps_per_epoch * config['n_epochs']}, {done} of {config['n_epochs']} epochs done"
             + (f"; {dropped} later evaluation(s) of the stopped run dropped" if dropped else ""))
     system = AIRSystem(config, steps_per_epoch, data["val"]["images"][:SNAPSHOT_SCENES])
+    bfloat16 = precision.use_bfloat16(config["mixed_precision"])
+    if config["mixed_precision"] is None:
+        log("compute in bfloat16 (the hardware has bfloat16 units)" if bfloat16 else
+            "compute in float32 (no bfloat16 units here; --set mixed_precision True forces "
+            "bfloat16)")
     seed = config["seed"]
     versions = data["train_inputs"]
     train_fn = dataset_fn(versions[0], batch, shuffle_seed=lambda epoch: seed * 100003 + epoch,
@@ -315,6 +322,7 @@ def train(config, out, workers=1, log_epochs=5, log=print, checkpoint=None, chkp
                    "training_cpu_seconds": train_cpu, "load_average_start": load_start,
                    "load_average_end": os.getloadavg()},
         "environment": environment(),
+        "compute_dtype": system.model.dtype_policy.compute_dtype,
     }
     write_outputs(out, results, system, data["val"], config)
     return results

@@ -40,7 +40,8 @@ NETWORK = {
     "kernels": [4, 3, 3, 3],
     "strides": [2, 2, 2, 1],
     "hidden": 64,
-    "mixed_precision": True,  # bfloat16 compute, float32 weights and outputs
+    "mixed_precision": None,  # bfloat16 compute (float32 weights and outputs): None where the
+                              # hardware has bfloat16 units (models.precision), True/False: forced
 }
 LOSS = {
     "matching": "hungarian",  # hungarian | sorted (slot head only: the reference's x order)
@@ -100,8 +101,10 @@ def make_config(overrides=None):
         if not isinstance(config[key], (int, float)) or config[key] < 0:
             raise ConfigError(f"{key} must be a non-negative number, got {config[key]!r}")
     for key in ("mixed_precision", "mirror", "deterministic"):
-        if not isinstance(config[key], bool):
-            raise ConfigError(f"{key} must be True or False, got {config[key]!r}")
+        if not isinstance(config[key], bool) and not (key == "mixed_precision"
+                                                      and config[key] is None):
+            also = ", or None (decided by the hardware)" if key == "mixed_precision" else ""
+            raise ConfigError(f"{key} must be True or False{also}, got {config[key]!r}")
     check_search(config, ConfigError)
     rate = config["canvas_rate"]
     if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 <= rate <= 1:

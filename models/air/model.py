@@ -21,6 +21,7 @@ from models.air import heads
 from models.air.encoder import ConvEncoder
 from models.air.glimpse import crop_glimpses
 from models.air.grid_head import position_from_view
+from models.precision import use_bfloat16
 
 
 class AIRInference3D(keras.Model):
@@ -62,7 +63,7 @@ def build_air_model_3d(config):
     """The inference network of ``config`` (``models.air.config``), built on a dummy batch."""
     from models.air.config import input_channels
 
-    policy = "mixed_bfloat16" if config["mixed_precision"] else "float32"
+    policy = "mixed_bfloat16" if use_bfloat16(config["mixed_precision"]) else "float32"
     model = AIRInference3D(config["max_primitives"], config["head"], config["channels"],
                            config["kernels"], config["strides"], config["hidden"],
                            config["glimpse_size"], config["glimpse_channels"],
