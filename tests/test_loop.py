@@ -508,6 +508,15 @@ def test_first_step_prints_a_progress_line(tmp_path):
             and "steps" in line] == ["1/12", "12/12"]
 
 
+def test_a_run_ended_by_its_epochs_prints_its_last_step(tmp_path):
+    _, result, logs = _train(tmp_path, epochs=2, log_steps=5)   # 8 steps per epoch (the first
+    # epoch gives the total)
+    counts = [line.split()[1] for line in logs if line.startswith("[train] ") and "steps" in line]
+    assert result["step"] == 16 and counts == ["1", "5", "10/16", "15/16", "16/16"]
+    assert logs.index(next(line for line in logs if "16/16" in line)) > \
+        logs.index("[train] epoch 2 done at step 16")
+
+
 def test_a_refused_permission_during_the_run_exits_1_and_keeps_the_checkpoint(tmp_path):
     from data_provider import cli
 
@@ -531,4 +540,4 @@ def test_a_run_resumed_mid_epoch_counts_the_whole_run_in_its_progress(tmp_path):
     # the toy's data start each run's epochs afresh: three whole epochs after step 5, and
     # the first of them, which a resumed run cannot tell from a part one, is no measure
     assert result["step"] == 29
-    assert counts == ["6", "8", "12", "16", "20", "24/29", "28/29"]
+    assert counts == ["6", "8", "12", "16", "20", "24/29", "28/29", "29/29"]

@@ -414,7 +414,7 @@ def _train(system, train_dataset_fn, state, *, model_dir, global_batch_size, max
     stopped_by = limits.reached(run.step, run.epoch)
     if initial_eval and eval_sets and stopped_by is None:
         eval_results = run.evaluate(eval_sets, global_batch_size)
-    window = _Window()
+    window, logged_step = _Window(), None
     cli.work_started()  # an OS error from here on is a failed run (exit 1), not bad input
     with _StopRequest() as stop:
         while stopped_by is None:
@@ -438,6 +438,7 @@ def _train(system, train_dataset_fn, state, *, model_dir, global_batch_size, max
                     stopped_by = limits.reached(step, run.epoch)
                 if step % log_steps == 0 or stopped_by or limits.steps_run == 1:
                     run.log_progress(batch, losses, values, window, limits)
+                    logged_step = step
                 if step % chkpt_steps == 0:
                     run.save()
                 if eval_steps and step % eval_steps == 0 and eval_sets:
@@ -455,6 +456,8 @@ def _train(system, train_dataset_fn, state, *, model_dir, global_batch_size, max
                 if eval_sets:
                     eval_results = run.evaluate(eval_sets, global_batch_size)
                 stopped_by = limits.reached(run.step, run.epoch)
+                if stopped_by and logged_step != run.step:  # the run's last step has its line
+                    run.log_progress(batch, losses, values, window, limits)
         if interrupted:
             log(f"[train] {stopped_by}: saving a checkpoint at step {run.step} and stopping")
         run.save()
