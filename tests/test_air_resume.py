@@ -104,6 +104,13 @@ def test_ctrl_c_saves_exits_130_and_a_rerun_resumes_to_the_same_results(stopped,
     assert train_air.main(SMALL + ["--out", str(out)]) == 0   # the same command again
     printed = capsys.readouterr().out
     assert "resuming the run" in printed and "step 5 of 10" in printed
+    # the default compute follows the hardware, says so and is recorded
+    from models import precision
+    dtype = "bfloat16" if precision.use_bfloat16() else "float32"
+    assert f"compute in {dtype} (" in printed
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["compute_dtype"] == dtype and saved["config"]["mixed_precision"] is None
+    assert saved["environment"]["cpu_bfloat16"] == precision.cpu_has_bfloat16()
     assert _results(out) == _results(reference)
     assert _steps(out) == [2, 4, 6, 8, 10]
 
