@@ -5,8 +5,8 @@ the hardware multiplies bfloat16 natively: a GPU of compute capability 8.0 or
 more, or a CPU with AVX-512 BF16 or AMX instructions. Elsewhere TensorFlow
 converts every operand to float32 and back, and a step takes several times
 longer than in float32 (AIR's training step on a 2-core AMD EPYC without
-bfloat16 instructions: about 20 times; ``benchmarks/gqn_train_step.py
---variants fp32 bf16`` shows it for GQN).
+bfloat16 instructions: 4.85 times, ``benchmarks/air_train_step.py``; GQN's:
+``benchmarks/gqn_train_step.py --variants fp32 bf16``).
 
 A config's ``mixed_precision`` of ``None`` means "decide here"
 (``use_bfloat16``); ``True`` and ``False`` force the choice.
