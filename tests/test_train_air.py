@@ -11,8 +11,8 @@ import tensorflow as tf
 from models.air import build_air_model_3d, losses, make_config
 from training import train_air
 
-# float32 compute: on a CPU without bfloat16 units a step takes several times less than
-# with the default mixed precision (which the other runs here and in test_air_resume.py keep)
+# float32 compute forced: the default follows the hardware (models.precision), and this run
+# is then the same kind on machines with and without bfloat16 units
 TINY = ["--seed", "3", "--image-size", "32", "--max-primitives", "2", "--n-epochs", "8",
         "--n-train", "512", "--n-test", "64", "--set", "n_val", "64", "supersample", "1",
         "glimpse_size", "12", "channels", "[16, 32, 32, 32]", "warmup_epochs", "1",
