@@ -100,11 +100,12 @@ def make_config(overrides=None):
                 "canvas_jitter"):
         if not isinstance(config[key], (int, float)) or config[key] < 0:
             raise ConfigError(f"{key} must be a non-negative number, got {config[key]!r}")
-    for key in ("mixed_precision", "mirror", "deterministic"):
-        if not isinstance(config[key], bool) and not (key == "mixed_precision"
-                                                      and config[key] is None):
-            also = ", or None (decided by the hardware)" if key == "mixed_precision" else ""
-            raise ConfigError(f"{key} must be True or False{also}, got {config[key]!r}")
+    for key in ("mirror", "deterministic"):
+        if not isinstance(config[key], bool):
+            raise ConfigError(f"{key} must be True or False, got {config[key]!r}")
+    if config["mixed_precision"] is not None and not isinstance(config["mixed_precision"], bool):
+        raise ConfigError("mixed_precision must be True or False, or None (decided by the "
+                          f"hardware), got {config['mixed_precision']!r}")
     check_search(config, ConfigError)
     rate = config["canvas_rate"]
     if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 <= rate <= 1:
