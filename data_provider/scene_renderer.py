@@ -520,14 +520,18 @@ def _kind_indices(kinds):
 def render_batch(kinds, positions, rotations, sizes, camera, height=64, width=64, *,
                  colours=1.0, light_dir=None, ambient=0.3, background=0.0, supersample=1,
                  return_depth=False, chunk=64):
-    """Render ``N`` scenes of up to ``K`` primitives each with one orthographic camera.
+    """Render ``N`` scenes of up to ``K`` primitives each with one camera, an
+    ``OrthographicCamera`` or a ``PerspectiveCamera``.
 
-    The same images as ``render(scene, camera, height, width, ...,
-    adaptive=False)`` for every scene, computed for many scenes at once: each
-    primitive is intersected only with the rays of the square window of
-    pixels that covers its bounding sphere, primitives of one kind are
-    intersected together over all scenes, and the z-buffer takes slot ``0``,
-    then ``1``, ... (an earlier slot wins a tie, as in ``cast``).
+    The same images and depths as ``render(scene, camera, height, width, ...,
+    adaptive=False)`` for every scene (to the rounding of the last bits),
+    computed for many scenes at once: each primitive is intersected only with
+    the rays of a window of pixels that covers its projection (see
+    ``_group_hits``), primitives of one kind are intersected together over all
+    scenes, and the z-buffer takes slot ``0``, then ``1``, ... (an earlier slot
+    wins a tie, as in ``cast``). Depth is ``render``'s: the ray length to the
+    nearest hit, i.e. the distance along the viewing direction from the image
+    plane (orthographic) or from the eye (perspective).
 
     ``kinds [N, K]``: names from ``KINDS`` or indices into it; ``""``,
     ``None`` or ``-1`` leaves a slot empty. ``positions [N, K, 3]``,
@@ -536,9 +540,7 @@ def render_batch(kinds, positions, rotations, sizes, camera, height=64, width=64
     float32 images ``[N, height, width, 3]`` (and depths ``[N, height, width]``
     with ``return_depth``). ``chunk`` scenes are rendered at a time.
     """
-    if not isinstance(camera, OrthographicCamera):
-        raise ValueError("render_batch needs an OrthographicCamera; render perspective scenes "
-                         "one at a time with render()")
+    _check_batch_camera(camera, "render_batch")
     _check_render_arguments(ambient, supersample, height, width)
     kinds = _kind_indices(kinds)
     if kinds.ndim != 2:
@@ -610,8 +612,9 @@ def _render_chunk(kinds, positions, rotations, sizes, colours, camera, height, w
 
 def primitive_hits(kinds, positions, rotations, sizes, camera, height=64, width=64, *,
                    light_dir=None, ambient=0.3):
-    """Each of ``N`` primitives alone (no z-buffer between them), seen by an orthographic
-    ``camera``: the pixels whose ray hits it, the ray's length and the shading.
+    """Each of ``N`` primitives alone (no z-buffer between them), seen by ``camera`` (an
+    ``OrthographicCamera`` or a ``PerspectiveCamera``): the pixels whose ray hits it, the
+    ray's length (``render``'s depth) and the shading.
 
     ``kinds [N]`` (names or indices into ``KINDS``, none empty), ``positions [N, 3]``,
     ``rotations [N, 3, 3]``, ``sizes`` broadcast to ``[N, 3]``. Returns ``index``
@@ -620,6 +623,7 @@ def primitive_hits(kinds, positions, rotations, sizes, camera, height=64, width=
     ``render_batch`` draws a scene of these primitives (``colour * intensity`` and
     depth ``t`` of the nearest), ray for ray the same.
     """
+    _check_batch_camera(camera, "primitive_hits")
     kinds = _kind_indices(np.asarray(kinds).reshape(-1))
     n = len(kinds)
     positions = np.broadcast_to(np.asarray(positions, np.float64), (n, 3))
@@ -639,15 +643,68 @@ def primitive_hits(kinds, positions, rotations, sizes, camera, height=64, width=
     return tuple(np.concatenate(column) for column in zip(*parts))
 
 
+def _check_batch_camera(camera, caller):
+    """``ValueError`` unless ``camera`` is one the batched ray grid knows."""
+    if not isinstance(camera, (OrthographicCamera, PerspectiveCamera)):
+        raise ValueError(f"{caller} needs an OrthographicCamera or a PerspectiveCamera, "
+                         f"got {type(camera).__name__}")
+
+
 def _group_hits(kind, pos, rot, size, camera, rows, cols, light_dir, ambient):
-    """Hits of ``G`` primitives of one ``kind`` on a ``rows x cols`` ray grid: ``g``
-    (primitive), ``r``, ``c`` (inside the grid), ``t`` and ``intensity`` per hit.
+    """Hits of ``G`` primitives of one ``kind`` on a ``rows x cols`` ray grid (the rays
+    of ``camera.rays(rows, cols)``): ``g`` (primitive), ``r``, ``c`` (inside the grid),
+    ``t`` and ``intensity`` per hit.
+
+    Each primitive is intersected, in its local frame, only with the rays of a window
+    of pixels around its projection (``_orthographic_rays``, ``_perspective_rays``). A
+    culled ray cannot hit, so the hits are those of all rays.
+    """
+    if isinstance(camera, PerspectiveCamera):
+        g, r, c, local_o, local_d, directions = _perspective_rays(
+            kind, pos, rot, size, camera, rows, cols)
+    else:
+        g, r, c, local_o, local_d, directions = _orthographic_rays(
+            kind, pos, rot, size, camera, rows, cols)
+    t, normal = _INTERSECT[kind](local_o, local_d)
+    hit = np.flatnonzero(np.isfinite(t))
+    g, r, c, t = g[hit], r[hit], c[hit], t[hit]
+    if len(directions) > 1:  # one direction per ray, not one shared by all
+        directions = directions[hit]
+    # Normals transform with the inverse transpose: R @ (n / size).
+    world = np.einsum("hj,hij->hi", normal[hit] / np.take(size, g, axis=0),
+                      np.take(rot, g, axis=0))
+    length = np.sqrt(_dot(world, world))[:, None]
+    world /= np.where(length > 0, length, 1.0)
+    return g, r, c, t, _intensity(world, directions, light_dir, ambient)
+
+
+def _bounding_radius(kind, size):
+    """``[G]`` radius of a sphere about each primitive's position that holds it."""
+    if kind == "sphere":
+        return size.max(axis=1)
+    if kind == "quad":  # size[2] is not an extent of the flat square
+        return np.hypot(size[:, 0], size[:, 1])
+    return np.linalg.norm(size, axis=1)
+
+
+def _window_candidates(inside, rows_g, cols_g, rows, cols):
+    """``g, i, j``: the window rays ``rows_g[g, i]``, ``cols_g[g, j]`` that pass
+    ``inside [G, span, span]`` and lie on the ``rows x cols`` grid."""
+    return np.nonzero(inside
+                      & ((rows_g >= 0) & (rows_g < rows))[:, :, None]
+                      & ((cols_g >= 0) & (cols_g < cols))[:, None, :])
+
+
+def _orthographic_rays(kind, pos, rot, size, camera, rows, cols):
+    """Candidate rays of ``G`` primitives seen by an orthographic camera: ``g``, ``r``,
+    ``c``, local origins and directions ``[M, 3]`` and the world direction ``[1, 3]``
+    shared by all rays.
 
     Only the rays of the square window around each primitive's bounding sphere are
     considered, and of those only the ones whose image point lies inside the projection
     of the primitive's bounding box (a hexagon: the slabs orthogonal to each projected
     box edge) or, for a sphere, its disc, with a margin of a ray spacing; quads are
-    tested against every ray. A culled ray cannot hit, so the hits are those of all rays.
+    tested against every ray.
     """
     forward, right, up = _basis(camera.yaw, camera.pitch)
     half, aspect = camera.extent / 2.0, cols / rows
@@ -659,17 +716,15 @@ def _group_hits(kind, pos, rot, size, camera, rows, cols, light_dir, ambient):
     if kind == "quad":  # unbounded cull radius: the whole image
         span, row0, col0 = max(rows, cols), np.zeros(n, int), np.zeros(n, int)
     else:
-        radius = size.max(axis=1) if kind == "sphere" else np.linalg.norm(size, axis=1)
-        r_px = radius / pixel
+        r_px = _bounding_radius(kind, size) / pixel
         span = int(2 * np.ceil(r_px.max()) + 4)
         row0 = np.floor(row_c - r_px).astype(int) - 1
         col0 = np.floor(col_c - r_px).astype(int) - 1
     steps = np.arange(span)
     rows_g, cols_g = row0[:, None] + steps, col0[:, None] + steps      # [G, span]
-    g, i, j = np.nonzero(_footprint(kind, rot, size, rows_g - row_c[:, None],
-                                    cols_g - col_c[:, None], right, up, pixel)
-                         & ((rows_g >= 0) & (rows_g < rows))[:, :, None]
-                         & ((cols_g >= 0) & (cols_g < cols))[:, None, :])
+    g, i, j = _window_candidates(_footprint(kind, rot, size, rows_g - row_c[:, None],
+                                            cols_g - col_c[:, None], right, up, pixel),
+                                 rows_g, cols_g, rows, cols)
     r, c = rows_g[g, i], cols_g[g, j]
     u = (cols_g + 0.5) / cols * 2.0 - 1.0
     v = 1.0 - (rows_g + 0.5) / rows * 2.0
@@ -683,15 +738,97 @@ def _group_hits(kind, pos, rot, size, camera, rows, cols, light_dir, ambient):
     local_o = (np.take(by_row.reshape(-1, 3), g * span + i, axis=0)
                + np.take(by_col.reshape(-1, 3), g * span + j, axis=0))
     local_d = np.take(np.einsum("i,gij->gj", forward, rot) / size, g, axis=0)
-    t, normal = _INTERSECT[kind](local_o, local_d)
-    hit = np.flatnonzero(np.isfinite(t))
-    g, r, c, t = g[hit], r[hit], c[hit], t[hit]
-    # Normals transform with the inverse transpose: R @ (n / size).
-    world = np.einsum("hj,hij->hi", normal[hit] / np.take(size, g, axis=0),
-                      np.take(rot, g, axis=0))
-    length = np.sqrt(_dot(world, world))[:, None]
-    world /= np.where(length > 0, length, 1.0)
-    return g, r, c, t, _intensity(world, forward[None, :], light_dir, ambient)
+    return g, r, c, local_o, local_d, forward[None, :]
+
+
+def _project_spheres(camera, centres, radii, rows, cols):
+    """Where spheres fall on a ``rows x cols`` ray grid of a perspective camera:
+    the pixel ``row``, ``col`` of each centre, a radius ``r_px`` in pixels that holds
+    the whole sphere's image, and the centre's depth ``z`` along the viewing direction.
+
+    In the camera frame ``x, y, z = (p - eye) . (right, up, forward)``, the ray of grid
+    point ``(row, col)`` is ``forward + u h a right + v h up`` (``rays_at``) with
+    ``h = tan(fov / 2)``, ``a = cols / rows``, ``u = (col + 0.5) / cols * 2 - 1`` and
+    ``v = 1 - (row + 0.5) / rows * 2``, so a point in front of the camera projects to::
+
+        col = (x / (z h a) + 1) / 2 * cols - 0.5,    row = (1 - y / (z h)) / 2 * rows - 0.5
+
+    and a pixel is ``1 / f`` of ``x / z`` and of ``y / z``, ``f = rows / (2 h)``. A
+    sphere of radius ``rho`` whose centre ``c`` lies at distance ``D`` from the eye, wholly
+    in front of the camera plane (``z > rho``), projects within::
+
+        r_px = f rho D / (z (z - rho))
+
+    pixels of its centre's image: a point ``c + e`` with ``|e| <= rho`` projects
+    ``(z e_xy - e_z c_xy) / (z (z + e_z))`` away from it, whose numerator is at most
+    ``z |e_xy| + |e_z| |c_xy| <= |e| sqrt(z^2 + |c_xy|^2) <= rho D`` (Cauchy-Schwarz)
+    and whose denominator is at least ``z (z - rho)``. On the axis the bound is
+    ``rho / (z - rho)`` against the image's radius ``rho / sqrt(z^2 - rho^2)``; at an
+    angle ``theta`` off the axis it is, to first order in ``rho``, ``rho / (D cos^2
+    theta)``, the long half-axis of the elliptic image. ``r_px`` is ``inf`` where
+    ``z <= rho`` (``row``, ``col`` are then meaningless).
+    """
+    forward, right, up = _basis(camera.yaw, camera.pitch)
+    half, aspect = np.tan(np.radians(camera.fov_degrees) / 2.0), cols / rows
+    focal = rows / (2.0 * half)
+    offset = centres - camera.position
+    x, y, z = offset @ right, offset @ up, offset @ forward
+    front = z > radii
+    safe_z = np.where(front, z, 1.0)
+    col = (x / (safe_z * half * aspect) + 1.0) / 2.0 * cols - 0.5
+    row = (1.0 - y / (safe_z * half)) / 2.0 * rows - 0.5
+    distance = np.sqrt(_dot(offset, offset))
+    near = np.where(front, z - radii, 1.0)  # the gap between the sphere and the camera plane
+    r_px = np.where(front, focal * radii * distance / (safe_z * near), np.inf)
+    return row, col, r_px, z
+
+
+def _grid_run(centre, reach, length):
+    """First index and count of the grid indices in ``[0, length)`` within ``reach`` of
+    ``centre`` (``reach`` may be ``inf``: all of them)."""
+    first = np.clip(np.floor(centre - reach), 0, length)
+    stop = np.clip(np.floor(centre + reach) + 1, 0, length)
+    return first.astype(int), (stop - first).astype(int)
+
+
+def _perspective_rays(kind, pos, rot, size, camera, rows, cols):
+    """Candidate rays of ``G`` primitives seen by a perspective camera: ``g``, ``r``,
+    ``c``, local origins and directions ``[M, 3]`` and the world direction of each ray
+    ``[M, 3]``.
+
+    Every ray starts at the eye with the unit direction ``d`` of ``camera.rays(rows,
+    cols)`` (the rays ``render`` casts): local origin ``R^T (eye - p) / size``, one per
+    primitive, and local direction ``R^T d / size``, so ``t`` is ``render``'s depth, the
+    distance from the eye. The rays considered are those whose pixel lies within
+    ``r_px + 1`` pixels of the image of the primitive's bounding sphere
+    (``_project_spheres``; the extra pixel absorbs rounding), clipped to the grid. A
+    primitive wholly behind the camera plane (``z + rho <= 0``, with ``rho`` enlarged by
+    a factor ``1 + 1e-6`` against rounding) gets none, since every ray has a positive
+    component along ``forward`` and hits only at ``t > 0``. Quads, and primitives whose
+    bounding sphere reaches the camera plane (``z <= rho``), are tested against every ray.
+    """
+    radius = _bounding_radius(kind, size)
+    row_c, col_c, r_px, z = _project_spheres(camera, pos, radius, rows, cols)
+    ahead = z + radius * (1.0 + 1e-6) > 0.0
+    disc = ahead & np.isfinite(r_px) & (kind != "quad")
+    reach = np.where(disc, r_px + 1.0, np.inf)
+    row_c, col_c = np.where(disc, row_c, 0.0), np.where(disc, col_c, 0.0)
+    row0, row_count = _grid_run(row_c, reach, rows)
+    col0, col_count = _grid_run(col_c, reach, cols)
+    span = int(np.max(np.where(ahead, np.maximum(row_count, col_count), 0)))
+    steps = np.arange(span)
+    rows_g, cols_g = row0[:, None] + steps, col0[:, None] + steps      # [G, span]
+    dr = (rows_g - row_c[:, None])[:, :, None]
+    dc = (cols_g - col_c[:, None])[:, None, :]
+    inside = (dr * dr + dc * dc <= (reach * reach)[:, None, None]) & ahead[:, None, None]
+    g, i, j = _window_candidates(inside, rows_g, cols_g, rows, cols)
+    r, c = rows_g[g, i], cols_g[g, j]
+    _, grid_directions = camera.rays(rows, cols)                         # row-major pixels
+    directions = grid_directions[r * cols + c]
+    local_o = np.take(np.einsum("gi,gij->gj", camera.position - pos, rot) / size, g, axis=0)
+    local_d = (np.einsum("hi,hij->hj", directions, np.take(rot, g, axis=0))
+               / np.take(size, g, axis=0))
+    return g, r, c, local_o, local_d, directions
 
 
 def _footprint(kind, rot, size, dr, dc, right, up, pixel):

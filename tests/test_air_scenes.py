@@ -66,10 +66,10 @@ def test_render_batch_equals_the_per_scene_renderer():
             np.testing.assert_allclose(batch[i], single, atol=1e-6)
 
 
-def test_render_batch_rejects_a_perspective_camera_and_unknown_kinds():
-    with pytest.raises(ValueError, match="OrthographicCamera"):
+def test_render_batch_rejects_an_unknown_camera_and_unknown_kinds():
+    with pytest.raises(ValueError, match="OrthographicCamera or a PerspectiveCamera"):
         sr.render_batch([["sphere"]], np.zeros((1, 1, 3)), np.eye(3)[None, None], 0.2,
-                        sr.PerspectiveCamera((0, 0, 5)))
+                        object())
     with pytest.raises(ValueError, match="unknown primitive kind"):
         sr.render_batch([["pyramid"]], np.zeros((1, 1, 3)), np.eye(3)[None, None], 0.2,
                         scenes.camera())
