@@ -14,6 +14,7 @@ tf-gqn ``gqn_tfr_provider.py``):
   ``cameras`` (``sequence_size * 5`` floats: x, y, z, yaw, pitch).
 """
 import collections
+import logging
 import os
 
 from data_provider.cli import UsageError
@@ -36,6 +37,8 @@ DATASETS = {
 NUM_CHANNELS = 3
 NUM_RAW_CAMERA_PARAMS = 5
 MODES = ("train", "test")
+
+logger = logging.getLogger(__name__)
 
 
 def dataset_info(dataset):
@@ -80,3 +83,44 @@ def expected_files(root, dataset, mode):
     total = num_shards(dataset, mode)
     base = split_dir(root, dataset, mode)
     return [os.path.join(base, shard_name(i, total)) for i in range(1, total + 1)]
+
+
+class _LocalFiles:
+    """``isdir`` and ``listdir`` of local folders, the two ``tf.io.gfile`` calls used here."""
+    isdir = staticmethod(os.path.isdir)
+    listdir = staticmethod(os.listdir)
+
+
+def _file_system(root):
+    """``tf.io.gfile`` for a URL (``gs://...``), plain ``os`` for a local folder, so that a
+    wrong local ``--data_dir`` is reported before TensorFlow's seconds of start-up."""
+    if "://" in root:
+        from data_provider.cli import quiet_tensorflow
+
+        return quiet_tensorflow().io.gfile
+    return _LocalFiles
+
+
+def find_shard_files(root, dataset, mode):
+    """Present shard files of ``dataset``/``mode`` under ``root``, in shard order.
+
+    Raises ``FileNotFoundError`` for a missing root or split folder or when no
+    file of the expected naming is present; logs ``found K of N expected files``.
+    """
+    files_of = _file_system("" if root is None else str(root))
+    if root is None or not files_of.isdir(str(root)):
+        raise FileNotFoundError(f"GQN data root {root!r} is not a directory (argument root)")
+    folder = split_dir(str(root), dataset, mode)
+    if not files_of.isdir(folder):
+        raise FileNotFoundError(
+            f"split folder {folder} does not exist; expected "
+            f"<root>/{dataset_info(dataset).basepath}/{canonical_mode(mode)}/ with shard files")
+    expected = expected_files(str(root), dataset, mode)
+    present = set(files_of.listdir(folder))
+    files = [p for p in expected if os.path.basename(p) in present]
+    if not files:
+        raise FileNotFoundError(
+            f"no shard files in {folder}; expected names like {os.path.basename(expected[0])}")
+    logger.info("%s/%s: found %d of %d expected files in %s",
+                dataset, canonical_mode(mode), len(files), len(expected), folder)
+    return files

@@ -65,7 +65,6 @@ variable ``dataset.corrupt_count`` of the returned dataset.
 """
 import collections
 import logging
-import os
 import random
 
 import numpy as np
@@ -79,6 +78,7 @@ from data_provider.gqn_datasets import (  # noqa: F401  (re-exported)
     canonical_mode,
     dataset_info,
     expected_files,
+    find_shard_files,
     split_dir,
 )
 
@@ -95,30 +95,6 @@ _MAX_UNROLLED_DECODES = 32
 _AUTOTUNE = tf.data.AUTOTUNE
 # Pipeline functions use Python control flow on Python values only: no AutoGraph.
 _graph_only = tf.autograph.experimental.do_not_convert
-
-
-def find_shard_files(root, dataset, mode):
-    """Present shard files of ``dataset``/``mode`` under ``root``, in shard order.
-
-    Raises ``FileNotFoundError`` for a missing root or split folder or when no
-    file of the expected naming is present; logs ``found K of N expected files``.
-    """
-    if root is None or not tf.io.gfile.isdir(str(root)):
-        raise FileNotFoundError(f"GQN data root {root!r} is not a directory (argument root)")
-    folder = split_dir(str(root), dataset, mode)
-    if not tf.io.gfile.isdir(folder):
-        raise FileNotFoundError(
-            f"split folder {folder} does not exist; expected "
-            f"<root>/{dataset_info(dataset).basepath}/{canonical_mode(mode)}/ with shard files")
-    expected = expected_files(str(root), dataset, mode)
-    present = set(tf.io.gfile.listdir(folder))
-    files = [p for p in expected if os.path.basename(p) in present]
-    if not files:
-        raise FileNotFoundError(
-            f"no shard files in {folder}; expected names like {os.path.basename(expected[0])}")
-    logger.info("%s/%s: found %d of %d expected files in %s",
-                dataset, canonical_mode(mode), len(files), len(expected), folder)
-    return files
 
 
 def count_records(files):

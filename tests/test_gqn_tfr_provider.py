@@ -177,7 +177,7 @@ def test_partial_download_uses_present_files(tmp_path, caplog):
     rng = np.random.default_rng(1)
     gqn_tfr_writer.write_shards(tmp_path, DATASET, "train",
                                 [make_scene(i, rng) for i in range(4)], 2, first_shard=7)
-    with caplog.at_level(logging.INFO, logger="data_provider.gqn_tfr_provider"):
+    with caplog.at_level(logging.INFO, logger="data_provider.gqn_datasets"):
         ds = gqn_input_fn(DATASET, 2, tmp_path, "train", batch_size=1, seed=0)
     assert "found 2 of 2160 expected files" in caplog.text
     scene_ids = sorted(scene_and_views(collect(ds)[1])[0][:, 0])

@@ -143,7 +143,7 @@ def check_args(args):
     Returns the config and the train and test shard lists (test may be empty: no
     evaluation).
     """
-    from data_provider.gqn_tfr_provider import find_shard_files
+    from data_provider.gqn_datasets import find_shard_files
 
     cfg = check_flags(args)
     try:
@@ -180,8 +180,8 @@ def command_line(args):
 
 def run(args, log=print):
     """Train as the flags say; returns the ``loop.train`` result (or None for --max_steps 0)."""
+    cfg, train_files, test_files = check_args(args)  # before TensorFlow's seconds of start-up
     tf = cli.quiet_tensorflow(args.verbose)
-    cfg, train_files, test_files = check_args(args)
     log(f"{args.dataset}: {len(train_files)} train and {len(test_files)} test files in "
         f"{args.data_dir}")
     if args.memcap < 1.0:
