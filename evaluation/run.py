@@ -82,6 +82,18 @@ def check_flags(args):
     return cli.set_pairs(args.set)
 
 
+def check_inputs(args):
+    """The flags, and for the FCR-alphaGAN modes the config overrides and the checkpoint's
+    presence, in that order: what can be checked without TensorFlow."""
+    overrides = check_flags(args)
+    if args.mode != "evaluate_air":
+        from evaluation import alphagan_eval as ev
+        from models.fcr_alphagan.config import default_config
+        checkpoint_dir = args.checkpoint_dir or default_config().DIR.CHECK_POINT_PATH
+        ev.load_config(checkpoint_dir, [x for pair in overrides for x in pair])
+        ev.checkpoint_path(checkpoint_dir, args.conf_epoch)
+
+
 def run(args):
     """Check every input, restore ``ckpt-N``, run one mode; returns the mode's result."""
     overrides = check_flags(args)
@@ -117,7 +129,7 @@ def run(args):
 def main(argv=None):
     """Command line: returns the exit code (0 done, 2 bad input, 130 interrupted)."""
     args = build_parser().parse_args(argv)
-    code = cli.run_main("run.py", check_flags, args)  # bad flags: answered before TensorFlow loads
+    code = cli.run_main("run.py", check_inputs, args)  # answered before TensorFlow loads
     if code:
         return code
     cli.quiet_tensorflow(args.verbose)
