@@ -180,23 +180,23 @@ def test_dataset_smaller_than_a_batch_names_the_split_and_sizes(data_root, tmp_p
 
 
 @pytest.mark.slow
-def test_ctrl_c_saves_and_exits_130_and_a_second_writer_is_refused(data_root, tmp_path):
+def test_ctrl_c_saves_and_exits_130_and_a_second_writer_is_refused(data_root, tmp_path, capsys):
     import signal
     import subprocess
     import sys
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    argv = [sys.executable, "training/train_gqn_draw.py", *TINY, "--data_dir", data_root,
-            "--model_dir", str(tmp_path / "m"), "--max_steps", "100000", "--train_epochs", "100000",
-            "--log_steps", "1"]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=root)
+    flags = [*TINY, "--data_dir", data_root, "--model_dir", str(tmp_path / "m"),
+             "--max_steps", "100000", "--train_epochs", "100000", "--log_steps", "1"]
+    proc = subprocess.Popen([sys.executable, "training/train_gqn_draw.py", *flags],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=root)
     try:
         for line in proc.stdout:
             if line.startswith("[train] 2/"):
                 break
-        second = subprocess.run(argv, capture_output=True, text=True, cwd=root, timeout=300)
-        assert second.returncode == 2 and len(second.stderr.strip().splitlines()) == 1
-        assert f"is being written by train_gqn_draw.py (process {proc.pid}" in second.stderr
+        # the same command as a second writer (in this process: the lock is the folder's)
+        code, _, err = _main(flags, capsys)
+        assert code == 2 and len(err.strip().splitlines()) == 1
+        assert f"is being written by train_gqn_draw.py (process {proc.pid}" in err
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=120)
     finally:
