@@ -38,7 +38,7 @@ world units high, the orthographic view's: a point on the plane through the
 centre facing the camera falls on the same pixel under both cameras, and a
 primitive at the centre is drawn at the same size (nearer ones up to 1.41 times
 larger, farther ones down to 0.78 times). The unit cube spans 0.90 of the
-frame's half-height (0.82 orthographic). Under it a primitive's size tells its
+frame's half-height (0.81 orthographic). Under it a primitive's size tells its
 depth, which the orthographic image hides.
 
 Depth under either camera is ``s``, the offset along the view axis from the

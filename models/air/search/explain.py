@@ -211,7 +211,7 @@ def _refine_chunk(kept, types, positions, rotations, images, moves, image_size, 
                 continue
             fit = _Fit(grey[rows], depth[rows], j, images[rows], supersample)
             for turned, shifted, deeper in round_moves:
-                pos = moved(positions[rows, j], shifted, deeper, camera)
+                pos = _moved(positions[rows, j], shifted, deeper, camera)
                 rot = turned @ rotations[rows, j]
                 better = fit.trial(*layer_hits(types[rows, j], pos, rot, image_size, supersample,
                                                camera))
@@ -221,7 +221,7 @@ def _refine_chunk(kept, types, positions, rotations, images, moves, image_size, 
     return positions, rotations
 
 
-def moved(positions, shifted, deeper, camera="orthographic"):
+def _moved(positions, shifted, deeper, camera="orthographic"):
     """Positions ``[R, 3]`` moved across the view axis by ``shifted`` (position units at
     the cube's centre's depth; at the positions' own depth under the perspective camera,
     so that the image point moves as much) and, under the perspective camera, by
