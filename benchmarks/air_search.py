@@ -57,7 +57,8 @@ def previous_box(image, k):
 
 
 def previous_explain(candidates, images, max_primitives, image_size, supersample, gain=4.0,
-                     floor=0.05, search=None, chunk=100, progress=None, pool=None):
+                     floor=0.05, search=None, chunk=100, progress=None, pool=None,
+                     camera="orthographic"):
     images = np.asarray(images).reshape(len(images), image_size, image_size)
     n = len(candidates["presence_logit"])
     m, allowed, types, subsets = search_space(candidates, max_primitives, floor, search)
@@ -88,7 +89,7 @@ def previous_explain(candidates, images, max_primitives, image_size, supersample
 
 
 def previous_refine(slots, images, image_size, supersample, rounds=3, turn=0.12, shift=0.5,
-                    chunk=100, progress=None, pool=None):
+                    chunk=100, progress=None, pool=None, camera="orthographic"):
     from models.air.rotations import axis_angle
     from models.air.scenes import CAMERA_EXTENT, WORLD_HALF, view_axes
 
@@ -162,6 +163,9 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
     model, config = load_weights(args.weights, None, None)
+    if config["camera"] != "orthographic":
+        parser.error(f"--weights {args.weights}: the previous path knew only the orthographic "
+                     f"camera, these weights read the {config['camera']} camera's scenes")
     data = generate_dataset(args.scenes, args.seed, config["image_size"],
                             config["max_primitives"], "test", config["supersample"])
     answer(model, data["images"][:2], config, 1)              # traces the network once

@@ -1,7 +1,7 @@
 """``evaluate_air``: the metrics of a trained AIR 3D model on freshly rendered scenes.
 
     python evaluation/run.py --mode evaluate_air --weights air_run --seed 1 --n-test 500 \\
-        [--max-primitives K] [--out air_eval_seed1.json] [--set explain_gain 8 ...]
+        [--max-primitives K] [--camera C] [--out air_eval_seed1.json] [--set explain_gain 8 ...]
 
 ``--weights`` is ``training/train_air.py``'s output folder (or its ``model/``
 folder: the network of the best validation epoch is rebuilt from the shared
@@ -10,12 +10,15 @@ are the test stream of ``--seed`` (``models.air.scenes.generate_dataset(
 split="test")``) with up to ``--max-primitives`` primitives (default: as
 trained). A grid or glimpse model reports up to as many slots as the scenes
 can hold; a slot model has as many slots as it was trained with and cannot be
-asked for more. ``--set`` changes the search (``models.air.search.config``:
+asked for more. The scenes are seen by the camera the model was trained with
+(the camera is part of the model: ``--camera``, when given, must name it).
+``--set`` changes the search (``models.air.search.config``:
 ``explain_gain``, ``refine_rounds``, ``repeat``, ...; no retraining needed).
 The metrics (``models.air.metrics``) go to stdout and, as JSON, to ``--out``
 (default ``air_eval_seed<S>_k<K>.json`` beside the weights). A weights file of
 another kind (a ``.npy``, a damaged or truncated archive, another tool's
-file) or of another configuration is refused in one line (exit 2).
+file), of another configuration or of another camera is refused in one line
+(exit 2).
 """
 import json
 import os
@@ -72,9 +75,10 @@ def _run_folder(path):
     return None
 
 
-def load_weights(path, max_primitives=None, search=None):
+def load_weights(path, max_primitives=None, search=None, camera=None):
     """(model, config) from a run folder or a ``weights.npz``; ``WeightsError`` naming what
-    does not fit. ``search``: search keys overriding the run's."""
+    does not fit. ``search``: search keys overriding the run's; ``camera``: the camera the
+    model must have been trained with (None: any)."""
     from models.air import build_air_model_3d
     from models.air.config import ConfigError, config_from_saved, make_config
 
@@ -82,7 +86,8 @@ def load_weights(path, max_primitives=None, search=None):
         raise WeightsError(f"--weights {path} does not exist")
     folder = _run_folder(path) if os.path.isdir(path) else None
     if folder is not None:
-        from models.restore import restore
+        from models.restore import restore, saved_config
+        _check_camera(path, saved_config(folder, "air3d", flag="--weights")[1], camera)
         restored = restore(folder, "air3d", flag="--weights")
         model, config = restored.model, dict(restored.config)
     else:
@@ -97,6 +102,7 @@ def load_weights(path, max_primitives=None, search=None):
         except ConfigError as e:
             raise WeightsError(f"--weights {path}: its config is not an AIR config "
                                f"({cli.one_line(e)})") from None
+        _check_camera(path, config, camera)
         model = build_air_model_3d(config)
         if len(arrays) != len(model.weights) or any(
                 a.shape != tuple(w.shape) for a, w in zip(arrays, model.weights)):
@@ -115,6 +121,14 @@ def load_weights(path, max_primitives=None, search=None):
     return model, make_config(dict(config, **(search or {})))
 
 
+def _check_camera(path, config, camera):
+    """``WeightsError`` unless ``camera`` (None: any) is the one of the model of ``config``."""
+    if camera is not None and camera != config["camera"]:
+        raise WeightsError(f"--camera {camera}: --weights {path} holds a model of the "
+                           f"{config['camera']} camera (the camera is part of the model); "
+                           f"leave --camera out or give --camera {config['camera']}")
+
+
 def search_overrides(args):
     """The search keys of ``--set`` (``models.air.search.config``), typed by their defaults."""
     from data_provider import overrides
@@ -123,42 +137,49 @@ def search_overrides(args):
     return overrides.parse(cli.set_pairs(args.set), SEARCH_DEFAULTS, what="AIR search config")
 
 
-def evaluate_air(weights, seed, n_test, max_primitives=None, out=None, log=print, search=None):
-    """Render ``n_test`` scenes of ``seed``, predict, measure; writes ``out``; returns the
-    metrics."""
+def evaluate_air(weights, seed, n_test, max_primitives=None, out=None, log=print, search=None,
+                 camera=None):
+    """Render ``n_test`` scenes of ``seed`` seen by the model's camera (``camera``, if
+    given, must be it), predict, measure; writes ``out``; returns the metrics."""
     from models.air import metrics
     from models.air.scenes import generate_dataset
     from models.air.search import predict_slots, search_config
 
-    model, config = load_weights(weights, max_primitives, search)
+    model, config = load_weights(weights, max_primitives, search, camera)
     k = config["max_primitives"] if max_primitives is None else max_primitives
     if out is None:
         folder = weights if os.path.isdir(weights) else os.path.dirname(os.path.abspath(weights))
         out = os.path.join(folder, f"air_eval_seed{seed}_k{k}.json")
     start = time.monotonic()
-    data = generate_dataset(n_test, seed, config["image_size"], k, "test", config["supersample"])
+    data = generate_dataset(n_test, seed, config["image_size"], k, "test", config["supersample"],
+                            camera=config["camera"])
     synth = time.monotonic() - start
     log(f"rendered {n_test} scenes in {synth:.1f} s; searching ...")
     pred = predict_slots(model, data["images"], config, log=log)
-    measured = metrics.compute_metrics(pred, data, metrics.assign_slots(pred, data, config))
+    measured = metrics.compute_metrics(pred, data, metrics.assign_slots(pred, data, config),
+                                       config["camera"])
     result = {"written_by": MARK, "weights": os.path.abspath(weights), "seed": seed,
-              "n_test": n_test, "max_primitives": k, "synthesis_seconds": synth,
+              "n_test": n_test, "max_primitives": k, "camera": config["camera"],
+              "synthesis_seconds": synth,
               "search": search_config(config), "metrics": measured}
     with cli.atomic_write(out) as f:
         json.dump(result, f, indent=2)
-    for line in format_metrics(measured):
+    for line in format_metrics(measured, config["camera"]):
         log(line)
     log(f"wrote {out}")
     return result
 
 
-def format_metrics(m):
-    """Text lines of a metrics dict."""
+def format_metrics(m, camera="orthographic"):
+    """Text lines of a metrics dict (of scenes seen by ``camera``)."""
     fmt = lambda v: " / ".join(f"{x:.3f}" for x in v)  # noqa: E731
-    return [f"count accuracy       {100 * m['count_accuracy']:.1f} %",
+    # the depth-blind estimate bounds the error only where the depth is hidden
+    blind = "image point alone" if camera == "perspective" else "depth-blind"
+    return [*(["camera               perspective"] if camera == "perspective" else []),
+            f"count accuracy       {100 * m['count_accuracy']:.1f} %",
             f"presence accuracy    {100 * m['presence_accuracy']:.1f} %",
             f"type accuracy        {100 * m['type_accuracy']:.1f} %",
-            f"position MAE x/y/z   {fmt(m['position_mae'])}  (depth-blind "
+            f"position MAE x/y/z   {fmt(m['position_mae'])}  ({blind} "
             f"{fmt(m['depth_blind_position_mae'])})",
             f"rotation MAE Euler   {fmt(m['rotation_mae_euler'])} rad",
             f"rotation geodesic    mean {m['rotation_geodesic_mean']:.3f}, median "
@@ -194,4 +215,4 @@ def _ours(path):
 def run(args):
     return evaluate_air(args.weights, args.seed, args.n_test, args.max_primitives, args.out,
                         log=lambda line: print(line, file=sys.stdout),
-                        search=search_overrides(args))
+                        search=search_overrides(args), camera=args.camera)

@@ -28,6 +28,7 @@ in :mod:`evaluation.alphagan_eval`.
 import sys
 
 from data_provider import cli, folder_lock
+from models.air.scenes import CAMERAS
 
 MODES = ("evaluate_recons", "evaluate_interpolate", "evaluate_noise", "evaluate_air")
 
@@ -59,6 +60,9 @@ def build_parser():
     p.add_argument("--n-test", type=int, default=500, help="evaluate_air: scenes to render")
     p.add_argument("--max-primitives", type=int, default=None,
                    help="evaluate_air: primitives per scene [as trained]")
+    p.add_argument("--camera", choices=CAMERAS, default=None,
+                   help="evaluate_air: the scenes' camera, the one the weights were trained "
+                        "with (part of the model) [as trained]")
     p.add_argument("--out", default=None,
                    help="evaluate_air: metrics JSON "
                         "[air_eval_seed<S>_k<K>.json beside the weights]")

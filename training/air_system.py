@@ -5,8 +5,9 @@ One step (``train_step``), per replica, on a batch of rendered scenes
 
 1. mirror half of the scenes (``mirror``): the image flipped left-right is
    the scene mirrored through the plane ``x = y``, which holds the view axis
-   of the isometric camera: positions swap x and y, rotations become
-   ``P R P`` (``P`` swaps x and y; every primitive is mirror-symmetric);
+   of the isometric camera (and the perspective camera's eye): positions
+   swap x and y, rotations become ``P R P`` (``P`` swaps x and y; every
+   primitive is mirror-symmetric);
 2. the set loss of the network's candidates (``models.air.set_loss``);
 3. AdamW: decoupled weight decay ``learning_rate * weight_decay`` on kernels
    only (no decay of biases), learning rate warmed up linearly then cosine
@@ -66,7 +67,7 @@ def network_inputs(data, config, rng, workers=1):
 
     canvas, explained = explained_canvases(data, rng, config["canvas_rate"],
                                            config["canvas_jitter"], 0.1, config["image_size"],
-                                           config["supersample"], workers)
+                                           config["supersample"], workers, config["camera"])
     return dict(data, images=np.concatenate([data["images"], canvas], -1),
                 types=np.where(explained, -1, data["types"]).astype(np.int32))
 
@@ -184,7 +185,9 @@ class AIRSystem(TrainSystem):
         return model_config(self.config)
 
     def run_config(self):
-        return {k: v for k, v in self.config.items() if k not in self.model_config()}
+        # the camera is the model's, also where model_config leaves the default out
+        return {k: v for k, v in self.config.items()
+                if k not in self.model_config() and k != "camera"}
 
     def train_step(self, batch, step, phase):
         cfg = self.config

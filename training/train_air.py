@@ -5,9 +5,11 @@
 
 The reference's flags and defaults (``--seed 0 --image-size 64
 --max-primitives 3 --n-epochs 80 --n-train 3000 --n-test 500 --weight-decay
-1e-3``); added: ``--out`` (the output folder), ``--set KEY VALUE [KEY VALUE
-...]`` (any key of ``models.air.config.DEFAULT_CONFIG``, repeatable),
-``--render-workers`` (processes rendering the scenes) and ``--verbose``.
+1e-3``); added: ``--out`` (the output folder), ``--camera`` (``orthographic``,
+the default, or ``perspective``: ``models.air.scenes``; part of the model),
+``--set KEY VALUE [KEY VALUE ...]`` (any key of
+``models.air.config.DEFAULT_CONFIG``, repeatable), ``--render-workers``
+(processes rendering the scenes) and ``--verbose``.
 ``--set`` values are typed by the defaults (``data_provider.overrides``); the
 search's keys (``models.air.search.config``) can be changed later without
 retraining (``evaluate_air --set``).
@@ -39,9 +41,9 @@ without final results (exit 130); the same command run again resumes from
 the latest checkpoint (also after ``kill -9``) and says so; evaluations the
 stopped run made after that checkpoint are dropped from ``eval.json``. A
 rerun with other data, network, loss or training settings is refused (the
-search's may differ); so is an ``--out`` holding files this tool did not
-write. Exit codes: 0 done, 1 training diverged, 2 bad flags or output folder,
-130 stopped.
+search's may differ), a run of the other camera among them; so is an
+``--out`` holding files this tool did not write. Exit codes: 0 done, 1
+training diverged, 2 bad flags or output folder, 130 stopped.
 """
 import json
 import os
@@ -51,13 +53,14 @@ import time
 
 from data_provider import cli
 from models import precision
+from models.air.scenes import CAMERAS
 
 PROG = "train_air.py"
 MARK = "gen3d-scenes air3d"
 OUTPUTS = ("results.json", "weights.npz", "snapshots.npz")
 SNAPSHOT_SCENES = 6
 FLAG_KEYS = ("seed", "image_size", "max_primitives", "n_epochs", "n_train", "n_test",
-             "weight_decay")
+             "weight_decay", "camera")
 
 
 def build_parser():
@@ -72,6 +75,8 @@ def build_parser():
     p.add_argument("--weight-decay", type=float, default=1e-3,
                    help="AdamW decoupled weight decay (per step: learning rate x this), "
                    "kernels only")
+    p.add_argument("--camera", choices=CAMERAS, default="orthographic",
+                   help="the scenes' camera (models/air/scenes.py); part of the model")
     p.add_argument("--out", default="air_run", help="output folder")
     p.add_argument("--render-workers", type=int, default=1,
                    help="processes rendering the scenes (1: in this process)")
@@ -97,7 +102,7 @@ def config_from_args(args):
     overrides = {"seed": args.seed, "image_size": args.image_size,
                  "max_primitives": args.max_primitives, "n_epochs": args.n_epochs,
                  "n_train": args.n_train, "n_test": args.n_test,
-                 "weight_decay": args.weight_decay}
+                 "weight_decay": args.weight_decay, "camera": args.camera}
     pairs = cli.set_pairs(args.set)
     for key, _ in pairs:
         if key in overrides:
@@ -138,6 +143,13 @@ def check_out(out, config=None):
 
     checkpoint = latest(model_dir)
     saved = read_config(model_dir)
+    trained = (saved or {}).get("model", {}).get("camera", "orthographic")
+    if checkpoint is not None and saved and saved.get("system") == "air3d" and \
+            trained != config["camera"]:
+        raise ConfigMismatchError(
+            f"--camera {config['camera']}: --out {out} holds a run of the {trained} camera "
+            f"(another model); rerun it with --camera {trained} to resume it, or choose "
+            "another --out")
     if checkpoint is not None and saved and saved.get("system") == "air3d" and \
             "input_channels" in saved.get("model", {}):
         # the network keeps the canvas channel it was trained with, whatever ``repeat`` says
@@ -145,7 +157,7 @@ def check_out(out, config=None):
     saved = check_model_dir(model_dir, "air3d", model_config(config), "--out")
     if saved is None or checkpoint is None:
         return None
-    ignored = set(SEARCH_DEFAULTS) | {"deterministic"}
+    ignored = set(SEARCH_DEFAULTS) | {"deterministic", "camera"}   # the camera: the model's
     run = {k: v for k, v in config.items() if k not in model_config(config) and k not in ignored}
     before = {k: v for k, v in saved.get("run", {}).items() if k in run}
     diffs = differences(before, run)
@@ -205,11 +217,11 @@ def synthesise(config, workers=1, log=print):
         data[split] = generate_dataset(
             n, config["seed"], config["image_size"], config["max_primitives"], split,
             config["supersample"], workers=workers,
-            progress=lambda k, base=done: progress.update(base + k))
+            progress=lambda k, base=done: progress.update(base + k), camera=config["camera"])
         done += n
     # The training scenes turned about the view axis (``models.air.scenes.turn_about_view``).
     data["train_turns"] = [turn_about_view(data["train"], t, config["image_size"],
-                                           config["supersample"], workers)
+                                           config["supersample"], workers, config["camera"])
                            for t in range(1, config["turns"])]
     # What the network is taught from: with ``repeat``, the scenes with their canvases.
     rng = np.random.default_rng(np.random.SeedSequence([config["seed"], 1000]))
@@ -306,7 +318,8 @@ def train(config, out, workers=1, log_epochs=5, log=print, checkpoint=None, chkp
     test = data["test"]
     log(f"[test] searching the answers for {len(test['images'])} test scenes")
     pred = predict_slots(system.model, test["images"], config, log=log)
-    measured = metrics.compute_metrics(pred, test, metrics.assign_slots(pred, test, config))
+    measured = metrics.compute_metrics(pred, test, metrics.assign_slots(pred, test, config),
+                                       config["camera"])
     eval_seconds = time.monotonic() - start
     results = {
         "written_by": MARK,
@@ -347,12 +360,15 @@ def summary_lines(results):
     """The metrics table as text lines."""
     m, t = results["metrics"], results["timing"]
     fmt = lambda v: " / ".join(f"{x:.3f}" for x in v)  # noqa: E731
+    perspective = results["config"].get("camera") == "perspective"
     return [
+        *(["camera                  perspective"] if perspective else []),
         f"count accuracy          {100 * m['count_accuracy']:.1f} %",
         f"presence accuracy       {100 * m['presence_accuracy']:.1f} %",
         f"type accuracy           {100 * m['type_accuracy']:.1f} %",
         f"position MAE x/y/z      {fmt(m['position_mae'])}",
-        f"  depth-blind bound     {fmt(m['depth_blind_position_mae'])}",
+        (f"  image point alone     {fmt(m['depth_blind_position_mae'])}" if perspective else
+         f"  depth-blind bound     {fmt(m['depth_blind_position_mae'])}"),
         f"  right/up/depth        {fmt(m['position_mae_view'])}",
         f"rotation MAE (Euler)    {fmt(m['rotation_mae_euler'])} rad",
         f"rotation geodesic (sym) mean {m['rotation_geodesic_mean']:.3f}, median "

@@ -15,8 +15,9 @@ Writes into ``--out``:
 * ``air_training.gif``: the predictions for six validation scenes re-rendered
   after every epoch (from ``snapshots.npz``).
 
-Every input is checked before anything is drawn; each picture is written
-under a temporary name and renamed into place.
+Every scene is seen by the run's camera (``models.air.scenes``: orthographic
+or perspective). Every input is checked before anything is drawn; each picture
+is written under a temporary name and renamed into place.
 """
 import json
 import os
@@ -60,16 +61,17 @@ def slots_to_scene(slots):
     return types, np.asarray(slots["position"]), np.asarray(slots["rotation"])
 
 
-def rerender(slots, image_size, supersample):
+def rerender(slots, image_size, supersample, camera="orthographic"):
     from models.air.scenes import render_scenes
     types, positions, rotations = slots_to_scene(slots)
-    return render_scenes(types, positions, rotations, image_size, supersample)
+    return render_scenes(types, positions, rotations, image_size, supersample, camera=camera)
 
 
-def gallery(out, image_size=64):
+def gallery(out, image_size=64, camera="orthographic"):
     from models.air.scenes import TYPES, render_3d_scene
     angles = ([0.0, 0.0, 0.0], [0.6, 0.3, 0.0], [1.2, 0.8, 0.5], [2.5, 1.9, 1.2])
-    grid = [[_grey(render_3d_scene([t], [[0, 0, 0]], [a], image_size)[16:48, 16:48], 4)
+    grid = [[_grey(render_3d_scene([t], [[0, 0, 0]], [a], image_size,
+                                   camera=camera)[16:48, 16:48], 4)
              for a in angles] for t in TYPES]
     labels = [f"{a[0]:.1f},{a[1]:.1f},{a[2]:.1f}" for a in angles]
     return images.save_png(_sheet(grid, labels, TYPES), os.path.join(out, "air_gallery.png"))
@@ -122,7 +124,7 @@ def curves(out, results):
 def predictions(out, slots, data, config, n=8):
     shown = data["images"][:n, ..., 0]
     again = rerender({k: v[:n] for k, v in slots.items()}, config["image_size"],
-                     config["supersample"])
+                     config["supersample"], config["camera"])
     grid = [[_grey(shown[i]) for i in range(n)], [_grey(again[i]) for i in range(n)],
             [_grey(np.abs(shown[i] - again[i])) for i in range(n)]]
     return images.save_png(_sheet(grid, [], ["image", "predicted", "|error|"]),
@@ -171,7 +173,7 @@ def training_gif(out, snapshots, config, duration=250):
     for e, epoch in enumerate(snapshots["epochs"]):
         slots = {k: snapshots[k][e] for k in ("presence_logit", "type_logits", "position",
                                               "rotation")}
-        again = rerender(slots, config["image_size"], config["supersample"])
+        again = rerender(slots, config["image_size"], config["supersample"], config["camera"])
         frames.append(_sheet([top, [_grey(a) for a in again]], [], ["image", f"epoch {epoch}"]))
     return images.write_gif(frames, os.path.join(out, "air_training.gif"), duration)
 
@@ -202,16 +204,18 @@ def make_pictures(run, out, scenes=8, log=print):
     from models.air.search import predict_slots
     from models.restore import restore
 
-    config = results["config"]
     restored = restore(os.path.join(run, "model"), "air3d", flag="--run")
     model, model_config = restored.model, restored.config
+    camera = model_config["camera"]     # the model's (results.json of older runs has none)
+    config = dict(results["config"], camera=camera)
     test = generate_dataset(config["n_test"], config["seed"], config["image_size"],
-                            config["max_primitives"], "test", config["supersample"])
+                            config["max_primitives"], "test", config["supersample"],
+                            camera=camera)
     train = generate_dataset(16, config["seed"], config["image_size"], config["max_primitives"],
-                             "train", config["supersample"])
+                             "train", config["supersample"], camera=camera)
     log(f"[pictures] searching the answers for {len(test['images'])} test scenes")
     slots = predict_slots(model, test["images"], config, log=log)
-    paths = [gallery(out, config["image_size"]), scene_examples(out, train),
+    paths = [gallery(out, config["image_size"], camera), scene_examples(out, train),
              curves(out, results), predictions(out, slots, test, model_config, scenes),
              errors(out, slots, test, model_config), training_gif(out, snapshots, model_config)]
     for path in paths:

@@ -1,9 +1,12 @@
 """AIR 3D configuration as plain data, in four parts.
 
 * ``DATA``: the scenes (the reference's flags ``seed``, ``image_size``,
-  ``max_primitives``, ``n_train``, ``n_test`` are keys here);
+  ``max_primitives``, ``n_train``, ``n_test`` are keys here, and ``camera``,
+  ``orthographic`` or ``perspective``: ``models.air.scenes``);
 * ``NETWORK`` and ``LOSS``: what defines the model (``model_config``: compared
-  when training resumes and written beside the weights);
+  when training resumes and written beside the weights), with the scenes'
+  ``image_size``, ``supersample``, ``max_primitives`` and ``camera`` (the
+  network turns image points into positions through it);
 * ``TRAINING``: the optimiser, the schedule and what the network is shown
   (``n_epochs``, ``weight_decay``, mirroring, turns, canvases);
 * the search's keys (``models.air.search.config.SEARCH_DEFAULTS``): how
@@ -19,6 +22,7 @@ import copy
 
 from data_provider.cli import UsageError
 from models.air import heads
+from models.air.scenes import CAMERAS
 from models.air.search.config import SEARCH_DEFAULTS, check_search
 
 DATA = {
@@ -29,6 +33,7 @@ DATA = {
     "n_test": 500,
     "n_val": 500,             # validation scenes (own random stream) for the best epoch
     "supersample": 2,         # rays per pixel side (anti-aliasing)
+    "camera": "orthographic", # orthographic | perspective (models.air.scenes); part of the model
 }
 NETWORK = {
     "head": "glimpse",        # glimpse (grid + glimpse reader) | grid | slots (the reference's);
@@ -72,7 +77,7 @@ TRAINING = {
 DEFAULT_CONFIG = {**DATA, **NETWORK, **LOSS, **SEARCH_DEFAULTS, **TRAINING}
 
 # What defines the network and its loss; ``input_channels`` is derived (``input_channels``).
-MODEL_KEYS = ("image_size", "supersample", "max_primitives", *NETWORK, *LOSS)
+MODEL_KEYS = ("image_size", "supersample", "max_primitives", "camera", *NETWORK, *LOSS)
 MATCHINGS = ("hungarian", "sorted")
 HEADS = tuple(heads.HEADS)
 
@@ -110,6 +115,8 @@ def make_config(overrides=None):
     rate = config["canvas_rate"]
     if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 <= rate <= 1:
         raise ConfigError(f"canvas_rate must be a number in [0, 1], got {config['canvas_rate']!r}")
+    if config["camera"] not in CAMERAS:
+        raise ConfigError(f"camera must be one of {CAMERAS}, got {config['camera']!r}")
     if config["turns"] not in (1, 2, 3):
         raise ConfigError(f"turns must be 1, 2 or 3, got {config['turns']!r}")
     if config["matching"] not in MATCHINGS:
@@ -138,8 +145,13 @@ def input_channels(config):
 
 
 def model_config(config):
-    """What defines the network and its loss: ``MODEL_KEYS`` and ``input_channels``."""
-    return dict({k: config[k] for k in MODEL_KEYS}, input_channels=input_channels(config))
+    """What defines the network and its loss: ``MODEL_KEYS`` and ``input_channels``.
+
+    ``camera`` is left out when it is ``orthographic``, the default: a saved model config
+    without it (every run from before the key) is an orthographic model, and the
+    orthographic runs' ``config.json`` and ``weights.npz`` say what they always said."""
+    keys = [k for k in MODEL_KEYS if k != "camera" or config[k] != "orthographic"]
+    return dict({k: config[k] for k in keys}, input_channels=input_channels(config))
 
 
 def config_from_saved(model, run=None):

@@ -68,8 +68,10 @@ class Head:
     searched = False          # its candidates go through the count search
     matchings = ("hungarian",)
 
-    def layers(self, max_primitives, hidden, glimpse_channels, glimpse_hidden, policy):
-        """(head layer, glimpse reader or None), made in this order."""
+    def layers(self, max_primitives, hidden, glimpse_channels, glimpse_hidden, policy,
+               camera="orthographic"):
+        """(head layer, glimpse reader or None), made in this order; ``camera``: the scenes'
+        (``models.air.scenes``)."""
         raise NotImplementedError
 
     def slot_limit(self, trained):
@@ -103,7 +105,8 @@ class Slots(Head):
     name = "slots"
     matchings = ("hungarian", "sorted")
 
-    def layers(self, max_primitives, hidden, glimpse_channels, glimpse_hidden, policy):
+    def layers(self, max_primitives, hidden, glimpse_channels, glimpse_hidden, policy,
+               camera="orthographic"):
         from models.air.slot_head import SlotHead
 
         return SlotHead(max_primitives, hidden, name="slot_head", dtype=policy), None
@@ -123,10 +126,11 @@ class Grid(Head):
     reads_canvas = True
     searched = True
 
-    def layers(self, max_primitives, hidden, glimpse_channels, glimpse_hidden, policy):
+    def layers(self, max_primitives, hidden, glimpse_channels, glimpse_hidden, policy,
+               camera="orthographic"):
         from models.air.grid_head import GridHead
 
-        return GridHead(hidden, name="grid_head", dtype=policy), None
+        return GridHead(hidden, camera, name="grid_head", dtype=policy), None
 
     def term_names(self):
         return super().term_names() + ["neighbour_uv"]
@@ -136,7 +140,7 @@ class Grid(Head):
 
         from models.air.set_loss import cell_distance
 
-        distance = cell_distance(candidates, batch)                   # [B, S, K]
+        distance = cell_distance(candidates, batch, config["camera"])  # [B, S, K]
         prior = config["w_prior"] * distance
         distance = tf.where((batch["types"] >= 0)[:, None, :], distance, 1e9)
         near = tf.reduce_min(distance, -1) < config["ignore_radius"]  # [B, S]
@@ -146,8 +150,8 @@ class Grid(Head):
         from models.air.set_loss import neighbour_uv
 
         _, near, distance = neighbours
-        return [{"neighbour_uv": (neighbour_uv(candidates, batch, assignment, near, distance),
-                                  "position")}]
+        return [{"neighbour_uv": (neighbour_uv(candidates, batch, assignment, near, distance,
+                                               config["camera"]), "position")}]
 
     def top_cells(self, model, images, pool):
         found = model(images)
@@ -165,10 +169,12 @@ class Glimpse(Grid):
 
     name = "glimpse"
 
-    def layers(self, max_primitives, hidden, glimpse_channels, glimpse_hidden, policy):
+    def layers(self, max_primitives, hidden, glimpse_channels, glimpse_hidden, policy,
+               camera="orthographic"):
         from models.air.glimpse import GlimpseReader
 
-        grid, _ = super().layers(max_primitives, hidden, glimpse_channels, glimpse_hidden, policy)
+        grid, _ = super().layers(max_primitives, hidden, glimpse_channels, glimpse_hidden, policy,
+                                 camera)
         return grid, GlimpseReader(tuple(glimpse_channels), hidden=glimpse_hidden, dtype=policy)
 
     def term_names(self):

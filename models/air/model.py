@@ -10,9 +10,11 @@ network reads the image and the rendering of primitives already explained
 slots): ``presence_logit``, ``type_logits`` (sphere, cube, cylinder),
 ``position`` (targets in [-1, 1]), ``rotation`` (3x3 matrices) and, for the
 grid, ``image_uv``; float32 whatever the compute dtype. ``read(images,
-image_index, uv)`` runs the glimpse reader. What is done with the candidates
-at inference (merging, the count search, the pose fitting) is not the
-network's: ``models.air.search``.
+image_index, uv)`` runs the glimpse reader. ``camera`` (``models.air.scenes``:
+``"orthographic"`` or ``"perspective"``) is the camera of the scenes it reads:
+it turns an image point and a depth into a position (``position_from_view``).
+What is done with the candidates at inference (merging, the count search, the
+pose fitting) is not the network's: ``models.air.search``.
 """
 import keras
 import tensorflow as tf
@@ -30,19 +32,19 @@ class AIRInference3D(keras.Model):
     def __init__(self, max_primitives=3, head="glimpse", channels=None, kernels=None,
                  strides=None, hidden=128, glimpse_size=24,
                  glimpse_channels=(16, 32, 64, 64), glimpse_hidden=256, input_channels=1,
-                 **kwargs):
+                 camera="orthographic", **kwargs):
         kwargs.setdefault("name", "air_inference_3d")
         super().__init__(**kwargs)
         self.head_type = heads.get(head)
         self.max_primitives, self.glimpse_size = max_primitives, glimpse_size
-        self.input_channels = input_channels
+        self.input_channels, self.camera = input_channels, camera
         encoder_args = {k: tuple(v) for k, v in
                         (("channels", channels), ("kernels", kernels), ("strides", strides))
                         if v is not None}
         policy = self.dtype_policy
         self.encoder = ConvEncoder(dtype=policy, **encoder_args)
         self.head, self.reader = self.head_type.layers(max_primitives, hidden, glimpse_channels,
-                                                       glimpse_hidden, policy)
+                                                       glimpse_hidden, policy, camera)
 
     def build(self, input_shape):
         self.built = True  # the layers build on their first call (the reader on read())
@@ -56,7 +58,8 @@ class AIRInference3D(keras.Model):
         what = self.reader(crop_glimpses(images, image_index, uv, self.glimpse_size))
         centre = uv + what["offset_uv"]
         return {"type_logits": what["type_logits"], "rotation": what["rotation"],
-                "position": position_from_view(centre, what["delta"]), "image_uv": centre}
+                "position": position_from_view(centre, what["delta"], self.camera),
+                "image_uv": centre}
 
 
 def build_air_model_3d(config):
@@ -67,7 +70,8 @@ def build_air_model_3d(config):
     model = AIRInference3D(config["max_primitives"], config["head"], config["channels"],
                            config["kernels"], config["strides"], config["hidden"],
                            config["glimpse_size"], config["glimpse_channels"],
-                           config["glimpse_hidden"], input_channels(config), dtype=policy)
+                           config["glimpse_hidden"], input_channels(config), config["camera"],
+                           dtype=policy)
     images = tf.zeros([1, config["image_size"], config["image_size"], model.input_channels])
     model(images)
     if model.reader is not None:

@@ -27,6 +27,30 @@ the depth (known up to the chord of the unit cube through the seen point,
 and through occlusions). ``depth_blind_positions`` gives the best estimate that
 knows everything but that depth; its error bounds what any network can reach.
 
+The perspective camera (``camera="perspective"``, the config key ``camera``)
+is a pin-hole on the same isometric direction, its eye where the orthographic
+camera's image plane is centred: ``CAMERA_DISTANCE`` = 3 world units from the
+cube's centre along ``-CAMERA_DIRECTION`` (the nearest corner of the unit
+cube is 2.13 away, the farthest 3.87), with the head light at the eye. Its
+vertical field of view ``PERSPECTIVE_FOV_DEGREES`` = ``2 atan(1 / 3)`` = 36.87
+degrees makes the view at the cube's centre depth exactly ``CAMERA_EXTENT`` = 2
+world units high, the orthographic view's: a point on the plane through the
+centre facing the camera falls on the same pixel under both cameras, and a
+primitive at the centre is drawn at the same size (nearer ones up to 1.41 times
+larger, farther ones down to 0.78 times). The unit cube spans 0.90 of the
+frame's half-height (0.81 orthographic). Under it a primitive's size tells its
+depth, which the orthographic image hides.
+
+Depth under either camera is ``s``, the offset along the view axis from the
+plane through the cube's centre, in position units ([-1, 1] units): a point of
+image point ``(u, v)`` at depth ``s`` is ``q(u, v) + s ray(u, v)`` with
+``q = 2 (u right + v up)`` the point of that plane on the pixel (in position
+units) and ``ray`` the direction of the pixel's ray scaled to a unit
+component along the view axis: ``forward`` (orthographic), ``forward + (u
+right + v up) / 3`` (perspective, through the eye). ``image_coordinates``
+projects positions to ``(u, v)``; ``models.air.grid_head`` has the same in
+TensorFlow.
+
 Rendering goes through ``data_provider.scene_renderer.render_batch`` (every
 scene of a set at once, ``supersample x supersample`` rays per pixel).
 """
@@ -40,14 +64,30 @@ SIDE = 0.4                 # primitive side in world units
 WORLD_HALF = 0.5           # the unit cube [-0.5, 0.5]^3; world = WORLD_HALF * position
 AMBIENT = 0.15
 CAMERA_DIRECTION = -np.ones(3) / np.sqrt(3.0)
-CAMERA_EXTENT = 2.0
+CAMERA_EXTENT = 2.0        # world height of the view (perspective: at the centre's depth)
+CAMERA_DISTANCE = 3.0      # the eye (the orthographic image plane's centre) from the centre
+# 2 atan(1 / 3): the perspective view is CAMERA_EXTENT high at the centre's depth
+PERSPECTIVE_FOV_DEGREES = float(np.degrees(2.0 * np.arctan(CAMERA_EXTENT / 2.0
+                                                           / CAMERA_DISTANCE)))
+CAMERAS = ("orthographic", "perspective")
 SPLITS = {"train": 0, "val": 1, "test": 2}
 
 
-def camera():
-    """The orthographic isometric camera of every AIR scene (see the module docstring)."""
+def check_camera(camera):
+    """``ValueError`` unless ``camera`` names one of ``CAMERAS``."""
+    if camera not in CAMERAS:
+        raise ValueError(f"camera must be one of {CAMERAS}, got {camera!r}")
+
+
+def camera(name="orthographic"):
+    """The isometric camera of the AIR scenes, ``"orthographic"`` (the default) or
+    ``"perspective"`` (see the module docstring)."""
+    check_camera(name)
     yaw, pitch = sr.look_at(-CAMERA_DIRECTION, (0.0, 0.0, 0.0))
-    return sr.OrthographicCamera(-3.0 * CAMERA_DIRECTION, yaw, pitch, CAMERA_EXTENT)
+    eye = -CAMERA_DISTANCE * CAMERA_DIRECTION
+    if name == "perspective":
+        return sr.PerspectiveCamera(eye, yaw, pitch, PERSPECTIVE_FOV_DEGREES)
+    return sr.OrthographicCamera(eye, yaw, pitch, CAMERA_EXTENT)
 
 
 def euler_to_matrix(euler):
@@ -98,7 +138,8 @@ def sample_scenes(n, rng, max_primitives=3):
     return count, types, positions, euler
 
 
-def _render_arguments(types, positions, rotations, image_size, supersample):
+def _render_arguments(types, positions, rotations, image_size, supersample,
+                      camera_name="orthographic"):
     types = np.asarray(types)
     rotations = np.asarray(rotations, np.float64)
     if rotations.shape[-1] == 3 and rotations.ndim == types.ndim + 1:
@@ -106,7 +147,7 @@ def _render_arguments(types, positions, rotations, image_size, supersample):
     lookup = np.asarray([sr.KINDS.index(k) for k in RENDER_KINDS])
     kinds = np.where(types >= 0, lookup[np.clip(types, 0, None)], -1)
     return ((kinds, WORLD_HALF * np.asarray(positions, np.float64), rotations, SIDE / 2.0,
-             camera(), image_size, image_size),
+             camera(camera_name), image_size, image_size),
             dict(colours=1.0, light_dir=None, ambient=AMBIENT, background=0.0,
                  supersample=supersample))
 
@@ -117,18 +158,20 @@ def _render_chunk(arguments):
 
 
 def render_scenes(types, positions, rotations, image_size=64, supersample=2, workers=1,
-                  chunk=500, progress=None):
+                  chunk=500, progress=None, camera="orthographic"):
     """Grey images ``[n, H, W]`` (float32 in [0, 1]) of scenes given as slot arrays.
 
     ``types [n, K]`` (-1 empty), ``positions [n, K, 3]`` in [-1, 1],
-    ``rotations [n, K, 3, 3]`` (or Euler angles ``[n, K, 3]``). Scenes are
-    rendered ``chunk`` at a time, by ``workers`` processes when more than 1;
-    ``progress(done)`` is called after each chunk.
+    ``rotations [n, K, 3, 3]`` (or Euler angles ``[n, K, 3]``), seen by the
+    ``camera`` of that name (``CAMERAS``). Scenes are rendered ``chunk`` at a
+    time, by ``workers`` processes when more than 1; ``progress(done)`` is
+    called after each chunk.
     """
+    check_camera(camera)
     types = np.asarray(types)
     n = len(types)
     jobs = [_render_arguments(types[i:i + chunk], positions[i:i + chunk],
-                              rotations[i:i + chunk], image_size, supersample)
+                              rotations[i:i + chunk], image_size, supersample, camera)
             for i in range(0, n, chunk)]
     images, done = [], 0
     if workers > 1 and len(jobs) > 1:
@@ -154,14 +197,15 @@ def render_scenes(types, positions, rotations, image_size=64, supersample=2, wor
     return np.concatenate(images)
 
 
-def render_3d_scene(types, positions, euler, image_size=64, supersample=2):
+def render_3d_scene(types, positions, euler, image_size=64, supersample=2,
+                    camera="orthographic"):
     """One scene: ``types [n]`` (names or indices), ``positions [n, 3]`` in
     [-1, 1], ``euler [n, 3]`` -> grey image ``[H, W]`` float32."""
     types = [TYPES.index(t) if isinstance(t, str) else int(t) for t in types]
     positions = np.asarray(positions, np.float64).reshape(len(types), 3)
     euler = np.asarray(euler, np.float64).reshape(len(types), 3)
     return render_scenes(np.asarray(types)[None], positions[None], euler[None], image_size,
-                         supersample)[0]
+                         supersample, camera=camera)[0]
 
 
 def _split_rng(seed, split):
@@ -171,21 +215,22 @@ def _split_rng(seed, split):
 
 
 def generate_dataset(n, seed=0, image_size=64, max_primitives=3, split="train", supersample=2,
-                     workers=1, progress=None):
+                     workers=1, progress=None, camera="orthographic"):
     """``n`` rendered scenes and their latents; the same ``(seed, split)`` gives the same set.
 
     Returns a dict of numpy arrays: ``images [n, H, W, 1]`` float32,
     ``count [n]``, ``presence [n, K]`` float32, ``types [n, K]`` int32 (-1
     empty), ``positions [n, K, 3]`` float32 in [-1, 1], ``euler [n, K, 3]``
     and ``rotations [n, K, 3, 3]`` float32. ``split`` (train, val or test)
-    picks an independent random stream of the seed; ``workers`` and
-    ``progress`` as in ``render_scenes``.
+    picks an independent random stream of the seed; ``workers``,
+    ``progress`` and ``camera`` as in ``render_scenes`` (the camera changes the
+    images only: the same seed gives the same scenes under either camera).
     """
     rng = _split_rng(seed, split)
     count, types, positions, euler = sample_scenes(n, rng, max_primitives)
     rotations = euler_to_matrix(euler)
     images = render_scenes(types, positions, rotations, image_size, supersample, workers,
-                           progress=progress)
+                           progress=progress, camera=camera)
     return {"images": images[..., None].astype(np.float32),
             "count": count.astype(np.int32),
             "presence": (types >= 0).astype(np.float32),
@@ -197,12 +242,14 @@ def generate_dataset(n, seed=0, image_size=64, max_primitives=3, split="train", 
 
 # The cyclic permutation (x, y, z) -> (z, x, y) turns the world by 120 degrees
 # about the diagonal (1, 1, 1), the isometric view axis: it maps the unit cube,
-# the camera and the head light onto themselves, so a scene turned by it is
-# another scene of the same distribution (its image turned by 120 degrees).
+# either camera (its eye is on the axis) and the head light onto themselves, so
+# a scene turned by it is another scene of the same distribution (its image
+# turned by 120 degrees).
 TURN = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 
 
-def turn_about_view(data, turns, image_size=64, supersample=2, workers=1):
+def turn_about_view(data, turns, image_size=64, supersample=2, workers=1,
+                    camera="orthographic"):
     """``data`` (a ``generate_dataset`` dict) turned ``turns`` times by 120 degrees about
     the view axis and rendered again: positions ``P^t p``, rotations ``P^t R``
     (``P = TURN``), slots sorted by x again. Types and counts are unchanged;
@@ -216,7 +263,8 @@ def turn_about_view(data, turns, image_size=64, supersample=2, workers=1):
     present = types >= 0
     positions = np.where(present[..., None], positions, 0.0)
     rotations = np.where(present[..., None, None], rotations, np.eye(3))
-    images = render_scenes(types, positions, rotations, image_size, supersample, workers)
+    images = render_scenes(types, positions, rotations, image_size, supersample, workers,
+                           camera=camera)
     return dict(data, images=images[..., None].astype(np.float32),
                 types=types.astype(np.int32), presence=present.astype(np.float32),
                 positions=positions.astype(np.float32),
@@ -225,34 +273,87 @@ def turn_about_view(data, turns, image_size=64, supersample=2, workers=1):
                 rotations=rotations.astype(np.float32))
 
 
-def depth_blind_positions(positions):
-    """The best positions knowing all but the depth along the view axis.
+def depth_blind_positions(positions, camera="orthographic"):
+    """The best positions knowing all but the depth along the pixel's ray.
 
-    Each position ``p [..., 3]`` in [-1, 1] is moved along the viewing
-    direction ``d`` to the middle of the chord ``{p + s d}`` inside the cube
-    [-1, 1]^3: the per-axis median of the uniform posterior over the hidden
-    depth (primitive centres are uniform in the cube), so its absolute error
-    per axis bounds the error of any estimate from one image, occlusions aside.
+    Each position ``p [..., 3]`` in [-1, 1] is moved along the ray of its
+    image point (the viewing direction ``d``, or for the perspective camera
+    the line from the eye through ``p``) to the middle of the ray's chord
+    inside the cube [-1, 1]^3. Under the orthographic camera that is the
+    per-axis median of the uniform posterior over the hidden depth (primitive
+    centres are uniform in the cube), so its absolute error per axis bounds
+    the error of any estimate from one image, occlusions aside. Under the
+    perspective camera the depth is not hidden (a primitive's size tells it):
+    the same estimate is then what the image point alone says, a baseline that
+    reading the size beats, not a bound.
     """
     p = np.asarray(positions, np.float64)
-    d = CAMERA_DIRECTION
+    if camera == "perspective":
+        d = p - eye_position()                     # the ray through the eye (no zero component)
+    else:
+        check_camera(camera)
+        d = CAMERA_DIRECTION
     low = np.minimum((-1.0 - p) / d, (1.0 - p) / d).max(axis=-1)
     high = np.maximum((-1.0 - p) / d, (1.0 - p) / d).min(axis=-1)
     return p + ((low + high) / 2.0)[..., None] * d
 
 
 def view_axes():
-    """Unit ``right``, ``up`` (image plane) and ``forward`` (view) vectors in world axes."""
+    """Unit ``right``, ``up`` (image plane) and ``forward`` (view) vectors in world axes
+    (the same for both cameras)."""
     cam = camera()
     forward, right, up = sr.camera_axes(cam)
     return right, up, forward
 
 
-def image_coordinates(positions):
-    """Image-plane coordinates ``(u, v)`` in [-1, 1] (right, up) of positions ``[..., 3]``."""
-    right, up, _ = view_axes()
+def eye_position():
+    """The perspective camera's eye in position units (``world / WORLD_HALF``)."""
+    return -CAMERA_DISTANCE / WORLD_HALF * CAMERA_DIRECTION
+
+
+def image_coordinates(positions, camera="orthographic"):
+    """Image-plane coordinates ``(u, v)`` in [-1, 1] (right, up) of positions ``[..., 3]``:
+    the pixel the point falls on (``u = (col + 0.5) / W * 2 - 1``, ``v = 1 - (row + 0.5) /
+    H * 2``)."""
+    right, up, forward = view_axes()
+    if camera == "perspective":    # x / (z tan(fov / 2)) in the camera's frame
+        offset = np.asarray(positions, np.float64) - eye_position()
+        depth = (offset @ forward)[..., None] * (CAMERA_EXTENT / 2.0 / CAMERA_DISTANCE)
+        return np.stack([offset @ right, offset @ up], -1) / depth
+    check_camera(camera)
     world = WORLD_HALF * np.asarray(positions, np.float64)
     return np.stack([world @ right, world @ up], -1) / (CAMERA_EXTENT / 2.0)
+
+
+def view_depth(positions):
+    """Depth ``s [...]`` of positions ``[..., 3]``: the offset along the view axis from the
+    plane through the cube's centre, in position units (both cameras)."""
+    return np.asarray(positions, np.float64) @ view_axes()[2]
+
+
+def positions_at(uv, depth, camera="orthographic"):
+    """Positions ``[..., 3]`` of image points ``uv [..., 2]`` at depth ``depth [...]``
+    (``view_depth``): ``q + s ray`` (the module docstring), the inverse of
+    ``image_coordinates`` and ``view_depth``."""
+    check_camera(camera)
+    right, up, forward = view_axes()
+    uv = np.asarray(uv, np.float64)
+    plane = CAMERA_EXTENT / 2.0 / WORLD_HALF * (uv[..., :1] * right + uv[..., 1:] * up)
+    ray = forward + plane / (CAMERA_DISTANCE / WORLD_HALF) if camera == "perspective" \
+        else forward
+    return plane + np.asarray(depth, np.float64)[..., None] * ray
+
+
+def image_scale(positions, camera="orthographic"):
+    """``[...]``: the world size of a pixel at the depth of each position over its size at
+    the cube's centre: 1 (orthographic), the distance from the eye along the view axis
+    over ``CAMERA_DISTANCE`` (perspective). A move of ``x`` position units across the
+    view axis at the centre's depth moves the image point as ``image_scale x`` does at
+    the position's depth."""
+    check_camera(camera)
+    if camera == "orthographic":
+        return np.ones(np.shape(positions)[:-1])
+    return 1.0 + view_depth(positions) / (CAMERA_DISTANCE / WORLD_HALF)
 
 
 def small_rotations(n, sigma, rng):
@@ -265,7 +366,7 @@ def small_rotations(n, sigma, rng):
 
 
 def explained_canvases(data, rng, rate=0.5, jitter=0.5, turn_sigma=0.1, image_size=64,
-                       supersample=2, workers=1):
+                       supersample=2, workers=1, camera="orthographic"):
     """Canvases for AIR's repeat: what an earlier pass may already have explained.
 
     A fraction ``rate`` of the scenes of ``data`` (a ``generate_dataset``
@@ -273,8 +374,8 @@ def explained_canvases(data, rng, rate=0.5, jitter=0.5, turn_sigma=0.1, image_si
     the non-empty subsets (the whole scene included), rendered alone with
     the errors of a reading: image-plane shifts of ``jitter`` pixels
     (standard deviation per axis) and turns by ``|N(0, turn_sigma)|``
-    radians; the others get an empty canvas. Returns ``canvas [n, H, W, 1]``
-    float32 and ``explained [n, K]`` (bool: in the canvas).
+    radians; the others get an empty canvas; seen by ``camera``. Returns
+    ``canvas [n, H, W, 1]`` float32 and ``explained [n, K]`` (bool: in the canvas).
     """
     types = np.asarray(data["types"])
     n, k = types.shape
@@ -287,10 +388,12 @@ def explained_canvases(data, rng, rate=0.5, jitter=0.5, turn_sigma=0.1, image_si
     right, up, _ = view_axes()
     pixel = CAMERA_EXTENT / image_size / WORLD_HALF       # one pixel in position units
     shift = rng.normal(0.0, jitter * pixel, size=(n, k, 2))
-    positions = (np.asarray(data["positions"], np.float64)
-                 + shift[..., :1] * right + shift[..., 1:] * up)
+    positions = np.asarray(data["positions"], np.float64)
+    if camera != "orthographic":     # pixels at each primitive's depth
+        shift = shift * image_scale(positions, camera)[..., None]
+    positions = positions + shift[..., :1] * right + shift[..., 1:] * up
     rotations = (small_rotations(n * k, turn_sigma, rng).reshape(n, k, 3, 3)
                  @ np.asarray(data["rotations"], np.float64))
     canvas = render_scenes(np.where(explained, types, -1), positions, rotations, image_size,
-                           supersample, workers)
+                           supersample, workers, camera=camera)
     return canvas[..., None].astype(np.float32), explained

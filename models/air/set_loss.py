@@ -76,20 +76,21 @@ def set_loss(model, batch, config, seed=None):
     return per_example, terms
 
 
-def cell_distance(candidates, batch):
-    """Distance in cells ``[B, S, K]`` of each cell centre to each primitive's image point."""
+def cell_distance(candidates, batch, camera="orthographic"):
+    """Distance in cells ``[B, S, K]`` of each cell centre to each primitive's image point
+    (seen by ``camera``)."""
     cells = candidates["presence_logit"].shape[1]
     side = int(round(cells ** 0.5))
     centres = tf.constant(cell_centres(side, side))
-    uv = image_uv(batch["positions"])
+    uv = image_uv(batch["positions"], camera)
     return tf.norm(centres[None, :, None, :] - uv[:, None, :, :], axis=-1) / (2.0 / side)
 
 
-def neighbour_uv(candidates, batch, assignment, near, distance):
+def neighbour_uv(candidates, batch, assignment, near, distance, camera="orthographic"):
     """Per-example sum ``[B]`` of ``|image_uv - the nearest primitive's image point|_1`` over
     the unassigned cells near a primitive (``distance``: to present primitives only)."""
     nearest = tf.argmin(distance, -1, output_type=tf.int32)
-    target_uv = tf.gather(image_uv(batch["positions"]), nearest, batch_dims=1)
+    target_uv = tf.gather(image_uv(batch["positions"], camera), nearest, batch_dims=1)
     error = tf.reduce_sum(tf.abs(candidates["image_uv"] - target_uv), -1)
     others = tf.cast(near & (assignment < 0), tf.float32)
     return tf.reduce_sum(error * others, -1)
@@ -99,7 +100,7 @@ def glimpse_terms(model, batch, config, seed=None):
     """Per-example sums of the glimpse readings' terms around every true primitive."""
     present = batch["types"] >= 0
     index = tf.cast(tf.where(present), tf.int32)                     # [N, 2]: scene, slot
-    points = image_uv(batch["positions"])                            # [B, K, 2]
+    points = image_uv(batch["positions"], config["camera"])          # [B, K, 2]
     uv = tf.gather_nd(points, index)
     if seed is not None:
         pixel = 2.0 / config["image_size"]

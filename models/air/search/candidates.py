@@ -1,10 +1,11 @@
 """Candidates of several looks at the same images, joined into one pool.
 
 ``unmirror``: candidates read from the left-right flipped images, as
-candidates of the images themselves. ``join_candidates``: the most present of
-several pools, a candidate left out when a more present one of the same type
-sits at the same image point. ``kept_first``: a search's answer as candidates
-that outrank every other.
+candidates of the images themselves (under either camera: the plane ``x = y``
+holds the view axis and the perspective camera's eye). ``join_candidates``:
+the most present of several pools, a candidate left out when a more present
+one of the same type sits at the same image point. ``kept_first``: a search's
+answer as candidates that outrank every other.
 """
 import numpy as np
 
@@ -23,14 +24,14 @@ def unmirror(candidates):
     return out
 
 
-def join_candidates(views, keep, radius):
+def join_candidates(views, keep, radius, camera="orthographic"):
     """The ``keep`` most present of the candidates of several readings of the same images
     (dicts ``[N, M_i, ...]``), a candidate left out when a more present one of the same
-    type has its image point within ``radius`` (image units)."""
+    type has its image point (seen by ``camera``) within ``radius`` (image units)."""
     joined = {k: np.concatenate([np.asarray(v[k]) for v in views], 1) for k in views[0]}
     order = np.argsort(-joined["presence_logit"], axis=1, kind="stable")
     joined = {k: take_slots(v, order) for k, v in joined.items()}
-    uv = image_coordinates(joined["position"])
+    uv = image_coordinates(joined["position"], camera)
     types = joined["type_logits"].argmax(-1)
     near = np.linalg.norm(uv[:, :, None] - uv[:, None], axis=-1) < radius
     same = near & (types[:, :, None] == types[:, None])

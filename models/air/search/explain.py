@@ -17,14 +17,17 @@ candidates one at a time, the search also finds the pair that replaces one
 merged reading of two overlapping primitives.
 
 Then the kept primitives are fitted to the image by the renderer (``refine``:
-small turns and shifts that lower the same error) and the search runs again,
+small turns and shifts that lower the same error, and under the perspective
+camera moves in depth along the pixel's ray) and the search runs again,
 so that a primitive read a few degrees off no longer leaves a rim for a
 phantom to explain (the order of these steps: ``models.air.search.pipeline``).
 
 The subsets are not ray-cast one by one: each candidate is rendered once
 alone and a subset's image is composited from those layers
 (``models.air.search.layers``), the renderer's own image. At ``K = 3`` and 12
-candidates that is 298 subsets per image from 12 renderings.
+candidates that is 298 subsets per image from 12 renderings. Every rendering,
+of a candidate or of a trial pose, is by the scenes' camera (``camera``:
+``models.air.scenes.CAMERAS``).
 
 How it is fast, with the same numbers as rendering every subset and every
 trial pose with ``render_batch`` (float for float, so the same answer):
@@ -47,6 +50,8 @@ import numpy as np
 from models.air.scenes import take_slots
 from models.air.search.layers import box_filter, composite, layer_hits, render_layers, zbuffer
 
+DEPTH_STEP = 0.2   # refine's first depth move (perspective camera), position units
+
 
 def search_space(candidates, max_primitives, floor, search=None):
     """What the count tries: the first ``m`` candidates (``search``, default
@@ -64,7 +69,7 @@ def search_space(candidates, max_primitives, floor, search=None):
 
 
 def explain(candidates, images, max_primitives, image_size, supersample, gain=4.0, floor=0.05,
-            search=None, chunk=100, progress=None, pool=None):
+            search=None, chunk=100, progress=None, pool=None, camera="orthographic"):
     """Slots ``[N, max_primitives, ...]`` (numpy dict) chosen from ``candidates`` (numpy dict
     ``[N, M, ...]``, most present first) by re-rendering against ``images [N, H, W(, 1)]``.
 
@@ -81,7 +86,7 @@ def explain(candidates, images, max_primitives, image_size, supersample, gain=4.
     best = np.concatenate(run_chunks(
         _explain_chunk, n, chunk, pool, progress, types, candidates["position"][:, :m],
         candidates["rotation"][:, :m], images, allowed, table=table, sizes=sizes, gain=gain,
-        image_size=image_size, supersample=supersample))
+        image_size=image_size, supersample=supersample, camera=camera))
     chosen = np.zeros((n, m + 1), bool)                              # column m: padding
     chosen[np.arange(n)[:, None], table[best]] = True
     chosen = chosen[:, :m]
@@ -111,14 +116,14 @@ def _call(function):
 
 
 def _explain_chunk(types, positions, rotations, images, allowed, table, sizes, gain, image_size,
-                   supersample):
+                   supersample, camera):
     """``explain`` of a few images: the index of each one's best subset in ``table``."""
     n, m = types.shape
     on = np.flatnonzero(allowed.reshape(-1))                  # only allowed ones are tried
     index, pixel, sub, grey, depth = layer_hits(types.reshape(-1)[on],
                                                 positions.reshape(-1, 3)[on],
                                                 rotations.reshape(-1, 3, 3)[on],
-                                                image_size, supersample)
+                                                image_size, supersample, camera)
     index = on[index]
     order = np.argsort(index, kind="stable")
     ends = np.searchsorted(index[order], np.arange(1, n + 1) * m)
@@ -148,23 +153,29 @@ def _best_subset(hits, image, allowed, table, sizes, gain, supersample):
 
 
 def refine(slots, images, image_size, supersample, rounds=3, turn=0.12, shift=0.5, chunk=100,
-           progress=None, pool=None):
+           progress=None, pool=None, camera="orthographic", depth=DEPTH_STEP):
     """``slots`` (numpy dict ``[N, K, ...]``) with the kept primitives (presence logit
-    > 0) fitted to ``images [N, H, W(, 1)]`` by the renderer: coordinate descent on
-    the summed |rendering - image|.
+    > 0) fitted to ``images [N, H, W(, 1)]`` by the renderer seen by ``camera``:
+    coordinate descent on the summed |rendering - image|.
 
     Each round tries, for each kept primitive in turn, turns by ``+-turn``
     radians about the image's right, up and viewing axes and shifts by
-    ``+-shift`` pixels along right and up, keeping every move that lowers the
-    error; each round halves the steps. A reading that is a few degrees off
-    leaves a rim that another primitive could "explain"; fitted, it does not.
-    Only the moved primitive is ray-cast again, over the z-buffer of the others
-    (``layer_hits``, ``zbuffer``). ``chunk`` images at a time (in ``pool`` if given);
-    ``progress(done, n)`` is called after each chunk.
+    ``+-shift`` pixels along right and up (at the primitive's depth: under the
+    perspective camera a pixel is ``scenes.image_scale`` times as wide there as
+    at the cube's centre), and under the perspective camera, where a
+    primitive's size tells its depth, moves by ``+-depth`` position units along
+    the view axis on the ray through its image point (which keep that point),
+    keeping every move that lowers the error; each round halves the steps. A
+    reading that is a few degrees off leaves a rim that another primitive could
+    "explain"; fitted, it does not. Only the moved primitive is ray-cast again,
+    over the z-buffer of the others (``layer_hits``, ``zbuffer``). ``chunk``
+    images at a time (in ``pool`` if given); ``progress(done, n)`` is called
+    after each chunk.
     """
     from models.air.rotations import axis_angle
-    from models.air.scenes import CAMERA_EXTENT, WORLD_HALF, view_axes
+    from models.air.scenes import CAMERA_EXTENT, WORLD_HALF, check_camera, view_axes
 
+    check_camera(camera)
     images = np.asarray(images, np.float64).reshape(len(images), image_size * image_size)
     kept = np.asarray(slots["presence_logit"]) > 0
     types = np.asarray(slots["type_logits"]).argmax(-1)
@@ -172,38 +183,58 @@ def refine(slots, images, image_size, supersample, rounds=3, turn=0.12, shift=0.
     rotations = np.asarray(slots["rotation"], np.float64)
     axes = view_axes()                                            # right, up, forward
     pixel = CAMERA_EXTENT / image_size / WORLD_HALF               # in position units
-    moves = []                                                    # per round: turns, shifts
+    moves = []                                  # per round: turns, shifts (, depth moves)
     for scale in 0.5 ** np.arange(rounds):
-        moves.append([(axis_angle(axis, sign * turn * scale), 0.0) for axis in axes
+        moves.append([(axis_angle(axis, sign * turn * scale), 0.0, 0.0) for axis in axes
                       for sign in (1, -1)]
-                     + [(np.eye(3), sign * shift * scale * pixel * axis) for axis in axes[:2]
-                        for sign in (1, -1)])
+                     + [(np.eye(3), sign * shift * scale * pixel * axis, 0.0)
+                        for axis in axes[:2] for sign in (1, -1)]
+                     + [(np.eye(3), 0.0, sign * depth * scale) for sign in (1, -1)
+                        if camera == "perspective"])
     fitted = run_chunks(_refine_chunk, len(images), chunk, pool, progress, kept, types,
                         positions, rotations, images, moves=moves, image_size=image_size,
-                        supersample=supersample)
+                        supersample=supersample, camera=camera)
     return dict(slots, position=np.concatenate([f[0] for f in fitted]).astype(np.float32),
                 rotation=np.concatenate([f[1] for f in fitted]).astype(np.float32))
 
 
-def _refine_chunk(kept, types, positions, rotations, images, moves, image_size, supersample):
+def _refine_chunk(kept, types, positions, rotations, images, moves, image_size, supersample,
+                  camera):
     """``refine`` of a few images: their fitted positions and rotations (float64)."""
     positions, rotations = positions.copy(), rotations.copy()
     grey, depth = render_layers(np.where(kept, types, -1), positions, rotations, image_size,
-                                supersample)
+                                supersample, camera)
     for round_moves in moves:
         for j in range(kept.shape[1]):
             rows = np.flatnonzero(kept[:, j])
             if rows.size == 0:
                 continue
             fit = _Fit(grey[rows], depth[rows], j, images[rows], supersample)
-            for turned, shifted in round_moves:
-                pos = positions[rows, j] + shifted
+            for turned, shifted, deeper in round_moves:
+                pos = _moved(positions[rows, j], shifted, deeper, camera)
                 rot = turned @ rotations[rows, j]
-                better = fit.trial(*layer_hits(types[rows, j], pos, rot, image_size, supersample))
+                better = fit.trial(*layer_hits(types[rows, j], pos, rot, image_size, supersample,
+                                               camera))
                 positions[rows[better], j] = pos[better]
                 rotations[rows[better], j] = rot[better]
             grey[rows, j], depth[rows, j] = fit.grey, fit.depth
     return positions, rotations
+
+
+def _moved(positions, shifted, deeper, camera="orthographic"):
+    """Positions ``[R, 3]`` moved across the view axis by ``shifted`` (position units at
+    the cube's centre's depth; at the positions' own depth under the perspective camera,
+    so that the image point moves as much) and, under the perspective camera, by
+    ``deeper`` along the view axis on the ray from the eye (the image point kept)."""
+    if camera == "orthographic":
+        return positions + shifted
+    from models.air.scenes import CAMERA_DISTANCE, WORLD_HALF, eye_position, view_axes
+
+    eye = eye_position()
+    offset = positions - eye
+    distance = offset @ view_axes()[2]                # from the eye, along the view axis
+    return (eye + offset * ((distance + deeper) / distance)[:, None]
+            + np.asarray(shifted) * (distance / (CAMERA_DISTANCE / WORLD_HALF))[:, None])
 
 
 class _Fit:

@@ -17,15 +17,16 @@ from data_provider import scene_renderer as sr
 from models.air.scenes import _render_arguments
 
 
-def layer_hits(types, positions, rotations, image_size, supersample):
+def layer_hits(types, positions, rotations, image_size, supersample, camera="orthographic"):
     """The sub-pixels each primitive covers when rendered alone (``types [P]``,
-    ``positions [P, 3]``, ``rotations [P, 3, 3]``; no empty slots): ``index`` (which
-    primitive), ``pixel`` (``row * W + col``), ``sub`` (``sub_row * k + sub_col``) and
-    float32 grey level and depth, the values ``render_batch`` gives a lone primitive."""
+    ``positions [P, 3]``, ``rotations [P, 3, 3]``; no empty slots) by ``camera``
+    (``models.air.scenes.CAMERAS``): ``index`` (which primitive), ``pixel`` (``row * W +
+    col``), ``sub`` (``sub_row * k + sub_col``) and float32 grey level and depth, the
+    values ``render_batch`` gives a lone primitive."""
     k = supersample
     side = image_size * k
     args, kwargs = _render_arguments(np.reshape(types, (-1, 1)), np.reshape(positions, (-1, 1, 3)),
-                                     np.reshape(rotations, (-1, 1, 3, 3)), side, 1)
+                                     np.reshape(rotations, (-1, 1, 3, 3)), side, 1, camera)
     kinds, world, matrices, size, camera = args[:5]
     index, row, col, t, intensity = sr.primitive_hits(
         kinds[:, 0], world[:, 0], matrices[:, 0], size, camera, side, side,
@@ -35,10 +36,10 @@ def layer_hits(types, positions, rotations, image_size, supersample):
     return index, pixel, (row % k) * k + col % k, grey, t.astype(np.float32)
 
 
-def render_layers(types, positions, rotations, image_size, supersample):
+def render_layers(types, positions, rotations, image_size, supersample, camera="orthographic"):
     """Every candidate alone (``types [N, M]``, -1 none), at sub-pixel resolution: grey
     levels and depths, each ``[N, M, H * W, k * k]`` (``k = supersample``; depth ``inf``
-    off the primitive)."""
+    off the primitive), seen by ``camera``."""
     types = np.asarray(types)
     n, m = types.shape
     k = supersample
@@ -48,7 +49,7 @@ def render_layers(types, positions, rotations, image_size, supersample):
     index, pixel, sub, g, d = layer_hits(types.reshape(-1)[some],
                                          np.reshape(positions, (-1, 3))[some],
                                          np.reshape(rotations, (-1, 3, 3))[some],
-                                         image_size, supersample)
+                                         image_size, supersample, camera)
     grey[some[index], pixel, sub], depth[some[index], pixel, sub] = g, d
     return grey.reshape(n, m, *grey.shape[1:]), depth.reshape(n, m, *depth.shape[1:])
 

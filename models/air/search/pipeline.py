@@ -19,7 +19,8 @@
 
 Otherwise the first ``max_primitives`` candidates are the answer. The
 search's keys (``models.air.search.config``) are read from ``config``; the
-network's (``max_primitives``, ``image_size``, ``supersample``) too.
+network's (``max_primitives``, ``image_size``, ``supersample``, ``camera``:
+every rendering of the search is by the scenes' camera) too.
 
 The count and the fitting may run their chunks of images in ``workers``
 threads (numpy lets go of the interpreter in its loops). The default is one:
@@ -68,7 +69,10 @@ class Search:
         self.threads, self.chunk = None, self.CHUNK  # an executor during a search
         self.log = log or (lambda message: None)  # a line per stage: minutes for many images
         self.k, self.image_size = config["max_primitives"], config["image_size"]
-        self.supersample = config["supersample"]
+        self.supersample, self.camera = config["supersample"], config["camera"]
+        if getattr(model, "camera", self.camera) != self.camera:
+            raise ValueError(f"the network reads scenes of the {model.camera} camera, the "
+                             f"config says {self.camera}")
         self.config = search_config(config)
         self.pool = self.config["explain_pool"]
         self.radius = self.config["merge_radius"] * 2.0 / self.image_size
@@ -125,7 +129,8 @@ class Search:
         for i in range(looks):
             start = time.monotonic()
             again = self.look(images, self.canvas(slots))
-            found = join_candidates([kept_first(slots), again, found], self.pool, self.radius)
+            found = join_candidates([kept_first(slots), again, found], self.pool, self.radius,
+                                    self.camera)
             self._stage(f"second look {i + 1} of {looks}: candidates read", start)
             slots = self.settle(images, found)
         return slots
@@ -142,7 +147,7 @@ class Search:
         found = self.read(x)
         if self.config["explain_mirror"]:
             mirrored = unmirror(self.read(np.ascontiguousarray(x[:, :, ::-1])))
-            found = join_candidates([found, mirrored], self.pool, self.radius)
+            found = join_candidates([found, mirrored], self.pool, self.radius, self.camera)
         return found
 
     def count(self, images, candidates):
@@ -150,7 +155,8 @@ class Search:
         c = self.config
         return explain(candidates, images, self.k, self.image_size, self.supersample,
                        c["explain_gain"], c["explain_floor"], c["explain_pool"],
-                       self.chunk, self._progress("counting by re-rendering"), self.threads)
+                       self.chunk, self._progress("counting by re-rendering"), self.threads,
+                       self.camera)
 
     def settle(self, images, candidates):
         """The count; then the kept primitives fitted (``refine``) and the count again, the
@@ -162,10 +168,11 @@ class Search:
             return slots
         slots = refine(slots, images, self.image_size, self.supersample,
                        self.config["refine_rounds"], chunk=self.chunk,
-                       progress=self._progress("fitting poses"), pool=self.threads)
+                       progress=self._progress("fitting poses"), pool=self.threads,
+                       camera=self.camera)
         start = self._stage(f"poses fitted ({self.config['refine_rounds']} rounds)", start)
         slots = self.count(images, join_candidates([kept_first(slots), candidates], self.pool,
-                                                   self.radius))
+                                                   self.radius, self.camera))
         self._stage("counted again with the fitted poses", start)
         return slots
 
@@ -174,7 +181,7 @@ class Search:
         kept = slots["presence_logit"] > 0
         return render_scenes(np.where(kept, slots["type_logits"].argmax(-1), -1),
                              slots["position"], slots["rotation"], self.image_size,
-                             self.supersample)
+                             self.supersample, camera=self.camera)
 
 
 def predict_slots(model, images, config, batch_size=250, log=None, workers=1):
