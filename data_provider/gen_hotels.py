@@ -229,6 +229,7 @@ def gen_hotel_dataset(dataset, root, mode, *, batch_size=16, dims=(1, 2), max_di
 
     raw_size = batch_size * max_dim ** 2
 
+    @tf.autograph.experimental.do_not_convert  # Python control flow on Python values only
     def make(batch_id, paths, jpegs, cameras):
         dim, shift, views = _draw(batch_id, seed, dims, sequence_size, example_size, raw_size)
         used = hotels_per_batch(batch_size, max_dim, dim) * dim * dim
@@ -238,7 +239,8 @@ def gen_hotel_dataset(dataset, root, mode, *, batch_size=16, dims=(1, 2), max_di
         return assemble_hotels(frames, tf.gather(cameras, views, batch_dims=1), dim, shift,
                                info.context_size)
 
-    hotels = raw.enumerate().map(lambda i, batch: make(i, *batch),
+    hotels = raw.enumerate().map(tf.autograph.experimental.do_not_convert(
+                                     lambda i, batch: make(i, *batch)),
                                  num_parallel_calls=tf.data.AUTOTUNE, deterministic=not train)
     hotels = hotels.prefetch(tf.data.AUTOTUNE)
     hotels.corrupt_count = corrupt_count

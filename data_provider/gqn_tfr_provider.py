@@ -144,7 +144,7 @@ def _check_args(info, dataset, context_size, batch_size, num_epochs, custom_fram
 def _file_batches(path, size, records_per_batch, skip_corrupt, counter):
     """Batches of records of one file as ``(path, records, False)``; damage check at the end."""
     batches = tf.data.TFRecordDataset(path).ignore_errors().batch(records_per_batch)
-    batches = batches.map(lambda records: (records, tf.constant(False)))
+    batches = batches.map(_graph_only(lambda records: (records, tf.constant(False))))
     batches = batches.concatenate(tf.data.Dataset.from_tensors(
         (tf.constant([], tf.string), tf.constant(True))))
 
@@ -164,7 +164,7 @@ def _file_batches(path, size, records_per_batch, skip_corrupt, counter):
         return new_consumed, (path, records, is_end)
 
     batches = batches.scan(tf.constant(0, tf.int64), account)
-    return batches.filter(lambda path, records, is_end: tf.logical_not(is_end))
+    return batches.filter(_graph_only(lambda path, records, is_end: tf.logical_not(is_end)))
 
 
 @_graph_only
@@ -405,9 +405,10 @@ def _record_batches(files, info, train, seed, num_epochs, num_threads, skip_corr
     cycle = min(num_threads, len(files))
     records_per_batch = max(1, _VIEWS_PER_PARSE_BATCH // info.sequence_size)
     batches = file_ds.interleave(
-        lambda path, size: _file_batches(path, size, records_per_batch, skip_corrupt, counter),
+        _graph_only(lambda path, size: _file_batches(path, size, records_per_batch,
+                                                     skip_corrupt, counter)),
         cycle_length=cycle, block_length=1, num_parallel_calls=cycle, deterministic=not train)
-    return batches.map(lambda path, records, is_end: (path, records))
+    return batches.map(_graph_only(lambda path, records, is_end: (path, records)))
 
 
 def _corrupt_counter(skip_corrupt):
@@ -477,15 +478,17 @@ def gqn_input_fn(dataset, context_size, root, mode, batch_size=1, num_epochs=1,
     batches = _record_batches(files, info, train, seed, num_epochs, num_threads, skip_corrupt,
                               counter)
     examples = batches.enumerate().map(
-        lambda i, batch: _draw_views(i, batch[0], batch[1], info, example_size,
-                                     samples_per_scene, seed, skip_corrupt, counter, dataset),
+        _graph_only(lambda i, batch: _draw_views(i, batch[0], batch[1], info, example_size,
+                                                 samples_per_scene, seed, skip_corrupt, counter,
+                                                 dataset)),
         num_parallel_calls=_AUTOTUNE, deterministic=not train)
     examples = examples.unbatch()
     if train:
         examples = examples.shuffle(buffer_size * batch_size, seed=seed,
                                     reshuffle_each_iteration=True)
     examples = examples.map(
-        lambda jpegs, cameras: _decode_example(jpegs, cameras, info, custom_frame_size),
+        _graph_only(lambda jpegs, cameras: _decode_example(jpegs, cameras, info,
+                                                           custom_frame_size)),
         num_parallel_calls=_AUTOTUNE, deterministic=not train)
     examples = examples.batch(batch_size, drop_remainder=train)
     examples = examples.prefetch(_AUTOTUNE)
@@ -515,9 +518,10 @@ def gqn_scene_dataset(dataset, root, mode, num_epochs=1, num_threads=4, seed=Non
     counter = _corrupt_counter(skip_corrupt)
     batches = _record_batches(files, info, mode == "train", seed, num_epochs, num_threads,
                               skip_corrupt, counter)
-    scenes = batches.map(
-        lambda path, records: _parse_scenes(path, records, info, skip_corrupt, counter, dataset))
-    scenes = scenes.unbatch().map(lambda path, jpegs, raw: (path, jpegs, _camera_vectors(raw)))
+    scenes = batches.map(_graph_only(
+        lambda path, records: _parse_scenes(path, records, info, skip_corrupt, counter, dataset)))
+    scenes = scenes.unbatch().map(_graph_only(
+        lambda path, jpegs, raw: (path, jpegs, _camera_vectors(raw))))
     scenes.corrupt_count = counter
     return scenes
 

@@ -181,14 +181,15 @@ def draw_frame(generated, base_map, view, node_positions, edges, pose, corners, 
 def read_test_scenes(root, dataset, count, seed):
     """(frames [count, S, 64, 64, 3], cameras [count, S, 7]) of the first ``count``
     test scenes, every view (read again from the start when the split is smaller)."""
+    import tensorflow as tf
+
     from data_provider import gen_hotels
     from data_provider import gqn_tfr_provider as provider
 
     name = gen_hotels.hotel_data(dataset).dataset
     scenes = provider.gqn_scene_dataset(name, root, "test", num_epochs=None, seed=seed)
-    scenes = scenes.take(count).batch(count).map(
-        lambda paths, jpegs, cameras: (
-            gen_hotels.decode_views(jpegs, paths, name), cameras))
+    scenes = scenes.take(count).batch(count).map(tf.autograph.experimental.do_not_convert(
+        lambda paths, jpegs, cameras: (gen_hotels.decode_views(jpegs, paths, name), cameras)))
     frames, cameras = next(iter(scenes))
     return frames.numpy(), cameras.numpy()
 
