@@ -294,7 +294,7 @@ def check_args(args):
         if not getattr(args, name) > 0:
             raise LearningError(f"--{name} must be positive, got {getattr(args, name)}")
     if args.data_dir is not None:
-        from data_provider.gqn_tfr_provider import find_shard_files
+        from data_provider.gqn_datasets import find_shard_files
 
         for mode in ("train", "test"):
             try:

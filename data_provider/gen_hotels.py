@@ -36,19 +36,14 @@ Elements are dicts: ``context_frames`` [H, d^2 K, 64, 64, 3],
 ``context_cameras`` [H, d^2 K, 7], ``query_cameras`` [H, d^2, 7], ``target``
 [H, d^2, 64, 64, 3], ``num_scenes_per_dim`` (int32 d) and ``shift`` [2].
 """
-import collections
 import random
 
 import numpy as np
 import tensorflow as tf
 
 from data_provider import gqn_tfr_provider as provider
+from data_provider.gqn_datasets import HOTEL_DATASETS, HotelData, hotel_data  # noqa: F401
 
-HotelData = collections.namedtuple("HotelData", ["dataset", "context_size"])
-HOTEL_DATASETS = {
-    "Labyrinth": HotelData("mazes", 8),
-    "Room": HotelData("rooms_ring_camera", 5),
-}
 SCENE_WIDTH = 2.0
 PLANE_WIDTH = 10.0
 IMAGE_SIZE = 64
@@ -108,15 +103,6 @@ def decode_views(jpegs, paths, gqn_dataset, resize="pil_bilinear"):
     if frames.shape[-2] is not None and frames.shape[-2] == IMAGE_SIZE:
         return frames
     return pil_bilinear_resize(frames, IMAGE_SIZE)
-
-
-def hotel_data(name):
-    """The ``HotelData`` of ``name`` (Labyrinth or Room); a clear ``ValueError`` if unknown."""
-    try:
-        return HOTEL_DATASETS[name]
-    except KeyError:
-        raise ValueError(f"unknown GEN dataset {name!r}; expected one of: "
-                         f"{', '.join(HOTEL_DATASETS)}") from None
 
 
 def hotels_per_batch(batch_size, max_dim, dim):

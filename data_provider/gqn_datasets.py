@@ -34,6 +34,13 @@ DATASETS = {
     "shepard_metzler_7_parts": DatasetInfo("shepard_metzler_7_parts", 900, 100, 64, 15),
 }
 
+# GEN's names for the two datasets it reads, and the context views per scene of a hotel
+HotelData = collections.namedtuple("HotelData", ["dataset", "context_size"])
+HOTEL_DATASETS = {
+    "Labyrinth": HotelData("mazes", 8),
+    "Room": HotelData("rooms_ring_camera", 5),
+}
+
 NUM_CHANNELS = 3
 NUM_RAW_CAMERA_PARAMS = 5
 MODES = ("train", "test")
@@ -50,6 +57,15 @@ def dataset_info(dataset):
         raise UsageError(
             f"unknown GQN dataset {dataset!r}; expected one of: {', '.join(sorted(DATASETS))}"
         ) from None
+
+
+def hotel_data(name):
+    """The ``HotelData`` of ``name`` (Labyrinth or Room); a clear ``ValueError`` if unknown."""
+    try:
+        return HOTEL_DATASETS[name]
+    except KeyError:
+        raise ValueError(f"unknown GEN dataset {name!r}; expected one of: "
+                         f"{', '.join(HOTEL_DATASETS)}") from None
 
 
 def canonical_mode(mode):

@@ -139,7 +139,7 @@ def render_dataset(dataset, root, num_train, num_test, seed=0, scenes_per_file=1
     sizes = {"train": int(num_train), "test": int(num_test)}
     plans = {mode: planned_shards(root, dataset, mode, n, scenes_per_file)
              for mode, n in sizes.items()}
-    import tensorflow  # noqa: F401  (loaded before the clock starts: the writer needs it)
+    cli.quiet_tensorflow()  # loaded before the clock starts (the writer needs it), quietly
 
     written, rendered, start = {}, 0, time.perf_counter()
     lock = folder_lock.hold(root, "--root", "render_dataset.py", log)
@@ -184,7 +184,8 @@ def build_parser():
 
 
 def run(args):
-    cli.quiet_tensorflow(args.verbose)
+    if args.verbose:
+        cli.quiet_tensorflow(verbose=True)   # with TensorFlow's start-up lines
     written = render_dataset(args.dataset, args.root, args.num_train, args.num_test,
                              args.seed, args.scenes_per_file, args.workers, args.quality,
                              views_per_scene=args.views_per_scene)

@@ -51,7 +51,7 @@ def _tensor(x):
 def test_a_tiny_run_writes_every_key(tmp_path):
     out = tmp_path / "out"
     args = ["--out", str(out), "--minutes", "0.02", "--num_train", "1", "--num_test", "1",
-            "--eval_queries", "2", "--curve_queries", "1", "--curve_seconds", "0.5"] + TINY
+            "--eval_queries", "1", "--curve_queries", "1", "--curve_seconds", "0.5"] + TINY
     assert gen_learning.main(args) == 0
     with open(out / "gen_learning.json") as f:
         result = json.load(f)

@@ -181,16 +181,22 @@ def test_dataset_smaller_than_a_batch_names_the_split_and_sizes(data_root, tmp_p
 
 @pytest.mark.slow
 def test_ctrl_c_saves_and_exits_130_and_a_second_writer_is_refused(data_root, tmp_path, capsys):
+    """Run as a user does (no TensorFlow start-up chatter: nothing on stderr), stopped by
+    Ctrl-C while a second writer of its folder is refused."""
     import signal
     import subprocess
     import sys
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     flags = [*TINY, "--data_dir", data_root, "--model_dir", str(tmp_path / "m"),
              "--max_steps", "100000", "--train_epochs", "100000", "--log_steps", "1"]
     proc = subprocess.Popen([sys.executable, "training/train_gqn_draw.py", *flags],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=root)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=root,
+                            env=env)
+    printed = []
     try:
         for line in proc.stdout:
+            printed.append(line)
             if line.startswith("[train] 2/"):
                 break
         # the same command as a second writer (in this process: the lock is the folder's)
@@ -202,6 +208,8 @@ def test_ctrl_c_saves_and_exits_130_and_a_second_writer_is_refused(data_root, tm
     finally:
         proc.kill()
     assert proc.returncode == 130, err
+    assert err == "", err
+    assert any(line.startswith("trainable parameters:") for line in printed)
     assert "SIGINT: saving a checkpoint" in out
     assert tf.train.latest_checkpoint(str(tmp_path / "m")) is not None
 
@@ -272,21 +280,18 @@ def test_damaged_shard_is_one_line_error(data_root, tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.slow
-def test_command_line_output_is_quiet_and_one_line_on_error(data_root, tmp_path):
-    """Run as a user does: no TensorFlow start-up chatter, one line per error, exit 2."""
+def test_command_line_error_is_one_line_before_tensorflow_loads(tmp_path):
+    """A bad --data_dir, run as a user does: one line, exit 2, TensorFlow never imported (the
+    quiet start-up of a training run is checked by the Ctrl-C test)."""
     import subprocess
     import sys
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    runs = [subprocess.Popen([sys.executable, "training/train_gqn_draw.py", *flags],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=root,
-                             env=env)
-            for flags in ([*TINY, "--data_dir", data_root, "--model_dir", str(tmp_path / "m"),
-                           "--max_steps", "0"],
-                          ["--data_dir", str(tmp_path / "none")])]  # both interpreters at once
-    (out, err), (_, bad_err) = [proc.communicate(timeout=300) for proc in runs]
-    assert runs[0].returncode == 0 and err == "", err
-    assert "trainable parameters:" in out
-    assert runs[1].returncode == 2 and len(bad_err.strip().splitlines()) == 1
-    assert "--data_dir" in bad_err and "render_dataset.py" in bad_err
+    code = ("import runpy, sys; sys.argv = ['training/train_gqn_draw.py'] + sys.argv[1:]\n"
+            "try:\n    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+            "finally:\n    print('tensorflow' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code, "--data_dir", str(tmp_path / "none")],
+                          capture_output=True, text=True, cwd=root, env=env, timeout=300)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "--data_dir" in done.stderr and "render_dataset.py" in done.stderr
+    assert done.stdout.strip() == "False"

@@ -225,6 +225,7 @@ def run(args):
         if rate is not None and not (math.isfinite(rate) and rate > 0):
             raise cli.UsageError(f"{flag} must be a positive number, got {rate}")
     cfg = make_config(args)
+    cli.quiet_tensorflow(args.verbose)   # flags and config are checked before its start-up
     if args.seed is not None:
         import keras
         keras.utils.set_random_seed(args.seed)
@@ -238,8 +239,6 @@ def run(args):
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    cli.quiet_tensorflow("--verbose" in argv)
     args = build_parser().parse_args(argv)
     return cli.run_main(PROG, run, args, tensorflow=True)
 

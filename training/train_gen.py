@@ -104,8 +104,7 @@ def config_from_args(args):
 def check_args(args):
     """Check the flags, the config overrides and the data, in that order, before anything
     is built; returns (config, train dims, test dims)."""
-    from data_provider import gen_hotels
-    from data_provider.gqn_tfr_provider import find_shard_files
+    from data_provider.gqn_datasets import find_shard_files, hotel_data
 
     for name in ("layers", "batch_size", "test_batches", "eval_interval", "save_interval",
                  "log_steps", "image_steps"):
@@ -127,7 +126,7 @@ def check_args(args):
                 "expected 1 <= min <= max <= 5 (hotels of up to 5x5 mazes fit the 10-wide plane)")
         dims[split] = tuple(range(lo, hi + 1))
     cfg = config_from_args(args)
-    gqn_name = gen_hotels.hotel_data(args.dataset).dataset
+    gqn_name = hotel_data(args.dataset).dataset
     for split in ("train", "test"):
         try:
             find_shard_files(args.data_dir, gqn_name, split)
@@ -172,8 +171,8 @@ def test_dataset_fns(args, dims):
 
 def run(args, log=print):
     """Train as the flags say; returns the ``loop.train`` result (None for --max_steps 0)."""
+    cfg, train_dims, test_dims = check_args(args)   # before TensorFlow's start-up
     tf = cli.quiet_tensorflow(args.verbose)
-    cfg, train_dims, test_dims = check_args(args)
     model_dir = os.path.join(args.root_log_dir, args.log_dir)
     from training.distribution import make_strategy
     strategy = make_strategy()
