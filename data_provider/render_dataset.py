@@ -152,8 +152,8 @@ def render_dataset(dataset, root, num_train, num_test, seed=0, scenes_per_file=1
             tasks = [(dataset, seed, mode, i, quality, views_per_scene) for i in range(count)]
             progress = Progress(f"{dataset}/{mode}", count, "scenes", log=log)
             written[mode] = gqn_tfr_writer.write_shards(
-                root, dataset, mode, _scene_stream(tasks, workers, progress), scenes_per_file,
-                quality=quality, outputs=outputs)
+                root, dataset, mode, _scene_stream(tasks, min(workers, count), progress),
+                scenes_per_file, quality=quality, outputs=outputs)
             rendered += count
     elapsed = time.perf_counter() - start
     written["scenes_per_minute"] = 60.0 * rendered / max(elapsed, 1e-9)
