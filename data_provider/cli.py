@@ -105,6 +105,12 @@ def _stderr_to(path):
         os.close(saved)
 
 
+def shows_tensorflow_start_up(verbose, level):
+    """Whether ``quiet_tensorflow`` lets TensorFlow's start-up lines through: with
+    ``--verbose`` or the user's ``TF_CPP_MIN_LOG_LEVEL`` (``level``, stripped) of 0."""
+    return bool(verbose) or level == "0"
+
+
 def quiet_tensorflow(verbose=False):
     """Import TensorFlow without its start-up chatter; returns the module.
 
@@ -116,7 +122,7 @@ def quiet_tensorflow(verbose=False):
     Python warnings and errors are not affected.
     """
     level = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "").strip()
-    if "tensorflow" in sys.modules or verbose or level == "0":
+    if "tensorflow" in sys.modules or shows_tensorflow_start_up(verbose, level):
         import tensorflow as tf
         return tf
     if not level:

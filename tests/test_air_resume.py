@@ -1,6 +1,8 @@
 """train_air.py on the shared checkpoints: Ctrl-C saves and exits 130, kill -9 loses
-nothing but the steps after the last checkpoint, a rerun resumes to the same results as
-an uninterrupted run; one writer per --out; the search's settings are not the model's."""
+nothing but the steps after the last checkpoint, a rerun resumes to the same results and
+weights as an uninterrupted run of the same seed (so a run is also the same run again with
+the same seed: the stopped runs start in other processes); one writer per --out; the
+search's settings are not the model's."""
 import json
 import os
 import shutil
@@ -113,6 +115,10 @@ def test_ctrl_c_saves_exits_130_and_a_rerun_resumes_to_the_same_results(stopped,
     assert saved["environment"]["cpu_bfloat16"] == precision.cpu_has_bfloat16()
     assert _results(out) == _results(reference)
     assert _steps(out) == [2, 4, 6, 8, 10]
+    with np.load(out / "weights.npz") as a, np.load(reference / "weights.npz") as b:
+        assert a.files == b.files
+        for key in a.files:
+            np.testing.assert_array_equal(a[key], b[key])
 
 
 @pytest.mark.slow

@@ -307,21 +307,6 @@ def test_same_seed_same_initial_weights():
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.slow
-def test_same_seed_same_run(tiny_run, tmp_path):
-    """The tiny run again with the same flags: the same history, metrics and weights."""
-    assert train_air.main(TINY + ["--out", str(tmp_path / "again")]) == 0
-    runs = [json.loads((out / "results.json").read_text()) for out in (tiny_run,
-                                                                       tmp_path / "again")]
-    assert runs[0]["history"] == runs[1]["history"]
-    strip = lambda m: {k: v for k, v in m.items() if not k.endswith("seconds")}  # noqa: E731
-    assert strip(runs[0]["metrics"]) == strip(runs[1]["metrics"])
-    with np.load(tiny_run / "weights.npz") as a, \
-            np.load(tmp_path / "again" / "weights.npz") as b:
-        for key in a.files:
-            np.testing.assert_array_equal(a[key], b[key])
-
-
 @pytest.mark.parametrize("k", [1, 3])
 def test_mirror_batch_swaps_x_and_y_in_graph_mode(k):
     """Mirroring through x = y: image flipped left-right, x and y swapped, P R P; with one
