@@ -180,7 +180,8 @@ def draw_frame(generated, base_map, view, node_positions, edges, pose, corners, 
 # ---------------------------------------------------------------------- data
 def read_test_scenes(root, dataset, count, seed):
     """(frames [count, S, 64, 64, 3], cameras [count, S, 7]) of the first ``count``
-    test scenes, every view (read again from the start when the split is smaller)."""
+    test scenes, every view (read again from the start when the split is smaller; a scene
+    read again is decoded once)."""
     import tensorflow as tf
 
     from data_provider import gen_hotels
@@ -188,10 +189,16 @@ def read_test_scenes(root, dataset, count, seed):
 
     name = gen_hotels.hotel_data(dataset).dataset
     scenes = provider.gqn_scene_dataset(name, root, "test", num_epochs=None, seed=seed)
-    scenes = scenes.take(count).batch(count).map(tf.autograph.experimental.do_not_convert(
-        lambda paths, jpegs, cameras: (gen_hotels.decode_views(jpegs, paths, name), cameras)))
-    frames, cameras = next(iter(scenes))
-    return frames.numpy(), cameras.numpy()
+    paths, jpegs, cameras = (t.numpy() for t in next(iter(scenes.take(count).batch(count))))
+    keys = [path + c.tobytes() for path, c in zip(paths, cameras)]
+    first = {}
+    for i, key in enumerate(keys):
+        first.setdefault(key, i)
+    unique = sorted(first.values())
+    decode = tf.function(lambda j, p: gen_hotels.decode_views(j, p, name), autograph=False)
+    frames = decode(tf.constant(jpegs[unique]), tf.constant(paths[unique])).numpy()
+    row = {keys[i]: r for r, i in enumerate(unique)}
+    return frames[[row[key] for key in keys]], cameras
 
 
 def tour_batch(frames, cameras, dim, context_size, spots, headings, seed):
