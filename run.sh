@@ -73,9 +73,9 @@ case "$cmd" in
     if [ "$workers" -le 1 ]; then workers=0; fi
     if [ "${1:-}" = "--fast" ]; then
       shift
-      exec "$PY" -m pytest -q -n "$workers" --dist loadfile -m "not slow" "$@"
+      exec "$PY" -m pytest -q -n "$workers" --dist loadfile --no-loadscope-reorder -m "not slow" "$@"
     fi
-    exec "$PY" -m pytest -q -n "$workers" --dist loadfile "$@" ;;
+    exec "$PY" -m pytest -q -n "$workers" --dist loadfile --no-loadscope-reorder "$@" ;;
   demo)
     setup_python; setup_osmesa
     exec "$PY" apps/quickstart.py "$@" ;;
