@@ -80,10 +80,10 @@ def build_parser():
                    "kernels only")
     p.add_argument("--camera", choices=CAMERAS, default="orthographic",
                    help="the scenes' camera (models/air/scenes.py); part of the model")
-    add_camera_range_argument(p, "each scene's camera drawn in this range (degrees; azimuth "
-                              "from +x towards +y, elevation above the ground plane), the "
-                              "network reading it too; part of the model [the isometric "
-                              "camera, 45 35.26]")
+    add_camera_range_argument(p, "AZ_MIN AZ_MAX EL_MIN EL_MAX: each scene's camera drawn in "
+                              "this range (degrees; azimuth from +x towards +y, elevation "
+                              "above the ground plane), the network reading it too; part of "
+                              "the model [the isometric camera, 45 35.26]")
     p.add_argument("--out", default="air_run", help="output folder")
     p.add_argument("--render-workers", type=int, default=1,
                    help="processes rendering the scenes (1: in this process)")
@@ -96,9 +96,10 @@ def build_parser():
 
 
 def add_camera_range_argument(parser, help_text):
-    """``--camera-range AZ_MIN AZ_MAX EL_MIN EL_MAX`` (four numbers, degrees)."""
-    parser.add_argument("--camera-range", nargs=4, type=float, default=None,
-                        metavar=("AZ_MIN", "AZ_MAX", "EL_MIN", "EL_MAX"), help=help_text)
+    """``--camera-range AZ_MIN AZ_MAX EL_MIN EL_MAX`` (degrees; the count is checked with the
+    values, ``models.air.scenes.check_camera_range``, to say what is wrong in one line)."""
+    parser.add_argument("--camera-range", nargs="+", type=float, default=None,
+                        metavar="DEGREES", help=help_text)
 
 
 def config_from_args(args):

@@ -133,8 +133,11 @@ def check_camera_range(camera_range):
         return
     if isinstance(camera_range, (str, bytes)) or not hasattr(camera_range, "__len__") \
             or len(camera_range) != 4:
+        shown = " ".join(f"{v:g}" if isinstance(v, (int, float)) else repr(v)
+                         for v in camera_range) if isinstance(camera_range, (list, tuple)) \
+            else repr(camera_range)
         raise ValueError("camera_range must be 4 numbers AZ_MIN AZ_MAX EL_MIN EL_MAX "
-                         f"(degrees), got {camera_range!r}")
+                         f"(degrees), got {shown}")
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
                for v in camera_range):
         raise ValueError(f"camera_range must be 4 finite numbers, got {list(camera_range)!r}")
