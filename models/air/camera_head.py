@@ -7,7 +7,7 @@ markers at the cube's bottom corners show it). From the encoder's last map
 a 1x1 convolution to 16 channels (ReLU), flattened, a dense layer
 (``hidden``, ReLU) and a dense layer to 3 numbers: a vector in the ground
 plane normalised to ``(cos az, sin az)`` (the azimuth is periodic: no seam at
-0 = 360 degrees) and the elevation in radians. 133,651 parameters at the
+0 = 360 degrees) and the elevation in radians. 132,659 parameters at the
 defaults (64 channels, 128 hidden units).
 """
 import keras

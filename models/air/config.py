@@ -72,7 +72,8 @@ TRAINING = {
     "weight_decay": 1e-3,     # AdamW: w -= learning_rate * weight_decay * w per step, kernels only
     "mirror": True,           # flip images left-right (the x <-> y mirror of the isometric view)
     "turns": 3,               # training scenes rendered turned by 0, 120, 240 degrees about the
-                              # view axis (1: as sampled); each epoch shows one turn of each
+                              # view axis (1: as sampled); each epoch shows one turn of each;
+                              # under a camera range: seen by turns - 1 more cameras instead
     "glimpse_jitter": 1.0,    # glimpse head: training windows' centre jitter (pixels, std)
     "canvas_rate": 0.5,       # repeat: share of training scenes shown a canvas of some of
                               # their primitives (taught to find the others)
