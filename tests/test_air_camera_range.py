@@ -336,3 +336,47 @@ def test_train_air_refuses_to_resume_a_run_of_another_camera_range(tmp_path, cap
                                *flags]) == 2
         lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
         assert len(lines) == 1 and said in lines[0], lines
+
+
+TINY = ["--seed", "2", "--image-size", "32", "--max-primitives", "2", "--n-epochs", "2",
+        "--n-train", "128", "--n-test", "16", "--set", "n_val", "16", "supersample", "1",
+        "glimpse_size", "12", "channels", "[8, 16, 16, 16]", "hidden", "16",
+        "glimpse_hidden", "16", "warmup_epochs", "1", "learning_rate", "0.003",
+        "mixed_precision", "False", "camera_hidden", "16", "--camera", "perspective"]
+
+
+@pytest.mark.slow
+def test_a_camera_range_run_trains_records_its_range_and_is_one_model(tmp_path, capsys):
+    """A tiny ``--camera-range`` run: results.json (with the camera errors), config.json
+    and weights.npz name the range; evaluate_air draws its scenes' cameras in it and refuses
+    another; the pictures are drawn."""
+    from evaluation import run
+    from training import train_air
+    from visualization import air_pictures
+
+    out = tmp_path / "run"
+    assert train_air.main(TINY + ["--camera-range", "0", "360", "15", "60",
+                                  "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["config"]["camera_range"] == RANGE
+    m = results["metrics"]
+    assert 0 <= m["camera_azimuth_error_median"] <= 180
+    assert 0 <= m["camera_elevation_error_median"] and all(np.isfinite(m["position_mae"]))
+    assert "camera" in results["history"][0]["val"]
+    assert json.loads((out / "model" / "config.json").read_text())["model"]["camera_range"] == \
+        RANGE
+    report = tmp_path / "eval.json"
+    for weights in (out, out / "weights.npz"):
+        assert run.main(["--mode", "evaluate_air", "--weights", str(weights), "--n-test", "8",
+                         "--seed", "1", "--camera-range", "0", "360", "15", "60",
+                         "--out", str(report)]) == 0
+        result = json.loads(report.read_text())
+        assert result["camera_range"] == RANGE and "camera_azimuth_error_median" in \
+            result["metrics"]
+    capsys.readouterr()
+    assert run.main(["--mode", "evaluate_air", "--weights", str(out), "--n-test", "8",
+                     "--camera-range", "0", "180", "15", "60"]) == 2
+    assert len([line for line in capsys.readouterr().err.splitlines() if line.strip()]) == 1
+    pictures = air_pictures.make_pictures(str(out), str(tmp_path / "pictures"), scenes=4,
+                                          log=lambda line: None)
+    assert len(pictures) == 6
