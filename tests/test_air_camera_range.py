@@ -234,6 +234,25 @@ def test_the_search_fits_in_the_image_s_camera_and_answers_in_the_world_frame():
                       config)
 
 
+@pytest.mark.parametrize("name", scenes.CAMERAS)
+def test_the_camera_fit_finds_the_camera_a_few_degrees_off(name):
+    from models.air.search.camera_fit import fit_camera
+
+    data = scenes.generate_dataset(12, seed=5, image_size=64, split="test", supersample=2,
+                                   camera=name, camera_range=RANGE)
+    framed = scenes.in_camera_frame(data)
+    slots = {"presence_logit": np.where(framed["types"] >= 0, 5.0, -5.0),
+             "type_logits": 5.0 * np.eye(3)[np.clip(framed["types"], 0, None)],
+             "position": framed["positions"], "rotation": framed["rotations"]}
+    start = data["camera"] + np.random.default_rng(0).choice([-3.0, 3.0], (12, 2))
+    fitted = fit_camera(slots, start, data["images"], 64, 2, camera=name)
+    assert np.median(scenes.wrapped_degrees(fitted[:, 0] - data["camera"][:, 0])) < 0.3
+    assert np.median(np.abs(fitted[:, 1] - data["camera"][:, 1])) < 0.3
+    # the true camera stays where it is
+    np.testing.assert_allclose(fit_camera(slots, data["camera"], data["images"], 64, 2,
+                                          rounds=2, camera=name), data["camera"], atol=0.3)
+
+
 def test_the_camera_range_is_a_checked_model_key_left_out_of_one_camera_configs():
     for bad, match in [([0, 360, 15], "4 numbers"), ([10, 5, 15, 60], "at most its maximum"),
                        ([0, 360, 60, 15], "at most its maximum"), ([0, 400, 15, 60], "360"),

@@ -28,9 +28,12 @@ which the network reads at the first look (from the image and, with
 ``90 - az``: the two unit vectors of the azimuth and the two elevations are
 averaged). Everything above happens in each image's camera frame, where its
 camera is the isometric one (``models.air.scenes.to_camera_frame``): a
-rendering there is the rendering by the image's own camera. The answer is then
-turned to the world frame with the camera read (``scenes.to_world``) and
-carries it: ``camera [N, 2]``, azimuth in [0, 360) and elevation in degrees.
+rendering there is the rendering by the image's own camera. Then the camera
+read is fitted to the image by the renderer (``camera_rounds``:
+``camera_fit``, the markers where the camera puts them over the kept
+primitives), and the answer is turned to the world frame with it
+(``scenes.to_world``) and carries it: ``camera [N, 2]``, azimuth in [0, 360)
+and elevation in degrees.
 
 The count and the fitting may run their chunks of images in ``workers``
 threads (numpy lets go of the interpreter in its loops). The default is one:
@@ -121,6 +124,15 @@ class Search:
         from models.air.camera_head import camera_angles
 
         angles = camera_angles(self.camera_read)
+        if self.config["camera_rounds"]:
+            from models.air.search.camera_fit import fit_camera
+
+            start = time.monotonic()
+            angles = fit_camera(slots, angles, images, self.image_size, self.supersample,
+                                self.config["camera_rounds"], chunk=self.chunk,
+                                progress=self._progress("fitting cameras"), camera=self.camera)
+            angles[:, 0] %= 360.0
+            self._stage(f"cameras fitted ({self.config['camera_rounds']} rounds)", start)
         position, rotation = to_world(slots["position"], slots["rotation"], angles)
         return dict(slots, position=position.astype(np.float32),
                     rotation=rotation.astype(np.float32), camera=angles.astype(np.float32))
