@@ -253,6 +253,26 @@ def test_the_camera_fit_finds_the_camera_a_few_degrees_off(name):
                                           rounds=2, camera=name), data["camera"], atol=0.3)
 
 
+def test_a_reading_far_off_is_found_again_on_the_range_s_grid():
+    from models.air.search.camera_fit import fit_camera, scan_grid
+
+    grid = scan_grid(RANGE, 5.0)
+    assert len(grid) == 72 * 10 and grid[:, 0].min() == 0 and grid[:, 0].max() == 355
+    assert scan_grid([10, 10, 20, 20]).tolist() == [[10, 20]]
+    data = scenes.generate_dataset(8, seed=6, image_size=64, split="test", supersample=2,
+                                   camera="perspective", camera_range=RANGE)
+    framed = scenes.in_camera_frame(data)
+    slots = {"presence_logit": np.where(framed["types"] >= 0, 5.0, -5.0),
+             "type_logits": 5.0 * np.eye(3)[np.clip(framed["types"], 0, None)],
+             "position": framed["positions"], "rotation": framed["rotations"]}
+    start = data["camera"] + np.array([[180.0, 0.0], [90.0, 10.0]] * 4)
+    start[:, 1] = np.clip(start[:, 1], 15.0, 60.0)
+    fitted = fit_camera(slots, start, data["images"], 64, 2, camera="perspective",
+                        camera_range=RANGE)
+    assert np.median(scenes.wrapped_degrees(fitted[:, 0] - data["camera"][:, 0])) < 0.3
+    assert np.median(np.abs(fitted[:, 1] - data["camera"][:, 1])) < 0.3
+
+
 def test_the_camera_range_is_a_checked_model_key_left_out_of_one_camera_configs():
     for bad, match in [([0, 360, 15], "4 numbers"), ([10, 5, 15, 60], "at most its maximum"),
                        ([0, 360, 60, 15], "at most its maximum"), ([0, 400, 15, 60], "360"),

@@ -250,7 +250,9 @@ class AIRSystem(TrainSystem):
             for best, weight in zip(self.best_weights.values(), self.model.weights):
                 best.assign(weight)
         if self.snapshot_images is not None and row < self.progress["history"].shape[0]:
-            slots = predict_slots(self.model, self.snapshot_images, self.config)
+            # (the camera as read: the fit's scan of the range would cost seconds an epoch)
+            slots = predict_slots(self.model, self.snapshot_images,
+                                  dict(self.config, camera_rounds=0))
             for key, variable in self.progress["snapshots"].items():
                 variable[row].assign(np.asarray(slots[key], np.float64))
 

@@ -31,7 +31,8 @@ camera is the isometric one (``models.air.scenes.to_camera_frame``): a
 rendering there is the rendering by the image's own camera. Then the camera
 read is fitted to the image by the renderer (``camera_rounds``:
 ``camera_fit``, the markers where the camera puts them over the kept
-primitives), and the answer is turned to the world frame with it
+primitives; where they explain little, the best camera of a grid over the
+range first), and the answer is turned to the world frame with it
 (``scenes.to_world``) and carries it: ``camera [N, 2]``, azimuth in [0, 360)
 and elevation in degrees.
 
@@ -130,7 +131,8 @@ class Search:
             start = time.monotonic()
             angles = fit_camera(slots, angles, images, self.image_size, self.supersample,
                                 self.config["camera_rounds"], chunk=self.chunk,
-                                progress=self._progress("fitting cameras"), camera=self.camera)
+                                progress=self._progress("fitting cameras"), camera=self.camera,
+                                camera_range=self.camera_range)
             angles[:, 0] %= 360.0
             self._stage(f"cameras fitted ({self.config['camera_rounds']} rounds)", start)
         position, rotation = to_world(slots["position"], slots["rotation"], angles)
