@@ -63,6 +63,11 @@ def build_parser():
     p.add_argument("--camera", choices=CAMERAS, default=None,
                    help="evaluate_air: the scenes' camera, the one the weights were trained "
                         "with (part of the model) [as trained]")
+    p.add_argument("--camera-range", nargs="+", type=float, default=None,
+                   metavar="DEGREES",
+                   help="evaluate_air: AZ_MIN AZ_MAX EL_MIN EL_MAX, the range the scenes' "
+                        "cameras are drawn in (degrees), "
+                        "the one the weights were trained with (part of the model) [as trained]")
     p.add_argument("--out", default=None,
                    help="evaluate_air: metrics JSON "
                         "[air_eval_seed<S>_k<K>.json beside the weights]")

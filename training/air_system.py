@@ -7,7 +7,10 @@ One step (``train_step``), per replica, on a batch of rendered scenes
    the scene mirrored through the plane ``x = y``, which holds the view axis
    of the isometric camera (and the perspective camera's eye): positions
    swap x and y, rotations become ``P R P`` (``P`` swaps x and y; every
-   primitive is mirror-symmetric);
+   primitive is mirror-symmetric); under a camera range (positions in each
+   scene's camera frame) it is the scene and its camera mirrored through
+   ``x = y`` in the world, the azimuth ``az`` becoming ``90 - az`` (the markers
+   are symmetric under that mirror);
 2. the set loss of the network's candidates (``models.air.set_loss``);
 3. AdamW: decoupled weight decay ``learning_rate * weight_decay`` on kernels
    only (no decay of biases), learning rate warmed up linearly then cosine
@@ -34,7 +37,7 @@ from training.system import TrainSystem
 
 SLOT_KEYS = ("presence_logit", "type_logits", "position", "rotation")
 
-TARGET_KEYS = ("images", "types", "positions", "rotations")
+TARGET_KEYS = ("images", "types", "positions", "rotations", "camera")  # camera: camera range
 
 
 def mirror_batch(batch, flip):
@@ -47,23 +50,31 @@ def mirror_batch(batch, flip):
     f = tf.reshape(flip, [-1, 1, 1, 1])
     pos, rot = batch["positions"], batch["rotations"]
     swap = [1, 0, 2]
-    return dict(batch,
-                images=tf.where(f, batch["images"][:, :, ::-1], batch["images"]),
-                positions=tf.where(f[..., 0], tf.gather(pos, swap, axis=-1), pos),
-                rotations=tf.where(f, tf.gather(tf.gather(rot, swap, axis=-2), swap, axis=-1),
-                                   rot))
+    out = dict(batch,
+               images=tf.where(f, batch["images"][:, :, ::-1], batch["images"]),
+               positions=tf.where(f[..., 0], tf.gather(pos, swap, axis=-1), pos),
+               rotations=tf.where(f, tf.gather(tf.gather(rot, swap, axis=-2), swap, axis=-1),
+                                  rot))
+    if "camera" in batch:      # azimuth, elevation (degrees): az -> 90 - az
+        camera = batch["camera"]
+        mirrored = tf.stack([90.0 - camera[:, 0], camera[:, 1]], -1)
+        out["camera"] = tf.where(f[:, :, 0, 0], mirrored, camera)
+    return out
 
 
 def network_inputs(data, config, rng, workers=1):
-    """The arrays the network is taught from: ``data`` itself, or with ``repeat`` the
-    images joined to a canvas of some of their primitives
+    """The arrays the network is taught from: ``data`` itself (under a camera range, in
+    each scene's camera frame: ``models.air.scenes.in_camera_frame``), or with ``repeat``
+    the images joined to a canvas of some of their primitives
     (``models.air.scenes.explained_canvases``), those primitives no longer targets
     (type -1: their cells are taught "absent")."""
     from models.air.config import input_channels
+    from models.air.scenes import explained_canvases, in_camera_frame
 
+    if config["camera_range"] is not None:
+        data = in_camera_frame(data)
     if input_channels(config) == 1:
         return data
-    from models.air.scenes import explained_canvases
 
     canvas, explained = explained_canvases(data, rng, config["canvas_rate"],
                                            config["canvas_jitter"], 0.1, config["image_size"],
@@ -87,13 +98,14 @@ def dataset_fn(data, batch_size, shuffle_seed=None, versions=(), first_epoch=0, 
 
     def make(context):
         per_replica = context.get_per_replica_batch_size(batch_size)
-        arrays = {k: data[k] for k in TARGET_KEYS}
+        keys = [k for k in TARGET_KEYS if k in data]
+        arrays = {k: data[k] for k in keys}
         if shuffle_seed is not None and len(versions) > 1:
             rng = np.random.default_rng(shuffle_seed(calls["epoch"]))
             pick = rng.integers(0, len(versions), size=len(data["images"]))
-            arrays = {k: data[k].copy() for k in TARGET_KEYS}
+            arrays = {k: data[k].copy() for k in keys}
             for index, version in enumerate(versions[1:], 1):
-                for k in TARGET_KEYS:
+                for k in keys:
                     arrays[k][pick == index] = version[k][pick == index]
         ds = tf.data.Dataset.from_tensor_slices(arrays)
         ds = ds.shard(context.num_input_pipelines, context.input_pipeline_id)
@@ -141,7 +153,7 @@ class AIRSystem(TrainSystem):
         self.optimizer = keras.optimizers.AdamW(schedule, weight_decay=cfg["weight_decay"])
         self.optimizer.exclude_from_weight_decay(var_names=["bias"])
         self.optimizer.build(self.model.trainable_variables)
-        self.term_names = self.model.head_type.term_names()
+        self.term_names = self.model.term_names()
         sync = dict(synchronization=tf.VariableSynchronization.ON_READ,
                     aggregation=tf.VariableAggregation.SUM, trainable=False)
         self.term_sums = {name: tf.Variable(0.0, name=f"sum_{name}", **sync)
@@ -172,6 +184,8 @@ class AIRSystem(TrainSystem):
             k, m = self.config["max_primitives"], len(self.snapshot_images)
             shapes = {"presence_logit": [m, k], "type_logits": [m, k, 3], "position": [m, k, 3],
                       "rotation": [m, k, 3, 3]}
+            if self.config["camera_range"] is not None:
+                shapes["camera"] = [m, 2]                 # the camera read (degrees)
             self.progress["snapshots"] = {
                 name: tf.Variable(np.zeros([rows] + shape), dtype=tf.float64, **keep)
                 for name, shape in shapes.items()}
@@ -186,8 +200,10 @@ class AIRSystem(TrainSystem):
 
     def run_config(self):
         # the camera is the model's, also where model_config leaves the default out
+        from models.air.config import CAMERA_RANGE_KEYS
+
         return {k: v for k, v in self.config.items()
-                if k not in self.model_config() and k != "camera"}
+                if k not in self.model_config() and k != "camera" and k not in CAMERA_RANGE_KEYS}
 
     def train_step(self, batch, step, phase):
         cfg = self.config
@@ -234,7 +250,9 @@ class AIRSystem(TrainSystem):
             for best, weight in zip(self.best_weights.values(), self.model.weights):
                 best.assign(weight)
         if self.snapshot_images is not None and row < self.progress["history"].shape[0]:
-            slots = predict_slots(self.model, self.snapshot_images, self.config)
+            # (the camera as read: the fit's scan of the range would cost seconds an epoch)
+            slots = predict_slots(self.model, self.snapshot_images,
+                                  dict(self.config, camera_rounds=0))
             for key, variable in self.progress["snapshots"].items():
                 variable[row].assign(np.asarray(slots[key], np.float64))
 

@@ -7,6 +7,9 @@ The reference's flags and defaults (``--seed 0 --image-size 64
 --max-primitives 3 --n-epochs 80 --n-train 3000 --n-test 500 --weight-decay
 1e-3``); added: ``--out`` (the output folder), ``--camera`` (``orthographic``,
 the default, or ``perspective``: ``models.air.scenes``; part of the model),
+``--camera-range AZ_MIN AZ_MAX EL_MIN EL_MAX`` (degrees: each scene's camera
+drawn in it, the network reading it too; part of the model; without it the
+one isometric camera),
 ``--set KEY VALUE [KEY VALUE ...]`` (any key of
 ``models.air.config.DEFAULT_CONFIG``, repeatable), ``--render-workers``
 (processes rendering the scenes) and ``--verbose``.
@@ -60,7 +63,7 @@ MARK = "gen3d-scenes air3d"
 OUTPUTS = ("results.json", "weights.npz", "snapshots.npz")
 SNAPSHOT_SCENES = 6
 FLAG_KEYS = ("seed", "image_size", "max_primitives", "n_epochs", "n_train", "n_test",
-             "weight_decay", "camera")
+             "weight_decay", "camera", "camera_range")
 
 
 def build_parser():
@@ -77,6 +80,10 @@ def build_parser():
                    "kernels only")
     p.add_argument("--camera", choices=CAMERAS, default="orthographic",
                    help="the scenes' camera (models/air/scenes.py); part of the model")
+    add_camera_range_argument(p, "AZ_MIN AZ_MAX EL_MIN EL_MAX: each scene's camera drawn in "
+                              "this range (degrees; azimuth from +x towards +y, elevation "
+                              "above the ground plane), the network reading it too; part of "
+                              "the model [the isometric camera, 45 35.26]")
     p.add_argument("--out", default="air_run", help="output folder")
     p.add_argument("--render-workers", type=int, default=1,
                    help="processes rendering the scenes (1: in this process)")
@@ -86,6 +93,13 @@ def build_parser():
     cli.add_set_argument(p, "AIR config override, e.g. --set head slots matching sorted")
     cli.add_verbose_argument(p)
     return p
+
+
+def add_camera_range_argument(parser, help_text):
+    """``--camera-range AZ_MIN AZ_MAX EL_MIN EL_MAX`` (degrees; the count is checked with the
+    values, ``models.air.scenes.check_camera_range``, to say what is wrong in one line)."""
+    parser.add_argument("--camera-range", nargs="+", type=float, default=None,
+                        metavar="DEGREES", help=help_text)
 
 
 def config_from_args(args):
@@ -102,7 +116,8 @@ def config_from_args(args):
     overrides = {"seed": args.seed, "image_size": args.image_size,
                  "max_primitives": args.max_primitives, "n_epochs": args.n_epochs,
                  "n_train": args.n_train, "n_test": args.n_test,
-                 "weight_decay": args.weight_decay, "camera": args.camera}
+                 "weight_decay": args.weight_decay, "camera": args.camera,
+                 "camera_range": args.camera_range}
     pairs = cli.set_pairs(args.set)
     for key, _ in pairs:
         if key in overrides:
@@ -150,6 +165,15 @@ def check_out(out, config=None):
             f"--camera {config['camera']}: --out {out} holds a run of the {trained} camera "
             f"(another model); rerun it with --camera {trained} to resume it, or choose "
             "another --out")
+    trained_range = (saved or {}).get("model", {}).get("camera_range")
+    if checkpoint is not None and saved and saved.get("system") == "air3d" and \
+            trained_range != config["camera_range"]:
+        said = lambda r: "the isometric camera" if r is None else \
+            "--camera-range " + " ".join(f"{v:g}" for v in r)  # noqa: E731
+        raise ConfigMismatchError(
+            f"{said(config['camera_range'])}: --out {out} holds a run of "
+            f"{said(trained_range)} (another model); rerun it with that to resume it, or "
+            "choose another --out")
     if checkpoint is not None and saved and saved.get("system") == "air3d" and \
             "input_channels" in saved.get("model", {}):
         # the network keeps the canvas channel it was trained with, whatever ``repeat`` says
@@ -157,7 +181,10 @@ def check_out(out, config=None):
     saved = check_model_dir(model_dir, "air3d", model_config(config), "--out")
     if saved is None or checkpoint is None:
         return None
-    ignored = set(SEARCH_DEFAULTS) | {"deterministic", "camera"}   # the camera: the model's
+    from models.air.config import CAMERA_RANGE_KEYS
+
+    # the camera and its range: the model's
+    ignored = set(SEARCH_DEFAULTS) | {"deterministic", "camera", *CAMERA_RANGE_KEYS}
     run = {k: v for k, v in config.items() if k not in model_config(config) and k not in ignored}
     before = {k: v for k, v in saved.get("run", {}).items() if k in run}
     diffs = differences(before, run)
@@ -206,7 +233,7 @@ def synthesise(config, workers=1, log=print):
 
     from data_provider.progress import Progress
     from models.air.config import input_channels
-    from models.air.scenes import generate_dataset, turn_about_view
+    from models.air.scenes import generate_dataset, sample_cameras, seen_from, turn_about_view
     from training.air_system import network_inputs
 
     start = time.monotonic()
@@ -217,12 +244,23 @@ def synthesise(config, workers=1, log=print):
         data[split] = generate_dataset(
             n, config["seed"], config["image_size"], config["max_primitives"], split,
             config["supersample"], workers=workers,
-            progress=lambda k, base=done: progress.update(base + k), camera=config["camera"])
+            progress=lambda k, base=done: progress.update(base + k), camera=config["camera"],
+            camera_range=config["camera_range"])
         done += n
-    # The training scenes turned about the view axis (``models.air.scenes.turn_about_view``).
-    data["train_turns"] = [turn_about_view(data["train"], t, config["image_size"],
-                                           config["supersample"], workers, config["camera"])
-                           for t in range(1, config["turns"])]
+    if config["camera_range"] is None:
+        # The training scenes turned about the view axis (``models.air.scenes.turn_about_view``).
+        data["train_turns"] = [turn_about_view(data["train"], t, config["image_size"],
+                                               config["supersample"], workers, config["camera"])
+                               for t in range(1, config["turns"])]
+    else:
+        # A turn about the view axis would roll the camera: the training scenes are seen
+        # instead by other cameras of the range (a stream of their own).
+        views = np.random.default_rng(np.random.SeedSequence([config["seed"], 2000]))
+        data["train_turns"] = [
+            seen_from(data["train"], sample_cameras(config["n_train"], views,
+                                                    config["camera_range"]),
+                      config["image_size"], config["supersample"], workers, config["camera"])
+            for _ in range(1, config["turns"])]
     # What the network is taught from: with ``repeat``, the scenes with their canvases.
     rng = np.random.default_rng(np.random.SeedSequence([config["seed"], 1000]))
     teach = lambda d: network_inputs(d, config, rng, workers)  # noqa: E731
@@ -353,7 +391,8 @@ def write_outputs(out, results, system, val, config):
         with open(outputs.path("snapshots.npz"), "wb") as f:
             np.savez(f, written_by=MARK, images=val["images"][:SNAPSHOT_SCENES],
                      **snaps, **{f"true_{k}": val[k][:SNAPSHOT_SCENES]
-                                 for k in ("types", "positions", "rotations", "euler")})
+                                 for k in ("types", "positions", "rotations", "euler", "camera")
+                                 if k in val})
 
 
 def summary_lines(results):
@@ -361,8 +400,14 @@ def summary_lines(results):
     m, t = results["metrics"], results["timing"]
     fmt = lambda v: " / ".join(f"{x:.3f}" for x in v)  # noqa: E731
     perspective = results["config"].get("camera") == "perspective"
+    camera_range = results["config"].get("camera_range")
     return [
         *(["camera                  perspective"] if perspective else []),
+        *([f"camera range            {' '.join(f'{v:g}' for v in camera_range)} degrees"]
+          if camera_range is not None else []),
+        *([f"camera error (median)   azimuth {m['camera_azimuth_error_median']:.2f}, "
+           f"elevation {m['camera_elevation_error_median']:.2f} degrees"]
+          if "camera_azimuth_error_median" in m else []),
         f"count accuracy          {100 * m['count_accuracy']:.1f} %",
         f"presence accuracy       {100 * m['presence_accuracy']:.1f} %",
         f"type accuracy           {100 * m['type_accuracy']:.1f} %",

@@ -16,8 +16,9 @@ Writes into ``--out``:
   after every epoch (from ``snapshots.npz``).
 
 Every scene is seen by the run's camera (``models.air.scenes``: orthographic
-or perspective). Every input is checked before anything is drawn; each picture
-is written under a temporary name and renamed into place.
+or perspective); under a camera range a scene re-rendered from the predictions
+is seen by the camera the network read. Every input is checked before anything
+is drawn; each picture is written under a temporary name and renamed into place.
 """
 import json
 import os
@@ -62,9 +63,13 @@ def slots_to_scene(slots):
 
 
 def rerender(slots, image_size, supersample, camera="orthographic"):
+    """The scenes of ``slots`` rendered, each by the camera read (``camera``: azimuth,
+    elevation) if the slots carry one."""
     from models.air.scenes import render_scenes
     types, positions, rotations = slots_to_scene(slots)
-    return render_scenes(types, positions, rotations, image_size, supersample, camera=camera)
+    cameras = slots.get("camera")
+    return render_scenes(types, positions, rotations, image_size, supersample, camera=camera,
+                         cameras=None if cameras is None else np.asarray(cameras, np.float64))
 
 
 def gallery(out, image_size=64, camera="orthographic"):
@@ -172,7 +177,7 @@ def training_gif(out, snapshots, config, duration=250):
     frames = []
     for e, epoch in enumerate(snapshots["epochs"]):
         slots = {k: snapshots[k][e] for k in ("presence_logit", "type_logits", "position",
-                                              "rotation")}
+                                              "rotation", "camera") if k in snapshots}
         again = rerender(slots, config["image_size"], config["supersample"], config["camera"])
         frames.append(_sheet([top, [_grey(a) for a in again]], [], ["image", f"epoch {epoch}"]))
     return images.write_gif(frames, os.path.join(out, "air_training.gif"), duration)
@@ -208,11 +213,13 @@ def make_pictures(run, out, scenes=8, log=print):
     model, model_config = restored.model, restored.config
     camera = model_config["camera"]     # the model's (results.json of older runs has none)
     config = dict(results["config"], camera=camera)
+    config["camera_range"] = model_config["camera_range"]
     test = generate_dataset(config["n_test"], config["seed"], config["image_size"],
                             config["max_primitives"], "test", config["supersample"],
-                            camera=camera)
+                            camera=camera, camera_range=config["camera_range"])
     train = generate_dataset(16, config["seed"], config["image_size"], config["max_primitives"],
-                             "train", config["supersample"], camera=camera)
+                             "train", config["supersample"], camera=camera,
+                             camera_range=config["camera_range"])
     log(f"[pictures] searching the answers for {len(test['images'])} test scenes")
     slots = predict_slots(model, test["images"], config, log=log)
     paths = [gallery(out, config["image_size"], camera), scene_examples(out, train),

@@ -1,12 +1,15 @@
 """AIR 3D configuration as plain data, in four parts.
 
 * ``DATA``: the scenes (the reference's flags ``seed``, ``image_size``,
-  ``max_primitives``, ``n_train``, ``n_test`` are keys here, and ``camera``,
-  ``orthographic`` or ``perspective``: ``models.air.scenes``);
+  ``max_primitives``, ``n_train``, ``n_test`` are keys here, ``camera``,
+  ``orthographic`` or ``perspective``, and ``camera_range``, None for the one
+  isometric camera or ``[az_min, az_max, el_min, el_max]`` degrees for cameras
+  that vary: ``models.air.scenes``);
 * ``NETWORK`` and ``LOSS``: what defines the model (``model_config``: compared
   when training resumes and written beside the weights), with the scenes'
-  ``image_size``, ``supersample``, ``max_primitives`` and ``camera`` (the
-  network turns image points into positions through it);
+  ``image_size``, ``supersample``, ``max_primitives``, ``camera`` (the
+  network turns image points into positions through it) and ``camera_range``
+  (the network then also reads the camera: ``camera_hidden``, ``w_camera``);
 * ``TRAINING``: the optimiser, the schedule and what the network is shown
   (``n_epochs``, ``weight_decay``, mirroring, turns, canvases);
 * the search's keys (``models.air.search.config.SEARCH_DEFAULTS``): how
@@ -22,7 +25,7 @@ import copy
 
 from data_provider.cli import UsageError
 from models.air import heads
-from models.air.scenes import CAMERAS
+from models.air.scenes import CAMERAS, check_camera_range
 from models.air.search.config import SEARCH_DEFAULTS, check_search
 
 DATA = {
@@ -34,6 +37,8 @@ DATA = {
     "n_val": 500,             # validation scenes (own random stream) for the best epoch
     "supersample": 2,         # rays per pixel side (anti-aliasing)
     "camera": "orthographic", # orthographic | perspective (models.air.scenes); part of the model
+    "camera_range": None,     # None: the isometric camera; [az_min, az_max, el_min, el_max]
+                              # (degrees): each scene's camera drawn in it; part of the model
 }
 NETWORK = {
     "head": "glimpse",        # glimpse (grid + glimpse reader) | grid | slots (the reference's);
@@ -47,6 +52,7 @@ NETWORK = {
     "hidden": 64,
     "mixed_precision": None,  # bfloat16 compute (float32 weights and outputs): None where the
                               # hardware has bfloat16 units (models.precision), True/False: forced
+    "camera_hidden": 128,     # camera range: hidden units of the camera head (air.camera_head)
 }
 LOSS = {
     "matching": "hungarian",  # hungarian | sorted (slot head only: the reference's x order)
@@ -56,6 +62,7 @@ LOSS = {
     "w_type": 1.0,
     "w_position": 1.0,
     "w_rotation": 3.0,
+    "w_camera": 1.0,          # camera range: the camera term (models.air.losses.camera_cost)
 }
 TRAINING = {
     "n_epochs": 80,
@@ -65,7 +72,8 @@ TRAINING = {
     "weight_decay": 1e-3,     # AdamW: w -= learning_rate * weight_decay * w per step, kernels only
     "mirror": True,           # flip images left-right (the x <-> y mirror of the isometric view)
     "turns": 3,               # training scenes rendered turned by 0, 120, 240 degrees about the
-                              # view axis (1: as sampled); each epoch shows one turn of each
+                              # view axis (1: as sampled); each epoch shows one turn of each;
+                              # under a camera range: seen by turns - 1 more cameras instead
     "glimpse_jitter": 1.0,    # glimpse head: training windows' centre jitter (pixels, std)
     "canvas_rate": 0.5,       # repeat: share of training scenes shown a canvas of some of
                               # their primitives (taught to find the others)
@@ -77,7 +85,10 @@ TRAINING = {
 DEFAULT_CONFIG = {**DATA, **NETWORK, **LOSS, **SEARCH_DEFAULTS, **TRAINING}
 
 # What defines the network and its loss; ``input_channels`` is derived (``input_channels``).
-MODEL_KEYS = ("image_size", "supersample", "max_primitives", "camera", *NETWORK, *LOSS)
+MODEL_KEYS = ("image_size", "supersample", "max_primitives", "camera", "camera_range", *NETWORK,
+              *LOSS)
+# Keys of the cameras that vary, left out of the model config of the one camera.
+CAMERA_RANGE_KEYS = ("camera_range", "camera_hidden", "w_camera")
 MATCHINGS = ("hungarian", "sorted")
 HEADS = tuple(heads.HEADS)
 
@@ -95,14 +106,14 @@ def make_config(overrides=None):
         config[key] = value
     for key in ("image_size", "max_primitives", "n_train", "n_test", "n_val", "supersample",
                 "hidden", "n_epochs", "batch_size", "glimpse_size", "glimpse_hidden", "turns",
-                "canvas_draws"):
+                "canvas_draws", "camera_hidden"):
         if not isinstance(config[key], int) or isinstance(config[key], bool) or config[key] < 1:
             raise ConfigError(f"{key} must be a positive integer, got {config[key]!r}")
     if config["image_size"] < 8:
         raise ConfigError(f"image_size must be at least 8, got {config['image_size']}")
     for key in ("learning_rate", "weight_decay", "w_presence", "w_type", "w_position",
                 "w_rotation", "w_prior", "warmup_epochs", "glimpse_jitter", "ignore_radius",
-                "canvas_jitter"):
+                "canvas_jitter", "w_camera"):
         if not isinstance(config[key], (int, float)) or config[key] < 0:
             raise ConfigError(f"{key} must be a non-negative number, got {config[key]!r}")
     for key in ("mirror", "deterministic"):
@@ -117,6 +128,12 @@ def make_config(overrides=None):
         raise ConfigError(f"canvas_rate must be a number in [0, 1], got {config['canvas_rate']!r}")
     if config["camera"] not in CAMERAS:
         raise ConfigError(f"camera must be one of {CAMERAS}, got {config['camera']!r}")
+    if isinstance(config["camera_range"], tuple):
+        config["camera_range"] = list(config["camera_range"])
+    try:
+        check_camera_range(config["camera_range"])
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     if config["turns"] not in (1, 2, 3):
         raise ConfigError(f"turns must be 1, 2 or 3, got {config['turns']!r}")
     if config["matching"] not in MATCHINGS:
@@ -147,10 +164,13 @@ def input_channels(config):
 def model_config(config):
     """What defines the network and its loss: ``MODEL_KEYS`` and ``input_channels``.
 
-    ``camera`` is left out when it is ``orthographic``, the default: a saved model config
-    without it (every run from before the key) is an orthographic model, and the
-    orthographic runs' ``config.json`` and ``weights.npz`` say what they always said."""
-    keys = [k for k in MODEL_KEYS if k != "camera" or config[k] != "orthographic"]
+    ``camera`` is left out when it is ``orthographic``, the default, and the keys of the
+    cameras that vary (``CAMERA_RANGE_KEYS``) when there is one camera: a saved model
+    config without them (every run from before the keys) is a model of the one
+    orthographic or isometric camera, and those runs' ``config.json`` and ``weights.npz``
+    say what they always said."""
+    keys = [k for k in MODEL_KEYS if (k != "camera" or config[k] != "orthographic")
+            and (k not in CAMERA_RANGE_KEYS or config["camera_range"] is not None)]
     return dict({k: config[k] for k in keys}, input_channels=input_channels(config))
 
 

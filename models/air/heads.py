@@ -28,11 +28,12 @@ SLOT_KEYS = ("presence_logit", "type_logits", "position", "rotation")
 
 
 def top_slots(candidates, k):
-    """The ``k`` candidates of highest presence logit, in that order (dict of ``[B, k, ...]``)."""
+    """The ``k`` candidates of highest presence logit, in that order (dict of ``[B, k, ...]``;
+    the image's ``camera [B, 3]``, when read, as it is)."""
     import tensorflow as tf
 
     _, index = tf.math.top_k(candidates["presence_logit"], k=k)
-    return {name: tf.gather(value, index, axis=1, batch_dims=1)
+    return {name: value if name == "camera" else tf.gather(value, index, axis=1, batch_dims=1)
             for name, value in candidates.items()}
 
 
@@ -95,7 +96,8 @@ class Head:
         return []
 
     def propose(self, model, images, pool, glances=1, merge_radius=0.5):
-        """Candidates at inference, most present first (dict of ``[B, M, ...]``)."""
+        """Candidates at inference, most present first (dict of ``[B, M, ...]``), and under a
+        camera range the camera read (``camera [B, 3]``)."""
         raise NotImplementedError
 
 
@@ -116,7 +118,7 @@ class Slots(Head):
 
     def propose(self, model, images, pool, glances=1, merge_radius=0.5):
         found = model(images)
-        return {name: found[name] for name in SLOT_KEYS}
+        return {name: found[name] for name in SLOT_KEYS + ("camera",) if name in found}
 
 
 class Grid(Head):

@@ -24,7 +24,17 @@ as the cell it is assigned to (duplicates are merged at inference).
 ``theta_sym`` is the symmetry-aware geodesic angle (``rotations``); the L1
 position term makes the best estimate the per-axis median (the hidden depth is
 put at the middle of its range).
+
+Under a camera range the image's camera read as ``(c, s)`` (a unit vector)
+and an elevation ``e`` (radians) costs, against the true azimuth ``a`` and
+elevation ``b``,
+
+    camera = |c - cos a| + |s - sin a| + |e - b|            (``camera_cost``)
+
+(an L1 distance of the azimuth's unit vectors: no seam at 0 = 360 degrees),
+added to a scene's loss with the weight ``w_camera``.
 """
+import numpy as np
 import tensorflow as tf
 
 from models.air.rotations import SPHERE, symmetric_cosine
@@ -81,6 +91,15 @@ def assigned_terms(costs, absent, assignment):
             picked = tf.where(matched, picked, 0.0)
         out[name] = tf.reduce_sum(picked, axis=1)
     return out
+
+
+def camera_cost(read, true_degrees):
+    """``camera [B]`` of camera readings ``read [B, 3]`` (``cos az``, ``sin az``, elevation
+    in radians) against the true ``[B, 2]`` azimuth and elevation in degrees."""
+    true = tf.cast(true_degrees, tf.float32) * np.float32(np.pi / 180.0)
+    read = tf.cast(read, tf.float32)
+    return (tf.abs(read[:, 0] - tf.cos(true[:, 0])) + tf.abs(read[:, 1] - tf.sin(true[:, 0]))
+            + tf.abs(read[:, 2] - true[:, 1]))
 
 
 def total_loss(terms, weights):

@@ -22,6 +22,14 @@ Hungarian matching on the loss's cost, or the identity on x-sorted targets
   camera, where a primitive's size tells its depth, the error of the image
   point alone (a baseline, not a bound), and the per-axis position MAE is the
   figure that counts.
+
+Under a camera range (``data["camera"]``) positions and rotations are scored in
+the world frame as always (the answer comes there with the camera the network
+read), the split along the image axes is along each scene's own camera's, and
+the camera read (``pred["camera"]``) is scored: the median over scenes of the
+azimuth error, wrapped (359 against 1 degree is 2: ``scenes.wrapped_degrees``),
+and of the elevation error, in degrees (``camera_azimuth_error_median``,
+``camera_elevation_error_median``, and their means).
 """
 import numpy as np
 
@@ -59,7 +67,16 @@ def compute_metrics(pred, data, assignment, camera="orthographic"):
     euler = rotations.euler_abs_error(pred_rot, data["euler"][present][rotating])
     error = pred_positions - positions
     axes = np.stack(scenes.view_axes())                        # right, up, forward
-    blind = scenes.depth_blind_positions(positions, camera) - positions
+    cameras = None
+    if "camera" in data:         # each scene's own camera: its axes, its eye
+        cameras = np.asarray(data["camera"], np.float64)
+        scene_of = np.nonzero(present)[0]
+        turn = scenes.camera_rotation(cameras)[scene_of]       # C: error in its frame C^T e
+        error_view = np.einsum("nij,ni->nj", turn, error) @ axes.T
+        cameras = cameras[scene_of]
+    else:
+        error_view = error @ axes.T
+    blind = scenes.depth_blind_positions(positions, camera, cameras) - positions
     confusion = np.zeros((len(scenes.TYPES),) * 2, np.int64)
     np.add.at(confusion, (true_types, pred_types), 1)
     out = {
@@ -69,7 +86,7 @@ def compute_metrics(pred, data, assignment, camera="orthographic"):
         "presence_accuracy": float(np.mean(present_pred == presence_true)),
         "type_accuracy": float(np.mean(pred_types == true_types)),
         "position_mae": np.abs(error).mean(axis=0).tolist(),
-        "position_mae_view": np.abs(error @ axes.T).mean(axis=0).tolist(),
+        "position_mae_view": np.abs(error_view).mean(axis=0).tolist(),
         "depth_blind_position_mae": np.abs(blind).mean(axis=0).tolist(),
         "rotation_mae_euler": euler.mean(axis=0).tolist() if len(euler) else [float("nan")] * 3,
         "rotation_geodesic_mean": float(np.mean(geodesic)) if len(geodesic) else float("nan"),
@@ -81,7 +98,21 @@ def compute_metrics(pred, data, assignment, camera="orthographic"):
         errors = geodesic[true_types[rotating] == index]
         out[f"rotation_geodesic_median_{name}"] = float(np.median(errors)) if len(errors) \
             else float("nan")
+    if "camera" in pred and "camera" in data:
+        out.update(camera_errors(pred["camera"], data["camera"]))
     return out
+
+
+def camera_errors(read, true):
+    """Median and mean azimuth (wrapped) and elevation errors in degrees of cameras read
+    ``[N, 2]`` against the true ``[N, 2]`` (azimuth, elevation in degrees)."""
+    read, true = np.asarray(read, np.float64), np.asarray(true, np.float64)
+    azimuth = scenes.wrapped_degrees(read[:, 0] - true[:, 0])
+    elevation = np.abs(read[:, 1] - true[:, 1])
+    return {"camera_azimuth_error_median": float(np.median(azimuth)),
+            "camera_elevation_error_median": float(np.median(elevation)),
+            "camera_azimuth_error_mean": float(np.mean(azimuth)),
+            "camera_elevation_error_mean": float(np.mean(elevation))}
 
 
 def per_primitive_errors(pred, data, assignment):

@@ -51,6 +51,33 @@ right + v up) / 3`` (perspective, through the eye). ``image_coordinates``
 projects positions to ``(u, v)``; ``models.air.grid_head`` has the same in
 TensorFlow.
 
+Cameras that vary (``camera_range``, ``[az_min, az_max, el_min, el_max]`` in
+degrees; None, the default, is the one isometric camera above): each scene
+draws its camera's azimuth and elevation uniformly in the range, the camera
+orbiting the cube's centre at ``CAMERA_DISTANCE`` and looking at it, world z up
+in the image, the head light at its eye. The azimuth is the angle of the
+direction from the cube's centre to the eye in the ground (x-y) plane, from
+``+x`` towards ``+y``; the elevation is that direction's angle above the ground
+plane (positive: looking down). The isometric camera is ``(45, 35.26)``
+degrees (``ISOMETRIC_ANGLES``: ``atan(1 / sqrt 2)``, the eye on ``(1, 1,
+1)``). Nothing about primitives floating in an unseen cube tells the camera (a
+sphere at the centre looks the same from everywhere), so under a camera range
+the scene also holds four small spheres, ``MARKERS``, at the cube's bottom
+corners, the one at ``(+x, +y)`` the brightest, the one at ``(-x, -y)`` the
+darkest (the mirror through ``x = y`` leaves them as they are, so the left-right
+flip is still a scene of the same kind). The markers are not primitives: never
+targets, never counted, never rendered by the search.
+
+A camera is a turn ``C`` of the isometric one about the cube's centre
+(``camera_rotation``: its axes are ``C`` times the isometric camera's), so the
+image of a scene seen by it is the image of the scene turned by ``C^T`` seen by
+the isometric camera: positions ``C^T p``, rotations ``C^T R``
+(``to_camera_frame``). That is how scenes of many cameras are rendered in one
+batch (``render_scenes(..., cameras=...)``; the same images as each scene's own
+``camera_at`` to the last bits of rounding), how the network reads them (in
+that camera frame, as under the one camera) and how its answer goes back to
+the world (``to_world``).
+
 Rendering goes through ``data_provider.scene_renderer.render_batch`` (every
 scene of a set at once, ``supersample x supersample`` rays per pixel).
 """
@@ -70,6 +97,14 @@ CAMERA_DISTANCE = 3.0      # the eye (the orthographic image plane's centre) fro
 PERSPECTIVE_FOV_DEGREES = float(np.degrees(2.0 * np.arctan(CAMERA_EXTENT / 2.0
                                                            / CAMERA_DISTANCE)))
 CAMERAS = ("orthographic", "perspective")
+# The isometric camera's azimuth and elevation in degrees (the eye on (1, 1, 1)).
+ISOMETRIC_ANGLES = (45.0, float(np.degrees(np.arctan(1.0 / np.sqrt(2.0)))))
+# Under a camera range: small spheres at the unit cube's bottom corners (position units),
+# their radius (world units) and grey levels; symmetric under the mirror x <-> y only.
+MARKERS = np.array([[1.0, 1.0, -1.0], [-1.0, -1.0, -1.0], [1.0, -1.0, -1.0],
+                    [-1.0, 1.0, -1.0]])
+MARKER_RADIUS = 0.06
+MARKER_COLOURS = np.array([1.0, 0.35, 0.65, 0.65])
 SPLITS = {"train": 0, "val": 1, "test": 2}
 
 
@@ -88,6 +123,99 @@ def camera(name="orthographic"):
     if name == "perspective":
         return sr.PerspectiveCamera(eye, yaw, pitch, PERSPECTIVE_FOV_DEGREES)
     return sr.OrthographicCamera(eye, yaw, pitch, CAMERA_EXTENT)
+
+
+def check_camera_range(camera_range):
+    """``ValueError`` naming what is wrong with a camera range (None: the fixed camera):
+    four numbers ``az_min, az_max, el_min, el_max`` in degrees, each minimum at most its
+    maximum, the azimuths at most 360 apart, the elevations inside (-90, 90)."""
+    if camera_range is None:
+        return
+    if isinstance(camera_range, (str, bytes)) or not hasattr(camera_range, "__len__") \
+            or len(camera_range) != 4:
+        shown = " ".join(f"{v:g}" if isinstance(v, (int, float)) else repr(v)
+                         for v in camera_range) if isinstance(camera_range, (list, tuple)) \
+            else repr(camera_range)
+        raise ValueError("camera_range must be 4 numbers AZ_MIN AZ_MAX EL_MIN EL_MAX "
+                         f"(degrees), got {shown}")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+               for v in camera_range):
+        raise ValueError(f"camera_range must be 4 finite numbers, got {list(camera_range)!r}")
+    az_min, az_max, el_min, el_max = camera_range
+    shown = " ".join(f"{v:g}" for v in camera_range)
+    if az_min > az_max or el_min > el_max:
+        raise ValueError(f"camera_range {shown}: each minimum must be at most its maximum "
+                         "(AZ_MIN AZ_MAX EL_MIN EL_MAX)")
+    if az_max - az_min > 360:
+        raise ValueError(f"camera_range {shown}: the azimuths span more than 360 degrees")
+    if not (-90 < el_min and el_max < 90):
+        raise ValueError(f"camera_range {shown}: elevations must lie inside (-90, 90) degrees")
+
+
+def eye_direction(angles):
+    """Unit directions ``[..., 3]`` from the cube's centre to the eye of cameras of
+    ``angles [..., 2]`` (azimuth, elevation in degrees; the module docstring)."""
+    angles = np.radians(np.asarray(angles, np.float64))
+    az, el = angles[..., 0], angles[..., 1]
+    return np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], -1)
+
+
+def camera_at(azimuth, elevation, name="orthographic"):
+    """The camera of that azimuth and elevation (degrees), ``"orthographic"`` or
+    ``"perspective"``: ``CAMERA_DISTANCE`` from the cube's centre, looking at it, world z
+    up in the image, as ``camera(name)`` from its own place."""
+    check_camera(name)
+    direction = eye_direction([azimuth, elevation])
+    yaw, pitch = sr.look_at(direction, (0.0, 0.0, 0.0))
+    eye = CAMERA_DISTANCE * direction
+    if name == "perspective":
+        return sr.PerspectiveCamera(eye, yaw, pitch, PERSPECTIVE_FOV_DEGREES)
+    return sr.OrthographicCamera(eye, yaw, pitch, CAMERA_EXTENT)
+
+
+def _camera_axes(angles):
+    """``[..., 3, 3]``: columns forward, right, up of the cameras of ``angles [..., 2]``."""
+    direction = eye_direction(angles)
+    az = np.radians(np.asarray(angles, np.float64)[..., 0])
+    forward = -direction
+    right = np.stack([-np.sin(az), np.cos(az), np.zeros_like(az)], -1)
+    return np.stack([forward, right, np.cross(right, forward)], -1)
+
+
+def camera_rotation(angles):
+    """``C [..., 3, 3]``: the turn about the cube's centre that takes the isometric camera
+    to the cameras of ``angles [..., 2]`` (degrees): their axes are ``C`` times its axes."""
+    return _camera_axes(angles) @ _camera_axes(ISOMETRIC_ANGLES).T
+
+
+def to_camera_frame(positions, rotations, angles):
+    """Positions ``[n, K, 3]`` and rotations ``[n, K, 3, 3]`` of scenes seen by the cameras
+    of ``angles [n, 2]`` as the scenes the isometric camera sees the same way: ``C^T p``,
+    ``C^T R`` (``camera_rotation``)."""
+    turn = camera_rotation(angles)
+    positions = np.einsum("nkj,nji->nki", np.asarray(positions, np.float64), turn)
+    return positions, np.swapaxes(turn, -1, -2)[:, None] @ np.asarray(rotations, np.float64)
+
+
+def to_world(positions, rotations, angles):
+    """The inverse of ``to_camera_frame``: ``C p``, ``C R``."""
+    turn = camera_rotation(angles)
+    positions = np.einsum("nij,nkj->nki", turn, np.asarray(positions, np.float64))
+    return positions, turn[:, None] @ np.asarray(rotations, np.float64)
+
+
+def sample_cameras(n, rng, camera_range):
+    """``[n, 2]`` azimuths and elevations (degrees, float32 values), each uniform in its
+    part of ``camera_range``."""
+    az_min, az_max, el_min, el_max = camera_range
+    angles = np.stack([rng.uniform(az_min, az_max, size=n), rng.uniform(el_min, el_max, size=n)],
+                      -1)
+    return angles.astype(np.float32).astype(np.float64)
+
+
+def wrapped_degrees(difference):
+    """``|difference|`` of angles in degrees, wrapped to [0, 180]: 359 against 1 is 2."""
+    return np.abs((np.asarray(difference, np.float64) + 180.0) % 360.0 - 180.0)
 
 
 def euler_to_matrix(euler):
@@ -139,16 +267,27 @@ def sample_scenes(n, rng, max_primitives=3):
 
 
 def _render_arguments(types, positions, rotations, image_size, supersample,
-                      camera_name="orthographic"):
+                      camera_name="orthographic", cameras=None):
     types = np.asarray(types)
     rotations = np.asarray(rotations, np.float64)
     if rotations.shape[-1] == 3 and rotations.ndim == types.ndim + 1:
         rotations = euler_to_matrix(rotations)
     lookup = np.asarray([sr.KINDS.index(k) for k in RENDER_KINDS])
     kinds = np.where(types >= 0, lookup[np.clip(types, 0, None)], -1)
-    return ((kinds, WORLD_HALF * np.asarray(positions, np.float64), rotations, SIDE / 2.0,
-             camera(camera_name), image_size, image_size),
-            dict(colours=1.0, light_dir=None, ambient=AMBIENT, background=0.0,
+    positions, sizes, colours = np.asarray(positions, np.float64), SIDE / 2.0, 1.0
+    if cameras is not None:          # each scene in its camera's frame, with the markers
+        n, k = kinds.shape
+        m = len(MARKERS)
+        markers = np.broadcast_to(MARKERS, (n, m, 3))
+        positions, rotations = to_camera_frame(np.concatenate([positions, markers], 1),
+                                               np.concatenate([rotations, np.broadcast_to(
+                                                   np.eye(3), (n, m, 3, 3))], 1), cameras)
+        kinds = np.concatenate([kinds, np.full((n, m), sr.KINDS.index("sphere"))], 1)
+        sizes = np.concatenate([np.full((n, k), SIDE / 2.0), np.full((n, m), MARKER_RADIUS)], 1)
+        colours = np.concatenate([np.ones((n, k)), np.broadcast_to(MARKER_COLOURS, (n, m))], 1)
+    return ((kinds, WORLD_HALF * positions, rotations, sizes, camera(camera_name), image_size,
+             image_size),
+            dict(colours=colours, light_dir=None, ambient=AMBIENT, background=0.0,
                  supersample=supersample))
 
 
@@ -158,20 +297,23 @@ def _render_chunk(arguments):
 
 
 def render_scenes(types, positions, rotations, image_size=64, supersample=2, workers=1,
-                  chunk=500, progress=None, camera="orthographic"):
+                  chunk=500, progress=None, camera="orthographic", cameras=None):
     """Grey images ``[n, H, W]`` (float32 in [0, 1]) of scenes given as slot arrays.
 
     ``types [n, K]`` (-1 empty), ``positions [n, K, 3]`` in [-1, 1],
     ``rotations [n, K, 3, 3]`` (or Euler angles ``[n, K, 3]``), seen by the
-    ``camera`` of that name (``CAMERAS``). Scenes are rendered ``chunk`` at a
-    time, by ``workers`` processes when more than 1; ``progress(done)`` is
-    called after each chunk.
+    ``camera`` of that name (``CAMERAS``), from its isometric place or, given
+    ``cameras [n, 2]`` (azimuth, elevation in degrees), each scene from its own
+    and with the ``MARKERS``. Scenes are rendered ``chunk`` at a time, by
+    ``workers`` processes when more than 1; ``progress(done)`` is called after
+    each chunk.
     """
     check_camera(camera)
     types = np.asarray(types)
     n = len(types)
     jobs = [_render_arguments(types[i:i + chunk], positions[i:i + chunk],
-                              rotations[i:i + chunk], image_size, supersample, camera)
+                              rotations[i:i + chunk], image_size, supersample, camera,
+                              None if cameras is None else np.asarray(cameras)[i:i + chunk])
             for i in range(0, n, chunk)]
     images, done = [], 0
     if workers > 1 and len(jobs) > 1:
@@ -215,29 +357,65 @@ def _split_rng(seed, split):
 
 
 def generate_dataset(n, seed=0, image_size=64, max_primitives=3, split="train", supersample=2,
-                     workers=1, progress=None, camera="orthographic"):
+                     workers=1, progress=None, camera="orthographic", camera_range=None):
     """``n`` rendered scenes and their latents; the same ``(seed, split)`` gives the same set.
 
     Returns a dict of numpy arrays: ``images [n, H, W, 1]`` float32,
     ``count [n]``, ``presence [n, K]`` float32, ``types [n, K]`` int32 (-1
     empty), ``positions [n, K, 3]`` float32 in [-1, 1], ``euler [n, K, 3]``
-    and ``rotations [n, K, 3, 3]`` float32. ``split`` (train, val or test)
-    picks an independent random stream of the seed; ``workers``,
-    ``progress`` and ``camera`` as in ``render_scenes`` (the camera changes the
-    images only: the same seed gives the same scenes under either camera).
+    and ``rotations [n, K, 3, 3]`` float32, in the world frame. ``split``
+    (train, val or test) picks an independent random stream of the seed;
+    ``workers``, ``progress`` and ``camera`` as in ``render_scenes`` (the camera
+    changes the images only: the same seed gives the same scenes under either
+    camera). With a ``camera_range`` (``check_camera_range``) each scene's camera is
+    drawn after the scenes from the same stream (the scenes are those of the fixed
+    camera) and returned as ``camera [n, 2]`` float32 (azimuth, elevation, degrees).
     """
+    check_camera_range(camera_range)
     rng = _split_rng(seed, split)
     count, types, positions, euler = sample_scenes(n, rng, max_primitives)
     rotations = euler_to_matrix(euler)
+    cameras = None if camera_range is None else sample_cameras(n, rng, camera_range)
     images = render_scenes(types, positions, rotations, image_size, supersample, workers,
-                           progress=progress, camera=camera)
-    return {"images": images[..., None].astype(np.float32),
+                           progress=progress, camera=camera, cameras=cameras)
+    data = {"images": images[..., None].astype(np.float32),
             "count": count.astype(np.int32),
             "presence": (types >= 0).astype(np.float32),
             "types": types.astype(np.int32),
             "positions": positions.astype(np.float32),
             "euler": euler.astype(np.float32),
             "rotations": rotations.astype(np.float32)}
+    if cameras is not None:
+        data["camera"] = cameras.astype(np.float32)
+    return data
+
+
+def seen_from(data, cameras, image_size=64, supersample=2, workers=1, camera="orthographic"):
+    """``data`` (a ``generate_dataset`` dict of a camera range) seen by other cameras
+    ``[n, 2]`` (azimuth, elevation in degrees): the same scenes, other images."""
+    cameras = np.asarray(cameras, np.float32)
+    images = render_scenes(data["types"], data["positions"], data["rotations"], image_size,
+                           supersample, workers, camera=camera,
+                           cameras=cameras.astype(np.float64))
+    return dict(data, images=images[..., None].astype(np.float32), camera=cameras)
+
+
+def in_camera_frame(data):
+    """``data`` (a ``generate_dataset`` dict of a camera range) with positions and
+    rotations in each scene's camera frame (``to_camera_frame``: what the isometric
+    camera would see the same way), slots sorted by x there: what the network reads."""
+    from models.air.rotations import matrix_to_euler
+
+    positions, rotations = to_camera_frame(data["positions"], data["rotations"],
+                                           np.asarray(data["camera"], np.float64))
+    types, positions, rotations = sort_slots_by_x(data["types"], positions, rotations)
+    present = types >= 0
+    positions = np.where(present[..., None], positions, 0.0)
+    rotations = np.where(present[..., None, None], rotations, np.eye(3))
+    return dict(data, types=types.astype(np.int32), presence=present.astype(np.float32),
+                positions=positions.astype(np.float32), rotations=rotations.astype(np.float32),
+                euler=np.where(present[..., None], matrix_to_euler(rotations)[0], 0.0)
+                .astype(np.float32))
 
 
 # The cyclic permutation (x, y, z) -> (z, x, y) turns the world by 120 degrees
@@ -273,7 +451,7 @@ def turn_about_view(data, turns, image_size=64, supersample=2, workers=1,
                 rotations=rotations.astype(np.float32))
 
 
-def depth_blind_positions(positions, camera="orthographic"):
+def depth_blind_positions(positions, camera="orthographic", cameras=None):
     """The best positions knowing all but the depth along the pixel's ray.
 
     Each position ``p [..., 3]`` in [-1, 1] is moved along the ray of its
@@ -285,14 +463,19 @@ def depth_blind_positions(positions, camera="orthographic"):
     the error of any estimate from one image, occlusions aside. Under the
     perspective camera the depth is not hidden (a primitive's size tells it):
     the same estimate is then what the image point alone says, a baseline that
-    reading the size beats, not a bound.
+    reading the size beats, not a bound. ``cameras [..., 2]`` (azimuth, elevation
+    in degrees, one per position; None: the isometric camera): each position seen
+    by its own camera.
     """
     p = np.asarray(positions, np.float64)
-    if camera == "perspective":
-        d = p - eye_position()                     # the ray through the eye (no zero component)
+    check_camera(camera)
+    if cameras is None:
+        eye, forward = eye_position(), CAMERA_DIRECTION
     else:
-        check_camera(camera)
-        d = CAMERA_DIRECTION
+        direction = eye_direction(cameras)
+        eye, forward = CAMERA_DISTANCE / WORLD_HALF * direction, -direction
+        forward = np.where(forward == 0.0, 1e-12, forward)     # no zero component
+    d = p - eye if camera == "perspective" else forward
     low = np.minimum((-1.0 - p) / d, (1.0 - p) / d).max(axis=-1)
     high = np.maximum((-1.0 - p) / d, (1.0 - p) / d).min(axis=-1)
     return p + ((low + high) / 2.0)[..., None] * d

@@ -15,7 +15,10 @@
 3. for the glimpse head, the readings of windows cut around every true
    primitive (its image point jittered by ``glimpse_jitter`` pixels when
    ``seed`` is given, the window then teaching the primitive nearest its
-   centre), with the same type, position and rotation terms (``glimpse_*``).
+   centre), with the same type, position and rotation terms (``glimpse_*``);
+4. under a camera range, the camera read against the scene's (``camera``,
+   ``losses.camera_cost``, weight ``w_camera``); positions and rotations are
+   then those of the scene in its camera's frame (``scenes.in_camera_frame``).
 
 What differs between heads comes from the head (``models.air.heads``:
 ``neighbours``, ``extra_terms``); the formulas are here and in ``losses``.
@@ -27,8 +30,12 @@ from models.air.grid_head import cell_centres, image_uv
 
 
 def term_weights(config):
-    """``{term: weight}`` of the four terms of ``C`` (``w_presence`` ...)."""
-    return {t: float(config[f"w_{t}"]) for t in losses.TERMS}
+    """``{term: weight}`` of the four terms of ``C`` (``w_presence`` ...), and of ``camera``
+    under a camera range."""
+    weights = {t: float(config[f"w_{t}"]) for t in losses.TERMS}
+    if config.get("camera_range") is not None:
+        weights["camera"] = float(config["w_camera"])
+    return weights
 
 
 def term_weight(name, weights):
@@ -51,7 +58,8 @@ def assign(costs, absent, present, weights, how, prior=None):
 def set_loss(model, batch, config, seed=None):
     """Per-example loss ``[B]`` and its terms (dict of ``[B]``, ``model.head_type.term_names()``).
 
-    ``batch``: ``images``, ``types`` (-1 empty), ``positions``, ``rotations``;
+    ``batch``: ``images``, ``types`` (-1 empty), ``positions``, ``rotations`` (and
+    ``camera``, degrees, under a camera range);
     ``config``: the loss keys (``matching``, ``w_*``, ``ignore_radius``) and, for
     the glimpse head, ``image_size`` and ``glimpse_jitter``; ``seed``: the glimpse
     windows' jitter (None: windows on the true centres).
@@ -73,6 +81,9 @@ def set_loss(model, batch, config, seed=None):
     for group in head.extra_terms(model, candidates, batch, assignment, neighbours, config, seed):
         per_example += tf.add_n([weights[weight] * value for value, weight in group.values()])
         terms.update({name: value for name, (value, _) in group.items()})
+    if "camera" in candidates:
+        terms["camera"] = losses.camera_cost(candidates["camera"], batch["camera"])
+        per_example += weights["camera"] * terms["camera"]
     return per_example, terms
 
 

@@ -1,7 +1,8 @@
 """Inference-time machinery of AIR 3D that is not the network: how its candidates
 become the answer (``pipeline``), the count search and pose fitting by the renderer
-(``explain``), joining candidates of several looks (``candidates``), and the search's
-own config (``config``: changing it needs no retraining).
+(``explain``), joining candidates of several looks (``candidates``), under a camera
+range the camera read fitted by the renderer (``camera_fit``), and the search's own
+config (``config``: changing it needs no retraining).
 
 Importing the package loads nothing heavy; ``predict_slots`` and ``Search`` load the
 pipeline on first use.

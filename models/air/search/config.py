@@ -24,6 +24,8 @@ SEARCH_DEFAULTS = {
                               # each shown the rendering of what the search kept (a second input
                               # channel) to find the rest; at training, a grid network gets
                               # that channel when repeat > 0
+    "camera_rounds": 4,       # camera range: the camera read fitted to the image by the renderer
+                              # (search.camera_fit; rounds of halving steps; 0: as read)
 }
 
 
@@ -39,7 +41,7 @@ def check_search(config, error=ValueError):
     for key in ("explain", "explain_mirror"):
         if not isinstance(config[key], bool):
             raise error(f"{key} must be True or False, got {config[key]!r}")
-    for key in ("repeat", "refine_rounds"):
+    for key in ("repeat", "refine_rounds", "camera_rounds"):
         if not _integer(config[key]) or config[key] < 0:
             raise error(f"{key} must be a non-negative integer, got {config[key]!r}")
 

@@ -22,6 +22,20 @@ search's keys (``models.air.search.config``) are read from ``config``; the
 network's (``max_primitives``, ``image_size``, ``supersample``, ``camera``:
 every rendering of the search is by the scenes' camera) too.
 
+Under a camera range (``camera_range``) each image is seen by its own camera,
+which the network reads at the first look (from the image and, with
+``explain_mirror``, from its mirror image, where the azimuth ``az`` reads as
+``90 - az``: the two unit vectors of the azimuth and the two elevations are
+averaged). Everything above happens in each image's camera frame, where its
+camera is the isometric one (``models.air.scenes.to_camera_frame``): a
+rendering there is the rendering by the image's own camera. Then the camera
+read is fitted to the image by the renderer (``camera_rounds``:
+``camera_fit``, the markers where the camera puts them over the kept
+primitives; where they explain little, the best camera of a grid over the
+range first), and the answer is turned to the world frame with it
+(``scenes.to_world``) and carries it: ``camera [N, 2]``, azimuth in [0, 360)
+and elevation in degrees.
+
 The count and the fitting may run their chunks of images in ``workers``
 threads (numpy lets go of the interpreter in its loops). The default is one:
 on this 2-core machine, shared with other jobs, two threads were slower than
@@ -35,7 +49,7 @@ import weakref
 
 import numpy as np
 
-from models.air.scenes import render_scenes
+from models.air.scenes import render_scenes, to_world
 from models.air.search.candidates import join_candidates, kept_first, unmirror
 from models.air.search.config import search_config
 from models.air.search.explain import explain, refine
@@ -73,6 +87,12 @@ class Search:
         if getattr(model, "camera", self.camera) != self.camera:
             raise ValueError(f"the network reads scenes of the {model.camera} camera, the "
                              f"config says {self.camera}")
+        camera_range = config.get("camera_range")
+        camera_range = None if camera_range is None else tuple(camera_range)
+        if getattr(model, "camera_range", camera_range) != camera_range:
+            raise ValueError(f"the network reads scenes of the camera range {model.camera_range}, "
+                             f"the config says {camera_range}")
+        self.camera_range = camera_range
         self.config = search_config(config)
         self.pool = self.config["explain_pool"]
         self.radius = self.config["merge_radius"] * 2.0 / self.image_size
@@ -97,8 +117,27 @@ class Search:
 
     def __call__(self, images):
         images = np.asarray(images, np.float32)
+        self.camera_read = None
         with self._threads(len(images)):
-            return self._search(images)
+            slots = self._search(images)
+        if self.camera_read is None:
+            return slots
+        from models.air.camera_head import camera_angles
+
+        angles = camera_angles(self.camera_read)
+        if self.config["camera_rounds"]:
+            from models.air.search.camera_fit import fit_camera
+
+            start = time.monotonic()
+            angles = fit_camera(slots, angles, images, self.image_size, self.supersample,
+                                self.config["camera_rounds"], chunk=self.chunk,
+                                progress=self._progress("fitting cameras"), camera=self.camera,
+                                camera_range=self.camera_range)
+            angles[:, 0] %= 360.0
+            self._stage(f"cameras fitted ({self.config['camera_rounds']} rounds)", start)
+        position, rotation = to_world(slots["position"], slots["rotation"], angles)
+        return dict(slots, position=position.astype(np.float32),
+                    rotation=rotation.astype(np.float32), camera=angles.astype(np.float32))
 
     @contextlib.contextmanager
     def _threads(self, n):
@@ -136,18 +175,27 @@ class Search:
         return slots
 
     def read(self, x):
-        """The head's candidates for the network inputs ``x``, in batches (numpy dict)."""
+        """The head's candidates for the network inputs ``x``, in batches (numpy dict), and
+        the camera read (``camera [N, 3]``) under a camera range."""
         outs = [self.propose(x[i:i + self.batch_size]) for i in range(0, len(x), self.batch_size)]
-        return {name: np.concatenate([o[name].numpy() for o in outs]) for name in SLOT_KEYS}
+        names = SLOT_KEYS + (("camera",) if "camera" in outs[0] else ())
+        return {name: np.concatenate([o[name].numpy() for o in outs]) for name in names}
 
     def look(self, images, canvas=None):
         """Candidates for the images (given the ``canvas`` of what is explained, if any),
-        with those of the mirrored images joined in (``explain_mirror``)."""
+        with those of the mirrored images joined in (``explain_mirror``). The first look
+        under a camera range keeps the camera read (``camera_read``)."""
         x = images if canvas is None else np.concatenate([images, canvas[..., None]], -1)
         found = self.read(x)
+        camera = found.pop("camera", None)
         if self.config["explain_mirror"]:
-            mirrored = unmirror(self.read(np.ascontiguousarray(x[:, :, ::-1])))
-            found = join_candidates([found, mirrored], self.pool, self.radius, self.camera)
+            mirrored = self.read(np.ascontiguousarray(x[:, :, ::-1]))
+            if camera is not None:
+                camera = mean_camera(camera, mirrored.pop("camera"))
+            found = join_candidates([found, unmirror(mirrored)], self.pool, self.radius,
+                                    self.camera)
+        if camera is not None and self.camera_read is None:
+            self.camera_read = camera
         return found
 
     def count(self, images, candidates):
@@ -184,8 +232,20 @@ class Search:
                              self.supersample, camera=self.camera)
 
 
+def mean_camera(read, mirrored):
+    """The camera of images read from them (``read [N, 3]``: ``cos az, sin az``, elevation
+    in radians) and from their mirror images (``mirrored``, where the azimuth reads as
+    ``90 - az``): the unit vectors of the azimuth averaged and normalised, the elevations
+    averaged."""
+    angle = np.pi / 2 - np.arctan2(mirrored[:, 1], mirrored[:, 0])
+    unit = read[:, :2] + np.stack([np.cos(angle), np.sin(angle)], -1)
+    unit /= np.maximum(np.linalg.norm(unit, axis=-1, keepdims=True), 1e-12)
+    return np.concatenate([unit, (read[:, 2:] + mirrored[:, 2:]) / 2.0], -1)
+
+
 def predict_slots(model, images, config, batch_size=250, log=None, workers=1):
     """The answer for ``images [N, H, W, 1]``: numpy dict ``[N, max_primitives, ...]``
-    (``presence_logit``, ``type_logits``, ``position``, ``rotation``); see ``Search``.
+    (``presence_logit``, ``type_logits``, ``position``, ``rotation``, in the world frame;
+    under a camera range also ``camera [N, 2]``, degrees); see ``Search``.
     ``log`` receives a line after each stage of the search."""
     return Search(model, config, batch_size, log, workers)(images)
