@@ -317,3 +317,36 @@ def test_a_perspective_run_trains_records_its_camera_and_is_one_model(tmp_path, 
     pictures = air_pictures.make_pictures(str(out), str(tmp_path / "pictures"), scenes=4,
                                           log=lambda line: None)
     assert len(pictures) == 6
+
+
+@pytest.mark.parametrize("camera, camera_range", [("orthographic", None),
+                                                  ("perspective", None),
+                                                  ("perspective", [0, 360, 15, 60])])
+def test_the_depth_scatter_s_depths_are_the_view_axis_error_of_the_metrics(camera,
+                                                                           camera_range):
+    """``per_primitive_errors``' depths: the positions along each scene's viewing axis, whose
+    mean error is ``position_mae_view``'s depth (fixed camera: ``p . forward``)."""
+    from models.air import metrics
+
+    data = scenes.generate_dataset(6, seed=4, image_size=16, max_primitives=2, supersample=1,
+                            camera=camera, camera_range=camera_range)
+    rng = np.random.default_rng(0)
+    k = data["types"].shape[1]
+    pred = {"presence_logit": np.where(data["types"] >= 0, 5.0, -5.0),
+            "type_logits": np.eye(3)[np.clip(data["types"], 0, None)] * 4.0,
+            "position": data["positions"] + rng.normal(0, 0.1, data["positions"].shape),
+            "rotation": data["rotations"]}
+    assignment = np.where(data["types"] >= 0, np.arange(k)[None], -1)
+    e = metrics.per_primitive_errors(pred, data, assignment)
+    result = metrics.compute_metrics(pred, data, assignment, camera)
+    np.testing.assert_allclose(np.abs(e["pred_depth"] - e["depth"]).mean(),
+                               result["position_mae_view"][2], rtol=1e-9)
+    if camera_range is None:
+        forward = scenes.view_axes()[2]
+        np.testing.assert_allclose(e["depth"], data["positions"][data["types"] >= 0] @ forward,
+                                   rtol=1e-6)
+    else:     # the camera's own axis: an eye-ward primitive has a negative depth
+        eye = scenes.eye_direction(data["camera"])[np.nonzero(data["types"] >= 0)[0]]
+        np.testing.assert_allclose(e["depth"],
+                                   -(data["positions"][data["types"] >= 0] * eye).sum(-1),
+                                   rtol=1e-5, atol=1e-6)

@@ -219,7 +219,7 @@ def test_pictures_rebuild_the_run_s_model_from_its_checkpoint(reference, tmp_pat
     paths = air_pictures.make_pictures(str(reference), str(tmp_path / "pictures"), scenes=4,
                                        log=lambda line: None)
     names = sorted(os.path.basename(p) for p in paths)
-    assert names == ["air_curves.png", "air_errors.png", "air_gallery.png",
+    assert names == ["air_curves.png", "air_depth.png", "air_errors.png", "air_gallery.png",
                      "air_predictions.png", "air_scenes.png", "air_training.gif"]
     assert all(os.path.getsize(p) > 1000 for p in paths)
     from PIL import Image

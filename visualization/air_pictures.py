@@ -12,6 +12,8 @@ Writes into ``--out``:
 * ``air_errors.png``: histograms of the position error per axis and of the
   symmetry-aware rotation error, and the type confusion matrix, on the run's
   test scenes;
+* ``air_depth.png``: each test primitive's predicted depth against its true
+  depth (position units along its camera's viewing axis), by type;
 * ``air_training.gif``: the predictions for six validation scenes re-rendered
   after every epoch (from ``snapshots.npz``).
 
@@ -172,6 +174,34 @@ def errors(out, slots, data, config):
     return _save_figure(fig, os.path.join(out, "air_errors.png"))
 
 
+def depth_scatter(out, slots, data, config):
+    """Predicted against true depth of every test primitive (``metrics.view_depths``)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from models.air import metrics
+    from models.air.scenes import TYPES
+
+    e = metrics.per_primitive_errors(slots, data, metrics.assign_slots(slots, data, config))
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for index, name in enumerate(TYPES):
+        chosen = e["types"] == index
+        ax.scatter(e["depth"][chosen], e["pred_depth"][chosen], s=6, alpha=0.6, label=name)
+    reach = np.sqrt(3.0)              # the cube's corners along any axis
+    ax.plot([-reach, reach], [-reach, reach], color="grey", linewidth=0.8)
+    ax.set_xlim(-reach, reach)
+    ax.set_ylim(-reach, reach)
+    ax.set_aspect("equal")
+    ax.set_xlabel("true depth (position units, along the view)")
+    ax.set_ylabel("predicted depth")
+    camera = config["camera"] + (", cameras that vary" if config.get("camera_range") else "")
+    mae = np.abs(e["pred_depth"] - e["depth"]).mean()
+    ax.set_title(f"{camera}: depth MAE {mae:.3f}")
+    ax.legend(fontsize=8, loc="upper left")
+    return _save_figure(fig, os.path.join(out, "air_depth.png"))
+
+
 def training_gif(out, snapshots, config, duration=250):
     top = [_grey(image) for image in snapshots["images"][..., 0]]
     frames = []
@@ -224,7 +254,8 @@ def make_pictures(run, out, scenes=8, log=print):
     slots = predict_slots(model, test["images"], config, log=log)
     paths = [gallery(out, config["image_size"], camera), scene_examples(out, train),
              curves(out, results), predictions(out, slots, test, model_config, scenes),
-             errors(out, slots, test, model_config), training_gif(out, snapshots, model_config)]
+             errors(out, slots, test, model_config), depth_scatter(out, slots, test, model_config),
+             training_gif(out, snapshots, model_config)]
     for path in paths:
         log(f"wrote {path}")
     return paths

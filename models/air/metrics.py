@@ -116,17 +116,35 @@ def camera_errors(read, true):
 
 
 def per_primitive_errors(pred, data, assignment):
-    """Per true primitive: ``types``, predicted types, position errors ``[M, 3]``
-    and symmetry-aware rotation errors (``nan`` for spheres), for histograms."""
+    """Per true primitive: ``types``, predicted types, position errors ``[M, 3]``,
+    symmetry-aware rotation errors (``nan`` for spheres) and the true and predicted
+    depths (``depth``, ``pred_depth``: along its scene's viewing axis, position units,
+    ``view_depths``), for histograms and scatters."""
     slot_of = _inverse(np.asarray(assignment), data["types"].shape[1])
     gather = lambda a: scenes.take_slots(a, slot_of)  # noqa: E731
     present = data["types"] >= 0
     types = data["types"][present]
+    cameras = data.get("camera")
+    scene_of = np.nonzero(present)[0]
+    cameras = None if cameras is None else np.asarray(cameras, np.float64)[scene_of]
+    pred_positions = gather(pred["position"])[present]
     return {"types": types,
+            "depth": view_depths(data["positions"][present], cameras),
+            "pred_depth": view_depths(pred_positions, cameras),
             "pred_types": gather(pred["type_logits"]).argmax(-1)[present],
-            "position_error": gather(pred["position"])[present] - data["positions"][present],
+            "position_error": pred_positions - data["positions"][present],
             "rotation_error": rotations.symmetric_geodesic_error(
                 gather(pred["rotation"])[present], data["rotations"][present], types)}
+
+
+def view_depths(positions, cameras=None):
+    """``[M]``: positions ``[M, 3]`` (position units) along the viewing axis of their
+    camera, from the cube's centre (larger is farther from the eye): the one isometric
+    camera's, or under a camera range each one's own (``cameras [M, 2]``, degrees)."""
+    positions = np.asarray(positions, np.float64)
+    if cameras is not None:      # C^T p: the position in the isometric camera's frame
+        positions = np.einsum("nij,ni->nj", scenes.camera_rotation(cameras), positions)
+    return positions @ np.asarray(scenes.view_axes()[2], np.float64)
 
 
 def assign_slots(pred, data, config):
