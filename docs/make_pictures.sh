@@ -129,6 +129,20 @@ fi
     --n-train 3000 --n-test 500 --weight-decay 1e-3 --out air | tee air.log
 "$PY" "$REPO/visualization/air_pictures.py" --run air --out air/pictures
 cp air/pictures/air_*.png air/pictures/air_training.gif "$IMAGES/"
+# the same with the perspective camera, then with cameras that vary (about 13 minutes each)
+"$PY" "$REPO/training/train_air.py" --seed 0 --image-size 64 --max-primitives 3 --n-epochs 80 \
+    --n-train 3000 --n-test 500 --weight-decay 1e-3 --camera perspective --out air_persp \
+    | tee air_persp.log
+"$PY" "$REPO/training/train_air.py" --seed 0 --image-size 64 --max-primitives 3 --n-epochs 80 \
+    --n-train 3000 --n-test 500 --weight-decay 1e-3 --camera perspective \
+    --camera-range 0 360 15 60 --out air_cameras | tee air_cameras.log
+for run in air_persp air_cameras; do
+  "$PY" "$REPO/visualization/air_pictures.py" --run "$run" --out "$run/pictures"
+done
+cp air_persp/pictures/air_predictions.png "$IMAGES/air_predictions_perspective.png"
+cp air_cameras/pictures/air_predictions.png "$IMAGES/air_predictions_cameras.png"
+"$PY" "$REPO/docs/picture_tools.py" beside "$IMAGES/air_depth.png" air/pictures/air_depth.png \
+    air_persp/pictures/air_depth.png air_cameras/pictures/air_depth.png
 T3=$(date +%s)
 
 "$PY" "$REPO/docs/picture_tools.py" summary --fcr_eval eval --fcr1_log fcr1.log --fcr2_log fcr2.log \

@@ -3,6 +3,7 @@
     python docs/picture_tools.py crop PNG [PNG ...]            # white margin off, 8-pixel border
     python docs/picture_tools.py enlarge SRC DST K              # nearest-neighbour K x (PNG or GIF)
     python docs/picture_tools.py strip TFRECORD DST SCENE N     # N views of one scene, 2 x enlarged
+    python docs/picture_tools.py beside DST PNG [PNG ...]       # side by side, 2/3 the size
     python docs/picture_tools.py summary --fcr_eval DIR --fcr1_log F --fcr2_log F \\
         --gqn_l2 JSON --gqn_log F --minutes M --out summary.json
 """
@@ -108,6 +109,25 @@ def summary(args):
     print(json.dumps(out, indent=2))
 
 
+def beside(dst, paths, scale=2 / 3):
+    """PNGs side by side (tops aligned, white between), the whole scaled by ``scale``."""
+    from PIL import Image
+
+    from data_provider import images
+
+    pictures = [Image.open(p).convert("RGB") for p in paths]
+    sheet = Image.new("RGB", (sum(p.width for p in pictures),
+                              max(p.height for p in pictures)), "white")
+    x = 0
+    for picture in pictures:
+        sheet.paste(picture, (x, 0))
+        x += picture.width
+    sheet = sheet.resize((round(sheet.width * scale), round(sheet.height * scale)),
+                         Image.LANCZOS)
+    images.save_png(sheet, dst, optimize=True)
+    print(f"wrote {dst} {sheet.size}")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -121,6 +141,9 @@ def main(argv=None):
     s.add_argument("dst")
     s.add_argument("scene", type=int)
     s.add_argument("n", type=int)
+    b = sub.add_parser("beside")
+    b.add_argument("dst")
+    b.add_argument("paths", nargs="+")
     m = sub.add_parser("summary")
     for flag in ("--fcr_eval", "--fcr1_log", "--fcr2_log", "--gqn_l2", "--gqn_log", "--out"):
         m.add_argument(flag, required=True)
@@ -133,6 +156,8 @@ def main(argv=None):
         enlarge(args.src, args.dst, args.k)
     elif args.command == "strip":
         strip(args.path, args.dst, args.scene, args.n)
+    elif args.command == "beside":
+        beside(args.dst, args.paths)
     else:
         summary(args)
 
