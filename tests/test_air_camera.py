@@ -316,7 +316,7 @@ def test_a_perspective_run_trains_records_its_camera_and_is_one_model(tmp_path, 
     assert len(err) == 1 and "--camera orthographic" in err[0] and "perspective" in err[0], err
     pictures = air_pictures.make_pictures(str(out), str(tmp_path / "pictures"), scenes=4,
                                           log=lambda line: None)
-    assert len(pictures) == 6
+    assert len(pictures) == 7 and any(p.endswith("air_depth.png") for p in pictures)
 
 
 @pytest.mark.parametrize("camera, camera_range", [("orthographic", None),

@@ -418,4 +418,4 @@ def test_a_camera_range_run_trains_records_its_range_and_is_one_model(tmp_path, 
     assert len([line for line in capsys.readouterr().err.splitlines() if line.strip()]) == 1
     pictures = air_pictures.make_pictures(str(out), str(tmp_path / "pictures"), scenes=4,
                                           log=lambda line: None)
-    assert len(pictures) == 6
+    assert len(pictures) == 7 and any(p.endswith("air_depth.png") for p in pictures)
