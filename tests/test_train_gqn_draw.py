@@ -243,7 +243,7 @@ def test_elbo_and_l2_fall_on_learnable_data(tmp_path, capsys):
     write_shards(root, DATASET, "test", colour_scenes(rng, 8), 8)
     model_dir = str(tmp_path / "model")
     flags = [a for a in TINY] + ["--data_dir", root, "--model_dir", model_dir,
-                                  "--batch_size", "4", "--train_epochs", "5",
+                                  "--batch_size", "4", "--train_epochs", "2",
                                   "--initial_eval", "--log_steps", "20", "--chkpt_steps", "1000",
                                   "--samples_per_scene", "2", "--adam_lr_alpha", "5e-3",
                                   "--adam_lr_beta", "5e-3"]
@@ -251,7 +251,9 @@ def test_elbo_and_l2_fall_on_learnable_data(tmp_path, capsys):
     assert code == 0, err
     history = json.load(open(os.path.join(model_dir, "eval.json")))
     first, last = history[0], history[-1]
-    assert last["step"] == 40
+    # 16 scenes x 2 samples / 4 = 8 steps an epoch; from step 0 to 16, the elbo falls by about
+    # 26 and the L2 to an eighth (0.299 -> 0.039)
+    assert last["step"] == 16
     assert last["elbo"] < first["elbo"] - 10.0, (first, last)
     assert last["l2_reconstruction"] < 0.5 * first["l2_reconstruction"], (first, last)
 
