@@ -275,8 +275,8 @@ def test_evaluate_air_sees_the_weights_camera_and_refuses_another(tmp_path, caps
 
 
 TINY = ["--seed", "2", "--image-size", "32", "--max-primitives", "2", "--n-epochs", "2",
-        "--n-train", "128", "--n-test", "16", "--set", "n_val", "16", "supersample", "1",
-        "glimpse_size", "12", "channels", "[8, 16, 16, 16]", "hidden", "16",
+        "--n-train", "32", "--n-test", "8", "--set", "n_val", "8", "batch_size", "16",
+        "supersample", "1", "glimpse_size", "12", "channels", "[8, 16, 16, 16]", "hidden", "16",
         "glimpse_hidden", "16", "warmup_epochs", "1", "learning_rate", "0.003",
         "mixed_precision", "False"]
 
