@@ -20,6 +20,11 @@ SEARCH_DEFAULTS = {
     "refine_rounds": 3,       # grid heads: the kept primitives fitted to the image by the
                               # renderer (rounds of halving steps; 0: not fitted), then
                               # searched again
+    "double_radius": 3.0,     # grid heads, with refine_rounds: two kept primitives of one type
+                              # whose image points are this near (pixels) are tried as one
+                              # (search.undouble): the answer and the answer without either,
+                              # each fitted alone, the one explaining the image best at
+                              # explain_gain per primitive kept (0: not tried)
     "repeat": 1,              # grid heads (the slot head ignores it): passes after the first,
                               # each shown the rendering of what the search kept (a second input
                               # channel) to find the rest; at training, a grid network gets
@@ -34,7 +39,7 @@ def check_search(config, error=ValueError):
     for key in ("glances", "explain_pool"):
         if not _integer(config[key]) or config[key] < 1:
             raise error(f"{key} must be a positive integer, got {config[key]!r}")
-    for key in ("merge_radius", "explain_gain", "explain_floor"):
+    for key in ("merge_radius", "explain_gain", "explain_floor", "double_radius"):
         value = config[key]
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
             raise error(f"{key} must be a non-negative number, got {value!r}")
