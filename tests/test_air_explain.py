@@ -390,6 +390,13 @@ def test_undouble_drops_a_second_reading_and_keeps_two_primitives():
     np.testing.assert_array_equal(doubles(mixed, 64, 3.0), -1)
     assert undouble(mixed, np.stack([one, two]), 64, 2, radius=3.0) is mixed
     np.testing.assert_array_equal(doubles(slots, 64, 0.5), -1)     # a pixel apart: > 0.5
+    # by default tried under the perspective camera, not under the orthographic
+    from models.air.config import make_config
+    from models.air.search.config import double_radius
+
+    assert double_radius(make_config({"camera": "perspective"})) == 3.0
+    assert double_radius(make_config({})) == 0.0
+    assert double_radius(make_config({"double_radius": 2.0})) == 2.0
 
 
 def test_long_stages_say_how_far_they_have_got(monkeypatch):

@@ -12,8 +12,9 @@
    with ``explain``: ``settle``, the count settled by re-rendering
    (``explain``), the kept primitives fitted to the image (``refine``,
    ``refine_rounds``) and the search run again with them among the candidates;
-   then, with ``double_radius``, two kept primitives of one type on nearly the
-   same image point tried as one (``undouble``);
+   then, with ``double_radius`` (by default under the perspective camera only),
+   two kept primitives of one type on nearly the same image point tried as one
+   (``undouble``);
 3. with ``repeat`` and a network that reads a canvas: ``repeat`` more looks,
    each given the rendering of what is kept so far (``canvas``); what the
    network finds joins the kept primitives and the earlier candidates, and is
@@ -53,7 +54,7 @@ import numpy as np
 
 from models.air.scenes import render_scenes, to_world
 from models.air.search.candidates import join_candidates, kept_first, unmirror
-from models.air.search.config import search_config
+from models.air.search.config import double_radius, search_config
 from models.air.search.explain import explain, refine, undouble
 
 SLOT_KEYS = ("presence_logit", "type_logits", "position", "rotation")
@@ -98,6 +99,7 @@ class Search:
         self.config = search_config(config)
         self.pool = self.config["explain_pool"]
         self.radius = self.config["merge_radius"] * 2.0 / self.image_size
+        self.double_radius = double_radius(config)
         self.propose = _reader(model, self.pool, self.config["glances"],
                                self.config["merge_radius"])
         self.reads_canvas = getattr(model, "input_channels", 1) > 1
@@ -225,9 +227,9 @@ class Search:
         slots = self.count(images, join_candidates([kept_first(slots), candidates], self.pool,
                                                    self.radius, self.camera))
         start = self._stage("counted again with the fitted poses", start)
-        if self.config["double_radius"]:
+        if self.double_radius:
             slots = undouble(slots, images, self.image_size, self.supersample,
-                             self.config["double_radius"], self.config["explain_gain"],
+                             self.double_radius, self.config["explain_gain"],
                              self.config["refine_rounds"], self.chunk, self.threads,
                              self.camera)
             self._stage("doubles tried as one", start)
