@@ -355,6 +355,50 @@ def test_refine_fits_misread_primitives_and_leaves_the_others():
 
 
 
+def test_undouble_drops_a_second_reading_and_keeps_two_primitives():
+    """Two kept cubes on nearly one image point: where the image holds one cube (read a
+    little off, and read again a pixel away) one is dropped; where it holds two (the
+    second behind, two pixels across) both stay; a sphere elsewhere and a pair of two
+    types are left alone."""
+    from models.air.rotations import axis_angle
+    from models.air.scenes import CAMERA_EXTENT, WORLD_HALF, view_axes
+    from models.air.search.explain import doubles, undouble
+
+    right, up, forward = view_axes()
+    pixel = CAMERA_EXTENT / 64 / WORLD_HALF                       # position units
+    cube, sphere = np.array(POSITIONS[0]), np.array(POSITIONS[1])
+    behind = cube + 0.6 * forward + 2.0 * pixel * right
+    one = render_3d_scene(TYPES, POSITIONS, EULER)
+    two = render_3d_scene([1, 1, 0], [cube, behind, sphere], [EULER[0], [0.9, 0.1, 0.5],
+                                                              EULER[1]])
+    read_twice = _candidates([1, 1, 0], [cube, cube + pixel * up, sphere],
+                             [EULER[0], EULER[0], EULER[1]], [0.9, 0.9, 0.9])
+    read_twice["rotation"][0, 0] = axis_angle([0.0, 0.6, 0.8], 0.12) @ read_twice["rotation"][0, 0]
+    both = _candidates([1, 1, 0], [cube, behind, sphere], [EULER[0], [0.9, 0.1, 0.5], EULER[1]],
+                       [0.9, 0.9, 0.9])
+    slots = {k: np.concatenate([read_twice[k], both[k]]) for k in both}
+    np.testing.assert_array_equal(doubles(slots, 64, 3.0), [[0, 1], [0, 1]])
+    out = undouble(slots, np.stack([one, two]), 64, 2, radius=3.0)
+    kept = out["presence_logit"] > 0
+    np.testing.assert_array_equal(kept.sum(1), [2, 3])
+    assert kept[0, 2] and out["type_logits"][0][kept[0]].argmax(-1).tolist() in ([1, 0], [0, 1])
+    for k in out:                                                  # two true cubes: as given
+        np.testing.assert_array_equal(out[k][1], slots[k][1])
+    # a cube and a cylinder on one image point are not taken for one primitive
+    mixed = dict(slots, type_logits=slots["type_logits"].copy())
+    mixed["type_logits"][:, 1] = [-5.0, -5.0, 5.0]
+    np.testing.assert_array_equal(doubles(mixed, 64, 3.0), -1)
+    assert undouble(mixed, np.stack([one, two]), 64, 2, radius=3.0) is mixed
+    np.testing.assert_array_equal(doubles(slots, 64, 0.5), -1)     # a pixel apart: > 0.5
+    # by default tried under the perspective camera, not under the orthographic
+    from models.air.config import make_config
+    from models.air.search.config import double_radius
+
+    assert double_radius(make_config({"camera": "perspective"})) == 3.0
+    assert double_radius(make_config({})) == 0.0
+    assert double_radius(make_config({"double_radius": 2.0})) == 2.0
+
+
 def test_long_stages_say_how_far_they_have_got(monkeypatch):
     """Counting and fitting report ``done/n`` per chunk; the search turns that into a line
     at most every ``PROGRESS_SECONDS`` (here every chunk)."""

@@ -21,6 +21,9 @@ small turns and shifts that lower the same error, and under the perspective
 camera moves in depth along the pixel's ray) and the search runs again,
 so that a primitive read a few degrees off no longer leaves a rim for a
 phantom to explain (the order of these steps: ``models.air.search.pipeline``).
+Two kept primitives of one type on nearly the same image point (``doubles``)
+are then tried as one (``undouble``): the count compared the pair with one of
+them as it was fitted beside the other; there both answers are fitted alone.
 
 The subsets are not ray-cast one by one: each candidate is rendered once
 alone and a subset's image is composited from those layers
@@ -47,7 +50,7 @@ import itertools
 
 import numpy as np
 
-from models.air.scenes import take_slots
+from models.air.scenes import image_coordinates, take_slots
 from models.air.search.layers import box_filter, composite, layer_hits, render_layers, zbuffer
 
 DEPTH_STEP = 0.2   # refine's first depth move (perspective camera), position units
@@ -235,6 +238,74 @@ def _moved(positions, shifted, deeper, camera="orthographic"):
     distance = offset @ view_axes()[2]                # from the eye, along the view axis
     return (eye + offset * ((distance + deeper) / distance)[:, None]
             + np.asarray(shifted) * (distance / (CAMERA_DISTANCE / WORLD_HALF))[:, None])
+
+
+def doubles(slots, image_size, radius, camera="orthographic"):
+    """``[N, 2]``: for each image, the closest pair of kept primitives (presence logit > 0)
+    of one type whose image points (seen by ``camera``) lie within ``radius`` pixels of
+    each other, or ``-1, -1`` where there is none."""
+    kept = np.asarray(slots["presence_logit"]) > 0
+    types = np.asarray(slots["type_logits"]).argmax(-1)
+    uv = image_coordinates(slots["position"], camera) * (image_size / 2.0)     # pixels
+    distance = np.linalg.norm(uv[:, :, None] - uv[:, None], axis=-1)
+    k = kept.shape[1]
+    pair = (kept[:, :, None] & kept[:, None] & (types[:, :, None] == types[:, None])
+            & np.triu(np.ones((k, k), bool), 1) & (distance < radius))
+    distance = np.where(pair, distance, np.inf).reshape(len(kept), -1)
+    closest = distance.argmin(1)
+    found = np.isfinite(distance.min(1))
+    return np.where(found[:, None], np.stack(np.unravel_index(closest, (k, k)), -1), -1)
+
+
+def undouble(slots, images, image_size, supersample, radius, gain=4.0, rounds=3, chunk=100,
+             pool=None, camera="orthographic"):
+    """``slots`` with one of each pair of ``doubles`` dropped where the image is better
+    explained without it.
+
+    Two kept primitives of one type on nearly the same image point are mostly two
+    readings of one primitive: a primitive read a little off leaves a rim that a
+    second copy of it explains. The count compares the pair with the one left
+    alone as it was fitted beside the other, where it cannot win. Here the answer,
+    and the answer without either of the two, are each fitted to the image alone
+    (``refine``, ``rounds``), and the one with the smallest ``sum |rendering - image| +
+    gain x (number of primitives)`` is kept (the answer itself, unchanged, when it is
+    that one)."""
+    pair = doubles(slots, image_size, radius, camera)
+    rows = np.flatnonzero(pair[:, 0] >= 0)
+    if rows.size == 0:
+        return slots
+    images = np.asarray(images).reshape(len(images), image_size * image_size)[rows]
+    trials = []
+    for drop in (None, 0, 1):
+        trial = {key: np.asarray(value)[rows] for key, value in slots.items()}
+        if drop is not None:
+            logit = trial["presence_logit"].copy()
+            logit[np.arange(rows.size), pair[rows, drop]] = -10.0
+            trial["presence_logit"] = logit
+        trial = refine(trial, images, image_size, supersample, rounds, chunk=chunk, pool=pool,
+                       camera=camera)
+        trials.append(trial)
+    scores = np.stack([_score(t, images, image_size, supersample, gain, camera)
+                       for t in trials])
+    best = scores.argmin(0)
+    out = {key: np.array(value) for key, value in slots.items()}
+    for t in (1, 2):
+        took = rows[best == t]
+        for key in out:
+            out[key][took] = trials[t][key][best == t]
+    return out
+
+
+def _score(slots, images, image_size, supersample, gain, camera):
+    """``[N]``: ``sum |rendering - image| + gain x (number of primitives)`` of ``slots``."""
+    from models.air.scenes import render_scenes
+
+    kept = np.asarray(slots["presence_logit"]) > 0
+    rendering = render_scenes(np.where(kept, np.asarray(slots["type_logits"]).argmax(-1), -1),
+                              slots["position"], slots["rotation"], image_size, supersample,
+                              camera=camera)
+    return (np.abs(rendering.reshape(len(images), -1) - images).sum(1)
+            + gain * kept.sum(1))
 
 
 class _Fit:

@@ -12,6 +12,9 @@
    with ``explain``: ``settle``, the count settled by re-rendering
    (``explain``), the kept primitives fitted to the image (``refine``,
    ``refine_rounds``) and the search run again with them among the candidates;
+   then, with ``double_radius`` (by default under the perspective camera only),
+   two kept primitives of one type on nearly the same image point tried as one
+   (``undouble``);
 3. with ``repeat`` and a network that reads a canvas: ``repeat`` more looks,
    each given the rendering of what is kept so far (``canvas``); what the
    network finds joins the kept primitives and the earlier candidates, and is
@@ -51,8 +54,8 @@ import numpy as np
 
 from models.air.scenes import render_scenes, to_world
 from models.air.search.candidates import join_candidates, kept_first, unmirror
-from models.air.search.config import search_config
-from models.air.search.explain import explain, refine
+from models.air.search.config import double_radius, search_config
+from models.air.search.explain import explain, refine, undouble
 
 SLOT_KEYS = ("presence_logit", "type_logits", "position", "rotation")
 _READERS = weakref.WeakKeyDictionary()
@@ -96,6 +99,7 @@ class Search:
         self.config = search_config(config)
         self.pool = self.config["explain_pool"]
         self.radius = self.config["merge_radius"] * 2.0 / self.image_size
+        self.double_radius = double_radius(config)
         self.propose = _reader(model, self.pool, self.config["glances"],
                                self.config["merge_radius"])
         self.reads_canvas = getattr(model, "input_channels", 1) > 1
@@ -208,7 +212,8 @@ class Search:
 
     def settle(self, images, candidates):
         """The count; then the kept primitives fitted (``refine``) and the count again, the
-        fitted primitives first among the candidates."""
+        fitted primitives first among the candidates, and doubles tried as one
+        (``undouble``)."""
         start = time.monotonic()
         slots = self.count(images, candidates)
         start = self._stage("counted by re-rendering", start)
@@ -221,7 +226,13 @@ class Search:
         start = self._stage(f"poses fitted ({self.config['refine_rounds']} rounds)", start)
         slots = self.count(images, join_candidates([kept_first(slots), candidates], self.pool,
                                                    self.radius, self.camera))
-        self._stage("counted again with the fitted poses", start)
+        start = self._stage("counted again with the fitted poses", start)
+        if self.double_radius:
+            slots = undouble(slots, images, self.image_size, self.supersample,
+                             self.double_radius, self.config["explain_gain"],
+                             self.config["refine_rounds"], self.chunk, self.threads,
+                             self.camera)
+            self._stage("doubles tried as one", start)
         return slots
 
     def canvas(self, slots):
