@@ -11,6 +11,7 @@ from models.air import make_config, metrics, scenes
 from models.air.config import ConfigError, config_from_saved, model_config
 
 RANGE = [0.0, 360.0, 15.0, 60.0]
+RUN_RANGE = [0.0, 90.0, 20.0, 40.0]
 PROJECT = str(__import__("pathlib").Path(__file__).resolve().parents[1])
 
 
@@ -395,27 +396,28 @@ def test_a_camera_range_run_trains_records_its_range_and_is_one_model(tmp_path, 
     from visualization import air_pictures
 
     out = tmp_path / "run"
-    assert train_air.main(TINY + ["--camera-range", "0", "360", "15", "60",
-                                  "--out", str(out)]) == 0
+    # a quarter turn, not the whole: what is checked is the bookkeeping, and the tiny
+    # network's poor camera readings send every image to the scan of the range's grid
+    flag = ["--camera-range", "0", "90", "20", "40"]
+    assert train_air.main(TINY + flag + ["--out", str(out)]) == 0
     results = json.loads((out / "results.json").read_text())
-    assert results["config"]["camera_range"] == RANGE
+    assert results["config"]["camera_range"] == RUN_RANGE
     m = results["metrics"]
     assert 0 <= m["camera_azimuth_error_median"] <= 180
     assert 0 <= m["camera_elevation_error_median"] and all(np.isfinite(m["position_mae"]))
     assert "camera" in results["history"][0]["val"]
     assert json.loads((out / "model" / "config.json").read_text())["model"]["camera_range"] == \
-        RANGE
+        RUN_RANGE
     report = tmp_path / "eval.json"
     for weights in (out, out / "weights.npz"):
         assert run.main(["--mode", "evaluate_air", "--weights", str(weights), "--n-test", "8",
-                         "--seed", "1", "--camera-range", "0", "360", "15", "60",
-                         "--out", str(report)]) == 0
+                         "--seed", "1", *flag, "--out", str(report)]) == 0
         result = json.loads(report.read_text())
-        assert result["camera_range"] == RANGE and "camera_azimuth_error_median" in \
+        assert result["camera_range"] == RUN_RANGE and "camera_azimuth_error_median" in \
             result["metrics"]
     capsys.readouterr()
     assert run.main(["--mode", "evaluate_air", "--weights", str(out), "--n-test", "8",
-                     "--camera-range", "0", "180", "15", "60"]) == 2
+                     "--camera-range", "0", "180", "20", "40"]) == 2
     assert len([line for line in capsys.readouterr().err.splitlines() if line.strip()]) == 1
     pictures = air_pictures.make_pictures(str(out), str(tmp_path / "pictures"), scenes=4,
                                           log=lambda line: None)
