@@ -422,3 +422,15 @@ def test_a_camera_range_run_trains_records_its_range_and_is_one_model(tmp_path, 
     pictures = air_pictures.make_pictures(str(out), str(tmp_path / "pictures"), scenes=4,
                                           log=lambda line: None)
     assert len(pictures) == 7 and any(p.endswith("air_depth.png") for p in pictures)
+
+
+def test_the_scan_s_one_camera_hits_repeated_are_those_of_each_image_given_that_camera():
+    from models.air.search.camera_fit import _repeated, marker_hits
+
+    trial = np.array([[37.0, 25.0]])
+    each = marker_hits(np.repeat(trial, 3, axis=0), 32, 2, "perspective")
+    once = _repeated(marker_hits(trial, 32, 2, "perspective"), 3)
+    assert len(once[0]) == len(each[0]) > 0
+    for image in range(3):
+        for a, b in zip(each[1:], once[1:]):                 # pixel, sub, grey, depth
+            np.testing.assert_array_equal(a[each[0] == image], b[once[0] == image])

@@ -128,10 +128,10 @@ def _scan(angles, grid, back, near, images, image_size, supersample, camera):
     pixels = image_size * image_size
     base = box_filter(back, supersample).astype(np.float64)        # [R, P]: no markers
 
-    def change(trial, rows):
+    def change(hits, rows):
         """Per row: the markers' pixels' error minus the same pixels' error without them,
-        and the grey level the markers add."""
-        index, pixel, sub, g, d = marker_hits(trial, image_size, supersample, camera)
+        and the grey level the markers add (``hits``: ``marker_hits`` of the rows)."""
+        index, pixel, sub, g, d = hits
         index = rows[index]
         over = d < near[index, pixel, sub]
         index, pixel, sub, g = index[over], pixel[over], sub[over], g[over]
@@ -149,13 +149,22 @@ def _scan(angles, grid, back, near, images, image_size, supersample, camera):
         return delta, np.bincount(owner, new - old, len(rows))
 
     everyone = np.arange(len(angles))
-    delta, mass = change(angles, everyone)
+    delta, mass = change(marker_hits(angles, image_size, supersample, camera), everyone)
     rows = np.flatnonzero(-delta < SCAN_BELOW * mass)    # markers put there explain little
     if rows.size == 0:
         return rows
     best = delta[rows]
     for trial in grid:
-        score, _ = change(np.broadcast_to(trial, (rows.size, 2)), rows)
+        # one camera for every row: its markers are ray-cast once and their hits repeated
+        score, _ = change(_repeated(marker_hits(trial[None], image_size, supersample, camera),
+                                    rows.size), rows)
         better = score < best - 1e-9
         angles[rows[better]], best[better] = trial, score[better]
     return rows
+
+
+def _repeated(hits, count):
+    """The ``marker_hits`` of one camera as those of ``count`` images seen by it: the same
+    sub-pixels, in the same (farthest first) order, for each image in turn."""
+    index, *rest = hits
+    return (np.repeat(np.arange(count), len(index)), *(np.tile(a, count) for a in rest))
