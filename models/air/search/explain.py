@@ -50,7 +50,7 @@ import itertools
 
 import numpy as np
 
-from models.air.scenes import image_coordinates, take_slots
+from models.air.scenes import image_coordinates, render_scenes, take_slots
 from models.air.search.layers import box_filter, composite, layer_hits, render_layers, zbuffer
 
 DEPTH_STEP = 0.2   # refine's first depth move (perspective camera), position units
@@ -298,8 +298,6 @@ def undouble(slots, images, image_size, supersample, radius, gain=4.0, rounds=3,
 
 def _score(slots, images, image_size, supersample, gain, camera):
     """``[N]``: ``sum |rendering - image| + gain x (number of primitives)`` of ``slots``."""
-    from models.air.scenes import render_scenes
-
     kept = np.asarray(slots["presence_logit"]) > 0
     rendering = render_scenes(np.where(kept, np.asarray(slots["type_logits"]).argmax(-1), -1),
                               slots["position"], slots["rotation"], image_size, supersample,
