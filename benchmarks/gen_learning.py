@@ -169,7 +169,8 @@ def model_l2(model, batches, seed):
 
     generate = getattr(model, "_compiled_generate", None)
     if generate is None:
-        generate = tf.function(lambda b: model.generate(b)["mu_target"], reduce_retracing=True)
+        generate = tf.function(lambda b: model.generate(b)["mu_target"], reduce_retracing=True,
+                               autograph=False)
         model._compiled_generate = generate
     tf.random.set_seed(seed)
     out = {}
@@ -207,7 +208,8 @@ def train(cfg, root, batch_size, seconds, seed, curve_batches, curve_seconds, na
     data = gen_hotel_dataset("Labyrinth", root, "train", batch_size=batch_size, dims=TRAIN_DIMS,
                              num_epochs=None, seed=seed)
     step_fn = tf.function(lambda batch: system.train_step(batch, system.optimizer.iterations,
-                                                          "train"), reduce_retracing=True)
+                                                          "train"), reduce_retracing=True,
+                          autograph=False)
     curve, sums = [], {d: [0.0, 0] for d in TRAIN_DIMS}
     spent, steps, last_point = 0.0, 0, 0.0
     started = time.perf_counter()

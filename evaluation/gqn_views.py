@@ -147,7 +147,7 @@ def evaluate_test(model, cfg, step, data_dir, dataset, batch_size, seed=0):
 
     sigma = objective.sigma_at(step, cfg)
 
-    @tf.function
+    @tf.function(autograph=False)
     def terms(query, target):
         nll, kl, l2 = elbo_terms(model((query, target)), target, sigma)
         return {"elbo": nll + kl, "target_llh": nll, "kl_regularizer": kl,

@@ -17,9 +17,19 @@ import pytest
 # viewer tests thereby exercise; its command-line tests run without TensorFlow.
 from data_provider import cli  # noqa: E402
 
-with cli._stderr_to(os.devnull):  # its start-up lines, once per test process
-    import tensorflow  # noqa: F401  (imported for its side effect: loaded first)
-    tensorflow.config.list_physical_devices()
+
+def pytest_configure(config):
+    """Load TensorFlow in every process that runs tests; not in pytest-xdist's controller,
+    which only hands out the tests (its start-up would take a core from the test processes
+    while they start)."""
+    controller = getattr(config.option, "numprocesses", None) and not hasattr(config,
+                                                                             "workerinput")
+    if controller:
+        return
+    with cli._stderr_to(os.devnull):  # its start-up lines, once per test process
+        import tensorflow  # noqa: F401  (imported for its side effect: loaded first)
+        tensorflow.config.list_physical_devices()
+
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 

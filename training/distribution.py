@@ -84,7 +84,7 @@ class StepRunner:
                 losses, values = _split(self.system.train_step(b, s, phase))
                 return losses, values, _batch_size(b), tf.identity(f)
 
-            @tf.function
+            @tf.function(autograph=False)
             def step_fn(b, s, f):
                 return self._reduce(*self.strategy.run(replica_fn, args=(b, s, f)))
 
@@ -98,7 +98,7 @@ class StepRunner:
                 losses, _ = _split(self.system.eval_step(b))
                 return losses, {}, _batch_size(b)
 
-            @tf.function
+            @tf.function(autograph=False)
             def eval_fn(b):
                 losses, _, examples = self._reduce(*self.strategy.run(replica_fn, args=(b,)))
                 return losses, examples

@@ -17,6 +17,12 @@ global_batch_size=...)``; the loop sums them over replicas, which gives the
 batch mean on any number of replicas. Values that are the same on every
 replica (the learning rate and sigma of this step) are returned apart and
 taken as they are.
+
+Steps are traced without AutoGraph (``tf.function(autograph=False)``): write them
+with TensorFlow ops, Python ``if`` and ``for`` only on Python values (a phase,
+a config key, a static shape), ``tf.cond``/``tf.where`` on tensors. A Python
+``if`` on a tensor fails at the first step instead of being converted. Skipping
+the conversion shortens every run's first step (``benchmarks/first_step.py``).
 """
 import abc
 

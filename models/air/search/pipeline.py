@@ -70,7 +70,8 @@ def _reader(model, pool, glances, merge_radius):
     key = (pool, glances, merge_radius)
     if key not in readers:
         head = model.head_type
-        readers[key] = tf.function(lambda x: head.propose(model, x, pool, glances, merge_radius))
+        readers[key] = tf.function(
+            lambda x: head.propose(model, x, pool, glances, merge_radius), autograph=False)
     return readers[key]
 
 
