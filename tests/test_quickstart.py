@@ -34,10 +34,13 @@ def test_demo_ends_completed_and_prints_the_training_command(tmp_path, capsys):
     args = train_gqn_draw.build_parser().parse_args(words[2:] + ["--max_steps", "0"])
     assert args.model_dir == str(demo / "model") and args.max_seconds is None
     assert train_gqn_draw.config_from_args(args).LSTM_OUTPUT_CHANNELS == 8
+    # and resumes it: the run's config.json and checkpoint are accepted (nothing to train)
     before = int(re.search(r"completed: (\d+)", lines[-1]).group(1))
+    said = []
     result = train_gqn_draw.run(train_gqn_draw.build_parser().parse_args(
-        words[2:] + ["--max_steps", str(before + 1)]), log=lambda m: None)
-    assert result["step"] == before + 1
+        words[2:] + ["--max_steps", str(before)]), log=said.append)
+    assert result["step"] == before
+    assert any("resumed from" in line for line in said), said
 
 
 @pytest.mark.parametrize("argv, message", [
