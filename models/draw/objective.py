@@ -14,7 +14,7 @@ Facts kept from tf-gqn (``gqn/gqn_objective.py``) and torch-gqn / GEN
 Everything computes in float32, whatever the inputs' dtype. Both terms are written out
 as TensorFlow Probability's ``Normal.log_prob`` and Normal-Normal ``kl_divergence``
 compute them (the same operations in the same order, so the same float32 values) without
-loading that library, which adds 1.4 s to every start.
+loading that library, which lengthens every start by more than a second.
 """
 import math
 
