@@ -356,8 +356,11 @@ def train(system, train_dataset_fn, *, model_dir, global_batch_size, max_steps=N
     returns a finite dataset of per-replica batches for one epoch;
     ``eval_dataset_fn`` is one such function or a dict ``name -> function``,
     evaluated after every epoch, every ``eval_steps`` steps and, with
-    ``initial_eval``, before training. ``number_checkpoints_by``: ``"step"``
-    (``ckpt-<step>``) or ``"interval"`` (``ckpt-<step // chkpt_steps>``).
+    ``initial_eval``, before training. A stop (``max_steps``, the time budget, a
+    signal) ends the epoch it falls in without counting it or evaluating, even on
+    that epoch's last batch: there is no evaluation of its own at the end of a run.
+    ``number_checkpoints_by``: ``"step"`` (``ckpt-<step>``) or ``"interval"``
+    (``ckpt-<step // chkpt_steps>``).
     ``tool`` names the holder of ``model_dir``'s lock (default: the system).
     The first step and every ``log_steps``-th step print a progress line.
 
