@@ -23,6 +23,7 @@ head, then the reader, so that a seed gives the same weights), ``reads_canvas``,
 (the candidates at inference). The module loads TensorFlow only when a head
 is used, so that configs can name and check heads without it.
 """
+import abc
 
 SLOT_KEYS = ("presence_logit", "type_logits", "position", "rotation")
 
@@ -61,19 +62,20 @@ def merge_candidates(candidates, radius, keep=16, floor=0.05):
     return top
 
 
-class Head:
-    """What a head is to the rest of the system (see the module docstring)."""
+class Head(abc.ABC):
+    """What a head is to the rest of the system (see the module docstring); a head overrides
+    ``layers`` and ``propose``, the other methods when it needs to."""
 
     name = None
     reads_canvas = False      # may take a canvas channel (the search's repeat)
     searched = False          # its candidates go through the count search
     matchings = ("hungarian",)
 
+    @abc.abstractmethod
     def layers(self, max_primitives, hidden, glimpse_channels, glimpse_hidden, policy,
                camera="orthographic"):
         """(head layer, glimpse reader or None), made in this order; ``camera``: the scenes'
         (``models.air.scenes``)."""
-        raise NotImplementedError
 
     def slot_limit(self, trained):
         """The most slots a model trained for ``trained`` primitives can report (None: any)."""
@@ -95,10 +97,10 @@ class Head:
         of its weight)}``, each group added to the loss as one sum."""
         return []
 
+    @abc.abstractmethod
     def propose(self, model, images, pool, glances=1, merge_radius=0.5):
         """Candidates at inference, most present first (dict of ``[B, M, ...]``), and under a
         camera range the camera read (``camera [B, 3]``)."""
-        raise NotImplementedError
 
 
 class Slots(Head):
