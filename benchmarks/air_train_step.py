@@ -21,7 +21,8 @@ from data_provider import cli
 tf = cli.quiet_tensorflow("--verbose" in sys.argv[1:])
 
 
-def make_step(mixed_precision, data):
+def step_body(mixed_precision, data):
+    """The canonical training step on the batch ``data`` (``generate_dataset``), untraced."""
     import keras
 
     from models.air.config import make_config
@@ -34,8 +35,11 @@ def make_step(mixed_precision, data):
     inputs = network_inputs(data, config, np.random.default_rng(0))
     batch = {k: tf.constant(inputs[k]) for k in ("images", "types", "positions", "rotations")}
     step = tf.Variable(0, dtype=tf.int64)
-    run = tf.function(lambda: system.train_step(batch, step, "train"))
-    return run
+    return lambda: system.train_step(batch, step, "train")
+
+
+def make_step(mixed_precision, data):
+    return tf.function(step_body(mixed_precision, data), autograph=False)
 
 
 def time_steps(run, steps):

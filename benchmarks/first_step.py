@@ -27,21 +27,11 @@ SYSTEMS = ("air", "gen")
 
 
 def air_step():
-    import numpy as np
-    import tensorflow as tf
+    from air_train_step import step_body
 
-    from models.air.config import make_config
     from models.air.scenes import generate_dataset
-    from training.air_system import AIRSystem, network_inputs
 
-    config = make_config({})
-    system = AIRSystem(config, steps_per_epoch=10)
-    system.build()
-    data = generate_dataset(config["batch_size"], seed=0)
-    inputs = network_inputs(data, config, np.random.default_rng(0))
-    batch = {k: tf.constant(inputs[k]) for k in ("images", "types", "positions", "rotations")}
-    step = tf.Variable(0, dtype=tf.int64)
-    return lambda: system.train_step(batch, step, "train")
+    return step_body(None, generate_dataset(64, seed=0))  # the canonical config and batch
 
 
 def gen_step():
