@@ -57,13 +57,14 @@ def pytest_runtest_logfinish(nodeid, location):
 
 # ------------------------------------------------------------------------- the report
 def read_logs(folder):
-    """{test id: (wall seconds, CPU seconds of the process and its ended children)}."""
+    """{test id: (wall seconds, CPU seconds of the process and its ended children)}, and
+    {log name: (first point, last point)}, a point being (time, CPU seconds)."""
     names = sorted(os.listdir(folder))
     if any(name.startswith("gw") for name in names):
         # under pytest-xdist the controller sees every test's start and end too, at the
         # cost of its own process: only the test processes' logs count
         names = [name for name in names if name.startswith("gw")]
-    tests = {}
+    tests, spans = {}, {}
     for name in names:
         started = None
         with open(os.path.join(folder, name)) as f:
@@ -74,7 +75,19 @@ def read_logs(folder):
                     started = point
                 elif started is not None:
                     tests[nodeid] = (point[0] - started[0], point[1] - started[1])
-    return tests
+                first, last = spans.get(name, (point, point))
+                spans[name] = (min(first, point), max(last, point))
+    return tests, spans
+
+
+def process_lines(spans, start):
+    """A line per test process: when its first test started and its last one ended, in
+    seconds after pytest started, and the CPU seconds in between (idle ends show here)."""
+    lines = []
+    for name, (first, last) in sorted(spans.items()):
+        lines.append(f"{name.split('.')[0]:>6s}: tests from {first[0] - start:6.1f} s to "
+                     f"{last[0] - start:6.1f} s, {last[1] - first[1]:6.1f} CPU s")
+    return lines
 
 
 def report(tests, top=15):
@@ -111,7 +124,7 @@ def main(argv=None):
             [os.path.dirname(os.path.abspath(__file__))]
             + [p for p in [env.get("PYTHONPATH")] if p])
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
+        start, started_at = time.perf_counter(), time.time()
         done = subprocess.run([sys.executable, "-m", "pytest", "-q", *spread, "-p", "suite_cpu",
                                *pytest_args], cwd=root, env=env)
         wall = time.perf_counter() - start
@@ -119,7 +132,8 @@ def main(argv=None):
         tree = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         print(f"\npytest: {wall:.1f} s of wall clock, {tree:.1f} CPU seconds in the whole "
               f"process tree ({workers} test process{'es' if workers > 1 else ''})")
-        print("\n".join(report(read_logs(folder), args.top)))
+        tests, spans = read_logs(folder)
+        print("\n".join(process_lines(spans, started_at) + [""] + report(tests, args.top)))
     return done.returncode
 
 

@@ -241,10 +241,13 @@ def _parse_scenes(path, records, info, skip_corrupt, counter, dataset):
         f" floats; {dataset} expects {seq} JPEG strings and "
         f"{seq * NUM_RAW_CAMERA_PARAMS} floats"])
     ok = _guard(ok, messages, skip_corrupt, counter)
-    paths = tf.boolean_mask(paths, ok)
-    frames = tf.reshape(tf.ragged.boolean_mask(features["frames"], ok).flat_values, [-1, seq])
-    cameras = tf.reshape(tf.ragged.boolean_mask(features["cameras"], ok).flat_values,
-                         [-1, seq, NUM_RAW_CAMERA_PARAMS])
+    frames, cameras = features["frames"], features["cameras"]
+    if skip_corrupt:  # else the guard has failed the pipeline unless every record is whole
+        paths = tf.boolean_mask(paths, ok)
+        frames, cameras = tf.ragged.boolean_mask(frames, ok), tf.ragged.boolean_mask(cameras, ok)
+    with tf.control_dependencies([ok]):
+        frames = tf.reshape(frames.flat_values, [-1, seq])
+        cameras = tf.reshape(cameras.flat_values, [-1, seq, NUM_RAW_CAMERA_PARAMS])
     return paths, frames, cameras
 
 
@@ -280,7 +283,10 @@ def _draw_views(batch_id, path, records, info, example_size, samples_per_scene, 
         "undecodable JPEG in a record of ", paths,
         " (expected JPEG start FF D8 FF and end FF D9)"])
     ok = _guard(ok, messages, skip_corrupt, counter)
-    return tf.boolean_mask(jpegs, ok), _camera_vectors(tf.boolean_mask(raw, ok))
+    if skip_corrupt:  # else the guard has failed the pipeline unless every JPEG is whole
+        jpegs, raw = tf.boolean_mask(jpegs, ok), tf.boolean_mask(raw, ok)
+    with tf.control_dependencies([ok]):
+        return tf.identity(jpegs), _camera_vectors(raw)
 
 
 @_graph_only
