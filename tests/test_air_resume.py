@@ -39,16 +39,6 @@ sys.exit(train_air.main(sys.argv[3:]))
 """
 
 
-def _start(argv, stop_at, sig, log):
-    """train_air.py in a process of its own that signals itself after the evaluation at step
-    ``stop_at``; its stdout and stderr go to the files ``log.out`` and ``log.err``."""
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    env["PYTHONPATH"] = PROJECT
-    with open(f"{log}.out", "w") as out, open(f"{log}.err", "w") as err:
-        return subprocess.Popen([sys.executable, "-c", STOPPER, str(stop_at), sig, *argv],
-                                stdout=out, stderr=err, text=True, cwd=PROJECT, env=env)
-
-
 def _results(out):
     results = json.loads((out / "results.json").read_text())
     metrics = {k: v for k, v in results["metrics"].items() if not k.endswith("seconds")}
@@ -59,30 +49,14 @@ def _steps(out):
     return [e["step"] for e in json.loads((out / "model" / "eval.json").read_text())]
 
 
-@pytest.fixture(scope="module")
-def stopped(tmp_path_factory):
-    """The two runs that are stopped, started at once (each mostly starts up and traces):
-    name -> (process, --out, output files' stem). Ctrl-C after the evaluation at step 4; kill -9
-    after the evaluation at step 8 with checkpoints every 3 steps."""
-    root = tmp_path_factory.mktemp("air_stopped")
-    runs = {}
-    for name, stop_at, sig, extra in (("ctrl_c", 4, "SIGINT", []),
-                                      ("kill_9", 8, "SIGKILL", ["--chkpt-steps", "3"])):
-        out = root / name
-        runs[name] = (_start(SMALL + extra + ["--out", str(out)], stop_at, sig, root / name),
-                      out, root / name)
-    yield runs
-    for proc, _, _ in runs.values():
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
-def _finished(run):
-    """(exit code, stdout, stderr) of a stopped run, once it has ended."""
-    proc, _, log = run
-    code = proc.wait(timeout=900)
-    return code, open(f"{log}.out").read(), open(f"{log}.err").read()
+def _run_stopped(argv, stop_at, sig):
+    """(exit code, stdout, stderr) of train_air.py run in a process of its own that
+    signals itself after the evaluation at step ``stop_at``."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONPATH"] = PROJECT
+    done = subprocess.run([sys.executable, "-c", STOPPER, str(stop_at), sig, *argv],
+                          capture_output=True, text=True, cwd=PROJECT, env=env, timeout=900)
+    return done.returncode, done.stdout, done.stderr
 
 
 @pytest.fixture(scope="module")
@@ -93,19 +67,33 @@ def reference(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_ctrl_c_saves_exits_130_and_a_rerun_resumes_to_the_same_results(stopped, reference,
-                                                                        capsys):
-    code, stdout, stderr = _finished(stopped["ctrl_c"])
-    out = stopped["ctrl_c"][1]
+def test_ctrl_c_then_kill_9_then_the_same_command_end_with_the_uninterrupted_run(
+        reference, tmp_path, capsys):
+    """One run interrupted twice, each time in a process of its own: Ctrl-C after the
+    evaluation at step 4, then the same command again (with checkpoints every 3 steps)
+    killed with -9 after the evaluation at step 8, then the same command to the end."""
+    out = tmp_path / "run"
+    code, stdout, stderr = _run_stopped(SMALL + ["--out", str(out)], 4, "SIGINT")
     assert code == 130, stderr
     assert not (out / "results.json").exists() and not (out / "weights.npz").exists()
     assert "run the same command again to resume" in stdout
     assert _steps(out) == [2, 4]
     assert (out / "model" / "ckpt-5.index").exists()        # stopped in the third epoch
+
+    # resumed at step 5; checkpoints at step 6 (before that epoch's evaluation), killed after
+    # the evaluation at step 8: eval.json holds 2, 4, 6, 8
+    code, stdout, stderr = _run_stopped(SMALL + ["--out", str(out), "--chkpt-steps", "3"], 8,
+                                        "SIGKILL")
+    assert code == -9, stderr
+    assert "resuming the run" in stdout and "step 5 of 10" in stdout
+    assert _steps(out) == [2, 4, 6]
+    assert not (out / "results.json").exists()
+
     capsys.readouterr()
-    assert train_air.main(SMALL + ["--out", str(out)]) == 0   # the same command again
+    assert train_air.main(SMALL + ["--out", str(out), "--chkpt-steps", "3"]) == 0
     printed = capsys.readouterr().out
-    assert "resuming the run" in printed and "step 5 of 10" in printed
+    assert "step 6 of 10" in printed and "1 later evaluation(s)" in printed
+    assert "taking over the lock" in printed                      # the dead run's lock file
     # the default compute follows the hardware, says so and is recorded
     from models import precision
     dtype = "bfloat16" if precision.use_bfloat16() else "float32"
@@ -119,26 +107,6 @@ def test_ctrl_c_saves_exits_130_and_a_rerun_resumes_to_the_same_results(stopped,
         assert a.files == b.files
         for key in a.files:
             np.testing.assert_array_equal(a[key], b[key])
-
-
-@pytest.mark.slow
-def test_after_kill_9_a_rerun_resumes_and_drops_the_dead_run_s_later_evaluations(stopped,
-                                                                                  reference,
-                                                                                  capsys):
-    # checkpoints at steps 3 and 6 (the one at 6 before that epoch's evaluation), killed
-    # after the evaluation at step 8: eval.json holds 2, 4, 6
-    code, _, stderr = _finished(stopped["kill_9"])
-    out = stopped["kill_9"][1]
-    assert code == -9, stderr
-    assert _steps(out) == [2, 4, 6]
-    assert not (out / "results.json").exists()
-    capsys.readouterr()
-    assert train_air.main(SMALL + ["--out", str(out), "--chkpt-steps", "3"]) == 0
-    printed = capsys.readouterr().out
-    assert "step 6 of 10" in printed and "1 later evaluation(s)" in printed
-    assert "taking over the lock" in printed                      # the dead run's lock file
-    assert _results(out) == _results(reference)
-    assert _steps(out) == [2, 4, 6, 8, 10]
 
 
 @pytest.mark.slow
