@@ -384,6 +384,40 @@ def test_eval_sets_every_n_steps_and_the_evaluation_hook(tmp_path):
     assert any(line.startswith("[eval] step 10 second: mse") for line in logs)
 
 
+class _CheckedEvaluations(ToySystem):
+    """Records each evaluation's mse beside the mse of the whole set computed in numpy
+    with the weights of that moment."""
+
+    sets = {"first": toy_data(0), "second": toy_data(1)}
+
+    def on_evaluation(self, step, name, result):
+        x, y = self.sets[name]
+        w, b = self.model.get_weights()
+        expected = float(np.mean(np.square(x @ w + b - y)))
+        self.checked = getattr(self, "checked", []) + [(step, name, result["mse"], expected)]
+
+
+def test_eval_sets_are_made_once_per_run_and_read_whole_at_every_evaluation(tmp_path):
+    calls = {"first": 0, "second": 0}
+
+    def counted(name, seed):
+        make = toy_dataset_fn(8, seed)
+
+        def dataset_fn(input_context):
+            calls[name] += 1
+            return make(input_context)
+        return dataset_fn
+
+    system = _CheckedEvaluations(8)
+    _train(tmp_path, system=system, max_steps=17, eval_steps=5,
+           eval_dataset_fn={"first": counted("first", 0), "second": counted("second", 1)})
+    assert calls == {"first": 1, "second": 1}
+    assert [(step, name) for step, name, _, _ in system.checked] == [
+        (step, name) for step in (5, 8, 10, 15, 16) for name in ("first", "second")]
+    for step, name, mse, expected in system.checked:
+        assert mse == pytest.approx(expected, rel=1e-5), (step, name)
+
+
 def test_foreign_files_are_never_overwritten(tmp_path):
     model_dir = tmp_path / "model"
     model_dir.mkdir()

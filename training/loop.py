@@ -106,13 +106,18 @@ def _format(values):
 def evaluate(system, eval_dataset_fn, global_batch_size, strategy=None, runner=None):
     """Example-weighted means of ``system.eval_step`` over one pass of the eval set.
 
-    Each step value is ``sum_examples(x) / global_batch_size``, so the mean is
+    ``eval_dataset_fn`` is a dataset fn, or the distributed dataset one made (as a run
+    keeps it from one evaluation to the next). Each step value is
+    ``sum_examples(x) / global_batch_size``, so the mean is
     ``sum_batches(value) * global_batch_size / number_of_examples``.
     """
     strategy = strategy or tf.distribute.get_strategy()
     runner = runner or StepRunner(system, strategy)
+    data = eval_dataset_fn
+    if callable(data):
+        data = strategy.distribute_datasets_from_function(eval_dataset_fn)
     totals, examples = {}, 0
-    for batch in strategy.distribute_datasets_from_function(eval_dataset_fn):
+    for batch in data:
         losses, count = runner.evaluate(batch)
         examples += int(count)
         for k, v in _floats(losses).items():
@@ -229,6 +234,7 @@ class _Run:
                     f"{run_folder.EVAL_FILE} (left by a run that stopped after that checkpoint)")
         self.summaries = summaries.Summaries(model_dir, self.chief)
         self.runner = StepRunner(system, strategy)
+        self.eval_data = {}  # name -> the distributed eval set
 
     @property
     def step(self):
@@ -322,8 +328,11 @@ class _Run:
         results = {}
         step = self.step
         for name, dataset_fn in eval_sets.items():
-            result = evaluate(self.system, dataset_fn, global_batch_size, self.strategy,
-                              self.runner)
+            if name not in self.eval_data:  # built once, read again at every evaluation
+                self.eval_data[name] = self.strategy.distribute_datasets_from_function(
+                    dataset_fn)
+            result = evaluate(self.system, self.eval_data[name], global_batch_size,
+                              self.strategy, self.runner)
             results[name] = result
             prefix = f"{name}/" if name else ""
             with self.summaries.eval.as_default(step=step):
@@ -356,9 +365,12 @@ def train(system, train_dataset_fn, *, model_dir, global_batch_size, max_steps=N
     returns a finite dataset of per-replica batches for one epoch;
     ``eval_dataset_fn`` is one such function or a dict ``name -> function``,
     evaluated after every epoch, every ``eval_steps`` steps and, with
-    ``initial_eval``, before training. A stop (``max_steps``, the time budget, a
-    signal) ends the epoch it falls in without counting it or evaluating, even on
-    that epoch's last batch: there is no evaluation of its own at the end of a run.
+    ``initial_eval``, before training; an eval set is made once per call and read
+    again at each evaluation, so it must give the same batches at every reading
+    (the readers of this project do: their draws are seeded and stateless). A
+    stop (``max_steps``, the time budget, a signal) ends the epoch it falls in
+    without counting it or evaluating, even on that epoch's last batch: there is
+    no evaluation of its own at the end of a run.
     ``number_checkpoints_by``: ``"step"`` (``ckpt-<step>``) or ``"interval"``
     (``ckpt-<step // chkpt_steps>``).
     ``tool`` names the holder of ``model_dir``'s lock (default: the system).
