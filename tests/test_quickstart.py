@@ -21,7 +21,7 @@ def _main(argv, capsys):
 @pytest.mark.slow
 def test_demo_ends_completed_and_prints_the_training_command(tmp_path, capsys):
     demo = tmp_path / "demo"
-    code, out, err = _main(["--demo_dir", str(demo), "--minutes", "0.08"] + SMALL, capsys)
+    code, out, err = _main(["--demo_dir", str(demo), "--minutes", "0.04"] + SMALL, capsys)
     assert code == 0, err
     lines = out.strip().splitlines()
     assert re.fullmatch(r"\[demo\] completed: \d+ training steps in .*model", lines[-1])
