@@ -1,7 +1,7 @@
 """train_air.py on the shared checkpoints: Ctrl-C saves and exits 130, kill -9 loses
 nothing but the steps after the last checkpoint, a rerun resumes to the same results and
 weights as an uninterrupted run of the same seed (so a run is also the same run again with
-the same seed: the stopped runs start in other processes); one writer per --out; the
+the same seed: part of the stopped run runs in another process); one writer per --out; the
 search's settings are not the model's."""
 import json
 import os
@@ -68,20 +68,34 @@ def reference(tmp_path_factory):
 
 @pytest.mark.slow
 def test_ctrl_c_then_kill_9_then_the_same_command_end_with_the_uninterrupted_run(
-        reference, tmp_path, capsys):
-    """One run interrupted twice, each time in a process of its own: Ctrl-C after the
-    evaluation at step 4, then the same command again (with checkpoints every 3 steps)
-    killed with -9 after the evaluation at step 8, then the same command to the end."""
+        reference, tmp_path, capsys, monkeypatch):
+    """One run interrupted twice: Ctrl-C after the evaluation at step 4 (here), then the
+    same command again (with checkpoints every 3 steps) in a process of its own, killed with
+    -9 after the evaluation at step 8, then the same command to the end (here)."""
+    import signal
+
+    from training import air_system
     out = tmp_path / "run"
-    code, stdout, stderr = _run_stopped(SMALL + ["--out", str(out)], 4, "SIGINT")
-    assert code == 130, stderr
+    evaluate = air_system.AIRSystem.on_evaluation
+
+    def on_evaluation(self, step, name, result):
+        evaluate(self, step, name, result)
+        if step == 4:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    handler = signal.getsignal(signal.SIGINT)
+    with monkeypatch.context() as patch:
+        patch.setattr(air_system.AIRSystem, "on_evaluation", on_evaluation)
+        assert train_air.main(SMALL + ["--out", str(out)]) == 130
+    stdout = capsys.readouterr().out
+    assert signal.getsignal(signal.SIGINT) is handler                # given back
     assert not (out / "results.json").exists() and not (out / "weights.npz").exists()
     assert "run the same command again to resume" in stdout
     assert _steps(out) == [2, 4]
     assert (out / "model" / "ckpt-5.index").exists()        # stopped in the third epoch
 
-    # resumed at step 5; checkpoints at step 6 (before that epoch's evaluation), killed after
-    # the evaluation at step 8: eval.json holds 2, 4, 6, 8
+    # resumed at step 5; a checkpoint at step 6 (before that epoch's evaluation), killed
+    # right after the evaluation at step 8 (before eval.json has it): eval.json holds 2, 4, 6
     code, stdout, stderr = _run_stopped(SMALL + ["--out", str(out), "--chkpt-steps", "3"], 8,
                                         "SIGKILL")
     assert code == -9, stderr
