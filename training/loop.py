@@ -103,21 +103,15 @@ def _format(values):
     return ", ".join(f"{k} {v:.5g}" for k, v in values.items())
 
 
-def evaluate(system, eval_dataset_fn, global_batch_size, strategy=None, runner=None):
-    """Example-weighted means of ``system.eval_step`` over one pass of the eval set.
+def evaluate(system, eval_data, global_batch_size, runner):
+    """Example-weighted means of ``system.eval_step`` over one pass of ``eval_data`` (a
+    distributed eval set, kept by the run from one evaluation to the next).
 
-    ``eval_dataset_fn`` is a dataset fn, or the distributed dataset one made (as a run
-    keeps it from one evaluation to the next). Each step value is
-    ``sum_examples(x) / global_batch_size``, so the mean is
+    Each step value is ``sum_examples(x) / global_batch_size``, so the mean is
     ``sum_batches(value) * global_batch_size / number_of_examples``.
     """
-    strategy = strategy or tf.distribute.get_strategy()
-    runner = runner or StepRunner(system, strategy)
-    data = eval_dataset_fn
-    if callable(data):
-        data = strategy.distribute_datasets_from_function(eval_dataset_fn)
     totals, examples = {}, 0
-    for batch in data:
+    for batch in eval_data:
         losses, count = runner.evaluate(batch)
         examples += int(count)
         for k, v in _floats(losses).items():
@@ -332,7 +326,7 @@ class _Run:
                 self.eval_data[name] = self.strategy.distribute_datasets_from_function(
                     dataset_fn)
             result = evaluate(self.system, self.eval_data[name], global_batch_size,
-                              self.strategy, self.runner)
+                              self.runner)
             results[name] = result
             prefix = f"{name}/" if name else ""
             with self.summaries.eval.as_default(step=step):
