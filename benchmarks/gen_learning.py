@@ -23,14 +23,15 @@
    from the prior), of ``mean_image`` (the mean training image) and of
    ``nearest_context`` (the context view of the query's own maze whose
    camera 7-vector -- position, sin / cos of yaw and pitch -- is nearest to
-   the query's).
+   the query's). Both models are also scored with z at the prior's mean at
+   every step (``l2_prior_mean``: no noise, each model's one most likely view).
 4. Pictures: a tour of a 3x3 hotel of test mazes, held-out views of each
    maze; each frame GEN | baseline | truth | the hotel's map with GEN's graph,
    its 4 active nodes and the camera (``OUT/gen_learning_tour.png``, a strip,
    and ``.gif``).
 
 Writes ``OUT/gen_learning.json``: ``{"gen": {"l2": {"1": .., .., "5": ..},
-"steps": .., "curve": [..]}, "baseline": {..}, "mean_image": {"l2": {..}},
+"l2_prior_mean": {..}, "steps": .., "curve": [..]}, "baseline": {..}, "mean_image": {"l2": {..}},
 "nearest_context": {"l2": {..}}, "minutes": .., "wall_clock_minutes": ..,
 "config": {..}, "data": {..}}``, and prints the table. Exit 0 done, 2 bad
 flags (one line).
@@ -163,15 +164,25 @@ def nearest_context_views(batch):
     return chosen.reshape(hotels * mazes, 64, 64, 3)
 
 
-def model_l2(model, batches, seed):
-    """{d: mean L2} of the model's generated views (prior samples, fixed noise seed)."""
+def model_l2(model, batches, seed, prior_mean=False):
+    """{d: mean L2} of the model's generated views: z drawn from the prior (a fixed noise
+    seed), or with ``prior_mean`` z at the prior's mean at every step (no noise: the
+    model's one most likely view, the same at every call)."""
     import tensorflow as tf
 
-    generate = getattr(model, "_compiled_generate", None)
+    key = "_compiled_generate_mean" if prior_mean else "_compiled_generate"
+    generate = getattr(model, key, None)
     if generate is None:
-        generate = tf.function(lambda b: model.generate(b)["mu_target"], reduce_retracing=True,
-                               autograph=False)
-        model._compiled_generate = generate
+        def view(b):
+            noise = None
+            if prior_mean:
+                draw = model.draw
+                queries = tf.reduce_prod(tf.shape(b["query_cameras"])[:-1])
+                noise = tf.zeros([draw.num_steps, queries, *draw.grid, draw.z_channels])
+            return model.generate(b, noise=noise)["mu_target"]
+
+        generate = tf.function(view, reduce_retracing=True, autograph=False)
+        setattr(model, key, generate)
     tf.random.set_seed(seed)
     out = {}
     for d, items in batches.items():
@@ -354,8 +365,10 @@ def run(args):
         model, steps, curve = train(model_cfg, root, args.batch_size, 60.0 * args.minutes,
                                     args.seed, curve_batches, args.curve_seconds, name)
         l2 = model_l2(model, batches, args.seed)
-        results[name] = {"l2": {str(d): v for d, v in l2.items()}, "steps": steps,
-                         "curve": curve}
+        l2_mean = model_l2(model, batches, args.seed, prior_mean=True)
+        results[name] = {"l2": {str(d): v for d, v in l2.items()},
+                         "l2_prior_mean": {str(d): v for d, v in l2_mean.items()},
+                         "steps": steps, "curve": curve}
         models[name] = model
     if not args.no_pictures:
         count = tour(models, root, args.seed, os.path.join(args.out, "gen_learning_tour.png"),
@@ -378,10 +391,15 @@ def table(results):
     """The L2 table (markdown) of a results dict."""
     rows = ["| predictor | " + " | ".join(f"{d}x{d}" for d in SIZES) + " | steps |",
             "| --- |" + " --- |" * (len(SIZES) + 1)]
-    for name in ("gen", "baseline", "mean_image", "nearest_context"):
+    for name, key in (("gen", "l2"), ("baseline", "l2"), ("gen", "l2_prior_mean"),
+                      ("baseline", "l2_prior_mean"), ("mean_image", "l2"),
+                      ("nearest_context", "l2")):
+        if key not in results[name]:
+            continue
+        label = name + (" (z at the prior's mean)" if key == "l2_prior_mean" else "")
         steps = results[name].get("steps", "")
-        rows.append(f"| {name} | " + " | ".join(f"{results[name]['l2'][str(d)]:.4f}"
-                                               for d in SIZES) + f" | {steps} |")
+        rows.append(f"| {label} | " + " | ".join(f"{results[name][key][str(d)]:.4f}"
+                                                for d in SIZES) + f" | {steps} |")
     return "\n".join(rows)
 
 

@@ -60,6 +60,9 @@ def test_a_tiny_run_writes_every_key(tmp_path):
         assert set(result[name]["l2"]) == sizes
         assert all(0.0 <= v <= 1.0 for v in result[name]["l2"].values())
     for name in ("gen", "baseline"):
+        assert set(result[name]["l2_prior_mean"]) == sizes
+        assert all(0.0 <= v <= 1.0 for v in result[name]["l2_prior_mean"].values())
+        assert result[name]["l2_prior_mean"] != result[name]["l2"]
         assert result[name]["steps"] >= 1
         point = result[name]["curve"][-1]
         assert {"step", "train_seconds", "test_l2_1x1", "test_l2_3x3", "test_l2_5x5"} <= set(point)
