@@ -106,7 +106,7 @@ def describe_data(root, label):
     paths = sorted(glob.glob(os.path.join(root, "mazes", "train", "*.tfrecord")))
     summary = maze_renderer.summarise_records(paths)
     lo, hi, colour = summary["camera_min"], summary["camera_max"], summary["mean_colour"]
-    log(f"{label:>9}: {summary['scenes']} train mazes; x [{lo[0]:+.3f}, {hi[0]:+.3f}] "
+    log(f"{label:>9}: the first {summary['scenes']} train mazes; x [{lo[0]:+.3f}, {hi[0]:+.3f}] "
         f"y [{lo[1]:+.3f}, {hi[1]:+.3f}] z [{lo[2]:+.3f}, {hi[2]:+.3f}] "
         f"yaw [{lo[3]:+.3f}, {hi[3]:+.3f}] pitch [{lo[4]:+.3f}, {hi[4]:+.3f}]; "
         f"mean colour ({colour[0]:.3f}, {colour[1]:.3f}, {colour[2]:.3f})")
