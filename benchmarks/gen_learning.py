@@ -176,9 +176,8 @@ def model_l2(model, batches, seed, prior_mean=False):
         def view(b):
             noise = None
             if prior_mean:
-                draw = model.draw
                 queries = tf.reduce_prod(tf.shape(b["query_cameras"])[:-1])
-                noise = tf.zeros([draw.num_steps, queries, *draw.grid, draw.z_channels])
+                noise = tf.zeros(model.draw.noise_shape(queries))
             return model.generate(b, noise=noise)["mu_target"]
 
         generate = tf.function(view, reduce_retracing=True, autograph=False)
@@ -394,8 +393,6 @@ def table(results):
     for name, key in (("gen", "l2"), ("baseline", "l2"), ("gen", "l2_prior_mean"),
                       ("baseline", "l2_prior_mean"), ("mean_image", "l2"),
                       ("nearest_context", "l2")):
-        if key not in results[name]:
-            continue
         label = name + (" (z at the prior's mean)" if key == "l2_prior_mean" else "")
         steps = results[name].get("steps", "")
         rows.append(f"| {label} | " + " | ".join(f"{results[name][key][str(d)]:.4f}"

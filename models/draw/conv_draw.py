@@ -137,9 +137,13 @@ class ConvDRAW(keras.layers.Layer):
         k = step % len(self.generator_cores)
         return k, self.generator_cores[k], self.inference_cores[k]
 
+    def noise_shape(self, batch):
+        """The shape of the ``noise`` a pass takes: [num_steps, batch, h, w, z_channels]."""
+        return [self.num_steps, batch, *self.grid, self.z_channels]
+
     def _noise(self, noise, batch):
         if noise is None:
-            noise = tf.random.normal([self.num_steps, batch, *self.grid, self.z_channels])
+            noise = tf.random.normal(self.noise_shape(batch))
         return tf.cast(noise, self.compute_dtype)
 
     def _cast(self, *tensors):
