@@ -399,6 +399,27 @@ def test_undouble_drops_a_second_reading_and_keeps_two_primitives():
     assert double_radius(make_config({"double_radius": 2.0})) == 2.0
 
 
+def test_the_price_per_primitive_is_the_camera_s_unless_set(monkeypatch):
+    from models.air import heads
+    from models.air.config import make_config
+    from models.air.search import pipeline
+    from models.air.search.config import explain_gain
+
+    assert explain_gain(make_config({"camera": "perspective"})) == 3.0
+    assert explain_gain(make_config({})) == 4.0
+    assert explain_gain(make_config({"camera": "perspective", "explain_gain": 6.0})) == 6.0
+
+    class Network:                      # what the search asks of a network before reading
+        head_type, camera = heads.get("grid"), "perspective"
+
+    gains = []
+    monkeypatch.setattr(pipeline, "explain", lambda *args: gains.append(args[5]))
+    for overrides in ({}, {"explain_gain": 5.0}):
+        search = pipeline.Search(Network(), make_config({"camera": "perspective", **overrides}))
+        search.count(np.zeros((1, 64, 64, 1), np.float32), {})
+    assert gains == [3.0, 5.0]
+
+
 def test_long_stages_say_how_far_they_have_got(monkeypatch):
     """Counting and fitting report ``done/n`` per chunk; the search turns that into a line
     at most every ``PROGRESS_SECONDS`` (here every chunk)."""

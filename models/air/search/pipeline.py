@@ -54,7 +54,7 @@ import numpy as np
 
 from models.air.scenes import render_scenes, to_world
 from models.air.search.candidates import join_candidates, kept_first, unmirror
-from models.air.search.config import double_radius, search_config
+from models.air.search.config import double_radius, explain_gain, search_config
 from models.air.search.explain import explain, refine, undouble
 
 SLOT_KEYS = ("presence_logit", "type_logits", "position", "rotation")
@@ -101,6 +101,7 @@ class Search:
         self.pool = self.config["explain_pool"]
         self.radius = self.config["merge_radius"] * 2.0 / self.image_size
         self.double_radius = double_radius(config)
+        self.explain_gain = explain_gain(config)
         self.propose = _reader(model, self.pool, self.config["glances"],
                                self.config["merge_radius"])
         self.reads_canvas = getattr(model, "input_channels", 1) > 1
@@ -207,7 +208,7 @@ class Search:
         """The subset of the candidates that best explains each image (``explain``)."""
         c = self.config
         return explain(candidates, images, self.k, self.image_size, self.supersample,
-                       c["explain_gain"], c["explain_floor"], c["explain_pool"],
+                       self.explain_gain, c["explain_floor"], c["explain_pool"],
                        self.chunk, self._progress("counting by re-rendering"), self.threads,
                        self.camera)
 
@@ -230,7 +231,7 @@ class Search:
         start = self._stage("counted again with the fitted poses", start)
         if self.double_radius:
             slots = undouble(slots, images, self.image_size, self.supersample,
-                             self.double_radius, self.config["explain_gain"],
+                             self.double_radius, self.explain_gain,
                              self.config["refine_rounds"], self.chunk, self.threads,
                              self.camera)
             self._stage("doubles tried as one", start)
