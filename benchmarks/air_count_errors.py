@@ -12,7 +12,6 @@ levels summed over the pixels (the image rendered without it against the image, 
 units of ``explain_gain``): the count search, which keeps a primitive only when it
 explains at least ``explain_gain`` of them, cannot count such a primitive.
 """
-import argparse
 import sys
 import time
 
@@ -55,14 +54,13 @@ def breakdown(predicted, true, max_primitives):
 
 
 def parse(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = cli.ArgumentParser(prog="air_count_errors.py", description=__doc__.split("\n")[0])
     parser.add_argument("--weights", required=True, help="a train_air.py run folder")
     parser.add_argument("--seed", type=int, default=2, help="test scenes of this seed")
     parser.add_argument("--n-test", type=int, default=500)
     parser.add_argument("--hidden", type=float, default=5.0,
                         help="a primitive changing its image by less than this is hidden")
-    parser.add_argument("--set", nargs="+", action="append", default=[], metavar="KEY VALUE",
-                        help="search keys (models/air/search/config.py)")
+    cli.add_set_argument(parser, "search keys (models/air/search/config.py)")
     args = parser.parse_args(argv)
     if args.n_test < 1:
         parser.error("--n-test must be a positive integer")

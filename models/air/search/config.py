@@ -54,18 +54,24 @@ DOUBLE_RADIUS = {"perspective": 3.0, "orthographic": 0.0}
 EXPLAIN_GAIN = {"perspective": 3.0, "orthographic": 4.0}
 
 
+BY_CAMERA = {"explain_gain": EXPLAIN_GAIN, "double_radius": DOUBLE_RADIUS}
+
+
+def by_camera(config, key):
+    """The value of search key ``key`` (one of ``BY_CAMERA``) the search uses for
+    ``config``: as set, or the camera's when None."""
+    value = config.get(key)
+    return BY_CAMERA[key][config.get("camera", "orthographic")] if value is None else value
+
+
 def explain_gain(config):
-    """The ``explain_gain`` the search uses for ``config``: as set, or the camera's
-    (``EXPLAIN_GAIN``) when None."""
-    value = config.get("explain_gain")
-    return EXPLAIN_GAIN[config.get("camera", "orthographic")] if value is None else value
+    """The price per primitive the count uses for ``config`` (``by_camera``)."""
+    return by_camera(config, "explain_gain")
 
 
 def double_radius(config):
-    """The ``double_radius`` the search uses for ``config``: as set, or the camera's
-    (``DOUBLE_RADIUS``) when None."""
-    value = config.get("double_radius")
-    return DOUBLE_RADIUS[config.get("camera", "orthographic")] if value is None else value
+    """The ``double_radius`` the search uses for ``config`` (``by_camera``)."""
+    return by_camera(config, "double_radius")
 
 
 def check_search(config, error=ValueError):
@@ -75,7 +81,7 @@ def check_search(config, error=ValueError):
             raise error(f"{key} must be a positive integer, got {config[key]!r}")
     for key in ("merge_radius", "explain_gain", "explain_floor", "double_radius"):
         value = config[key]
-        if key in ("double_radius", "explain_gain") and value is None:
+        if key in BY_CAMERA and value is None:
             continue
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
             raise error(f"{key} must be a non-negative number, got {value!r}")
