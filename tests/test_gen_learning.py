@@ -33,6 +33,17 @@ def test_nearest_context_view_is_the_own_mazes_nearest_camera():
     np.testing.assert_array_equal(chosen[:, 0, 0, 0], [2.0, 3.0])
 
 
+def test_context_mean_is_the_mean_of_the_own_mazes_views():
+    # one hotel of 2 mazes, 3 context views each, filled with their view number
+    frames = np.broadcast_to(np.arange(6, dtype=np.float32)[None, :, None, None, None],
+                             (1, 6, 64, 64, 3))
+    batch = {"context_frames": _tensor(frames), "context_cameras": _tensor(np.zeros((1, 6, 7))),
+             "query_cameras": _tensor(np.zeros((1, 2, 7)))}
+    mean = gen_learning.context_mean_views(batch)
+    assert mean.shape == (2, 64, 64, 3)
+    np.testing.assert_allclose(mean[:, 5, 7], [[1.0] * 3, [4.0] * 3])
+
+
 def test_per_query_l2_is_the_mean_squared_error_per_pixel_and_channel():
     a = np.zeros((2, 64, 64, 3))
     b = np.zeros((2, 64, 64, 3))
@@ -56,7 +67,7 @@ def test_a_tiny_run_writes_every_key(tmp_path):
     with open(out / "gen_learning.json") as f:
         result = json.load(f)
     sizes = {"1", "2", "3", "4", "5"}
-    for name in ("gen", "baseline", "mean_image", "nearest_context"):
+    for name in ("gen", "baseline", "mean_image", "nearest_context", "context_mean"):
         assert set(result[name]["l2"]) == sizes
         assert all(0.0 <= v <= 1.0 for v in result[name]["l2"].values())
     for name in ("gen", "baseline"):
